@@ -1,0 +1,129 @@
+"""Strict reading of the operator contract (see DESIGN.md).
+
+django-environ does the parsing; this module adds what it leaves out: a bad value stops
+start-up with a message that names the variable, instead of silently becoming a default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ImproperlyConfigured):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+env = environ.Env()
+
+
+def read_dotenv(base_dir: Path) -> None:
+    """Load `.env` beside manage.py; real environment variables win over it."""
+    dotenv = base_dir / ".env"
+    if dotenv.exists():
+        environ.Env.read_env(dotenv, overwrite=False)
+
+
+def _parse(name: str, default: Any, parse: Callable[[str], Any], expected: str) -> Any:
+    raw = env.str(name, default=None)
+    if raw is None:
+        return default
+    try:
+        return parse(raw.strip())
+    except (ValueError, TypeError, KeyError) as error:
+        raise ConfigError(f"{name}={raw!r} is not valid: expected {expected} ({error}).") from None
+
+
+def _bool(raw: str) -> bool:
+    word = raw.lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError("not a boolean word")
+
+
+def boolean(name: str, default: bool) -> bool:
+    return _parse(name, default, _bool, "one of true/false, yes/no, on/off, 1/0")
+
+
+def positive_int(name: str, default: int, minimum: int = 1) -> int:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        return value
+
+    return _parse(name, default, parse, "a whole number")
+
+
+def string(name: str, default: str) -> str:
+    return env.str(name, default=default)
+
+
+def comma_list(name: str, default: str = "") -> list[str]:
+    raw = env.str(name, default=default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def url(name: str, default: str) -> str:
+    def parse(raw: str) -> str:
+        if not raw.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return raw.rstrip("/")
+
+    return _parse(name, default, parse, "an http(s) URL")
+
+
+def time_zone(name: str, default: str) -> str:
+    def parse(raw: str) -> str:
+        try:
+            ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError("unknown time zone") from error
+        return raw
+
+    return _parse(name, default, parse, "an IANA zone such as Europe/Paris")
+
+
+def fernet_keys(name: str) -> list[str]:
+    keys = comma_list(name)
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64-encoded bytes)."
+            ) from None
+    return keys
+
+
+def database(name: str, default: str) -> dict[str, Any]:
+    try:
+        return env.db_url(name, default=default)
+    except (ValueError, KeyError, environ.ImproperlyConfigured) as error:
+        raise ConfigError(f"{name} is not a database URL django-environ understands: {error}") from None
+
+
+def email(name: str, default: str) -> dict[str, Any]:
+    try:
+        return env.email_url(name, default=default)
+    except (ValueError, KeyError) as error:
+        raise ConfigError(f"{name} is not an email URL (smtp://, consolemail://): {error}") from None
+
+
+def emails(name: str) -> list[str]:
+    addresses = comma_list(name)
+    for address in addresses:
+        if "@" not in address or address.startswith("@") or address.endswith("@"):
+            raise ConfigError(f"{name}: {address!r} is not an email address.")
+    return addresses

@@ -1,0 +1,193 @@
+"""Django settings for Paystatus. Every operator-facing value comes from the environment or `.env`
+(the operator contract in DESIGN.md); the defaults run a fresh clone on one machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery.schedules import schedule as every
+
+from dashboard import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+if not env.boolean("PAYSTATUS_SKIP_DOTENV", default=False):
+    env.read_dotenv(BASE_DIR)
+
+DEBUG = env.boolean("DEBUG", default=False)
+SECRET_KEY = env.string("SECRET_KEY", default="")
+if not SECRET_KEY:
+    raise env.ConfigError(
+        "SECRET_KEY is not set: run `make run` once to generate .env, or set it in the environment."
+    )
+
+ALLOWED_HOSTS = env.comma_list("ALLOWED_HOSTS", default="localhost,127.0.0.1")
+SITE_URL = env.url("SITE_URL", default="http://localhost:8000")
+HTTPS = SITE_URL.startswith("https://")
+CSRF_TRUSTED_ORIGINS = [SITE_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "integrations_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dashboard.urls"
+WSGI_APPLICATION = "dashboard.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets pages read while a poll writes; IMMEDIATE takes the write lock up front so
+    # concurrent pollers queue on `timeout` instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "overview"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env.time_zone("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+if DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+# --- Upstream APIs -------------------------------------------------------------------------
+DATAFAST_BASE_URL = env.url("DATAFAST_BASE_URL", default="https://datafa.st")
+CHARGEBACKSTOP_BASE_URL = env.url("CHARGEBACKSTOP_BASE_URL", default="https://api.chargebackstop.com")
+UPSTREAM_CONNECT_TIMEOUT = 5.0
+UPSTREAM_READ_TIMEOUT = 15.0
+# A body that trickles one byte at a time never trips the read timeout; this caps the whole call.
+UPSTREAM_TOTAL_TIMEOUT = 30.0
+UPSTREAM_RETRIES = 2
+UPSTREAM_RETRY_AFTER_MAX = 10
+UPSTREAM_MAX_BODY_BYTES = 5_000_000
+CHARGEBACKSTOP_PAGE_SIZE = 100
+CHARGEBACKSTOP_MAX_PAGES = 200
+
+# --- Secrets at rest -----------------------------------------------------------------------
+FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
+
+# --- Redis, Celery, polling ----------------------------------------------------------------
+REDIS_URL = env.string("REDIS_URL", default="redis://127.0.0.1:6391/0")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+POLL_INTERVAL_SECONDS = env.positive_int("POLL_INTERVAL_SECONDS", default=300, minimum=30)
+# How often beat looks for due sources. Short, so that a disconnect is seen within
+# interval + tick (a minute tick alone would add up to a whole minute of delay).
+POLL_TICK_SECONDS = env.positive_int("POLL_TICK_SECONDS", default=5)
+POLL_CONCURRENCY = env.positive_int("POLL_CONCURRENCY", default=32)
+POLL_TASK_TIME_LIMIT = 120
+# Sources whose poll keeps failing for this many intervals raise a "failing" alert.
+POLL_FAILING_AFTER_INTERVALS = 3
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SOFT_TIME_LIMIT = POLL_TASK_TIME_LIMIT - 20
+CELERY_TASK_TIME_LIMIT = POLL_TASK_TIME_LIMIT
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-polls": {
+        "task": "integrations_app.tasks.dispatch_due_polls",
+        "schedule": every(POLL_TICK_SECONDS),
+        "options": {"expires": POLL_TICK_SECONDS},
+    },
+    "send-pending-alerts": {
+        "task": "integrations_app.tasks.send_pending_alerts",
+        "schedule": every(30),
+        "options": {"expires": 30},
+    },
+    "prune-history": {
+        "task": "integrations_app.tasks.prune_history",
+        "schedule": every(3600),
+        "options": {"expires": 600},
+    },
+}
+
+# --- Alerts and email ----------------------------------------------------------------------
+EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT... as django-environ documents
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="Paystatus <paystatus@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ALERT_RECIPIENTS = env.emails("ADMINS")
+ADMINS = [(address, address) for address in ALERT_RECIPIENTS]
+
+# --- Security ------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 60 * 60 * 12
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

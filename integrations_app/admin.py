@@ -1,0 +1,161 @@
+"""The operators' admin: list filters, search, and secrets that are write-only (masked, never shown)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from integrations_app.models import (
+    Alert,
+    AuditEntry,
+    ChargebackStopKey,
+    DataFastAccount,
+    DataFastSite,
+    Integration,
+    KeyOrganisation,
+    Organisation,
+    PollAttempt,
+    ProviderState,
+    StatusChange,
+)
+
+
+class SecretForm(forms.ModelForm):
+    """The secret is write-only: blank keeps the stored one; the field never renders a value."""
+
+    new_secret = forms.CharField(
+        label="Secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Write-only. Leave blank to keep the stored secret.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("new_secret"):
+            self.add_error("new_secret", "A secret is required.")
+        return cleaned
+
+    def save(self, commit: bool = True) -> Any:
+        if self.cleaned_data.get("new_secret"):
+            self.instance.set_secret(self.cleaned_data["new_secret"])
+        return super().save(commit=commit)
+
+
+class DataFastAccountForm(SecretForm):
+    class Meta:
+        model = DataFastAccount
+        fields = ["name"]
+
+
+class ChargebackStopKeyForm(SecretForm):
+    class Meta:
+        model = ChargebackStopKey
+        fields = ["name", "level", "enabled", "poll_interval_seconds"]
+
+
+@admin.register(DataFastAccount)
+class DataFastAccountAdmin(admin.ModelAdmin):
+    form = DataFastAccountForm
+    list_display = ["name", "secret_hint", "created_at"]
+    search_fields = ["name"]
+    readonly_fields = ["secret_hint"]
+
+
+class ProviderStateInline(admin.TabularInline):
+    model = ProviderState
+    extra = 0
+    readonly_fields = ["provider", "connected", "since", "alert_open", "flapping_since"]
+    can_delete = False
+
+
+@admin.register(DataFastSite)
+class DataFastSiteAdmin(admin.ModelAdmin):
+    list_display = ["name", "website_id", "account", "enabled", "health", "currency", "last_success_at"]
+    list_filter = ["enabled", "health", "account", "currency"]
+    search_fields = ["name", "website_id"]
+    list_select_related = ["account"]
+    readonly_fields = [
+        "health",
+        "health_since",
+        "last_polled_at",
+        "last_success_at",
+        "last_error_kind",
+        "last_error_message",
+        "currency",
+        "paddle_key_expires_at",
+    ]
+    inlines = [ProviderStateInline]
+
+
+class KeyOrganisationInline(admin.TabularInline):
+    model = KeyOrganisation
+    extra = 1
+
+
+@admin.register(ChargebackStopKey)
+class ChargebackStopKeyAdmin(admin.ModelAdmin):
+    form = ChargebackStopKeyForm
+    list_display = ["name", "level", "secret_hint", "enabled", "health", "last_success_at"]
+    list_filter = ["level", "enabled", "health"]
+    search_fields = ["name"]
+    readonly_fields = ["secret_hint", "health", "health_since", "last_success_at", "last_error_message"]
+    inlines = [KeyOrganisationInline]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "organisation_id", "created_at"]
+    search_fields = ["organisation_id", "label"]
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ["name", "integration_id", "organisation", "type", "status", "since"]
+    list_filter = ["status", "type", "organisation"]
+    search_fields = ["name", "integration_id"]
+    list_select_related = ["organisation"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # integrations are created upstream (the dashboard's form does that)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ReadOnlyAdmin):
+    list_display = ["at", "kind", "severity", "old", "new", "site", "integration", "notify", "alert"]
+    list_filter = ["kind", "severity", "notify", "outside_dashboard"]
+    search_fields = ["reason", "site__name", "integration__name"]
+    list_select_related = ["site", "integration", "alert"]
+
+
+@admin.register(PollAttempt)
+class PollAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "site", "key", "ok", "error_kind", "http_status", "duration_ms"]
+    list_filter = ["ok", "error_kind"]
+    list_select_related = ["site", "key"]
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "subject", "status", "attempts", "sent_at", "error"]
+    list_filter = ["status"]
+    search_fields = ["subject"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "username", "action", "target", "ok", "upstream_status"]
+    list_filter = ["action", "ok"]
+    search_fields = ["username", "target"]

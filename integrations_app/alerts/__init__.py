@@ -1,0 +1,1 @@
+"""Alerts: group notify-worthy state changes into emails to the admins, and deliver them."""

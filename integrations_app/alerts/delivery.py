@@ -1,0 +1,82 @@
+"""Deliver alerts, logging every try. A failed send is retried with backoff; a sender that died
+mid-send loses its claim when `claimed_until` passes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from integrations_app.alerts.batching import batch_pending
+from integrations_app.alerts.emails import build_message
+from integrations_app.models import Alert
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+CLAIM_FOR = timedelta(minutes=5)
+Status = Alert.Status
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+
+
+def due_alerts(now: datetime) -> list[int]:
+    waiting = Q(status__in=[Status.PENDING, Status.FAILED], next_attempt_at__lte=now, attempts__lt=MAX_ATTEMPTS)
+    abandoned = Q(status=Status.SENDING, claimed_until__lt=now)
+    return list(Alert.objects.filter(waiting | abandoned).order_by("created_at").values_list("pk", flat=True))
+
+
+def claim(pk: int, now: datetime) -> bool:
+    claimable = Q(status__in=[Status.PENDING, Status.FAILED]) | Q(status=Status.SENDING, claimed_until__lt=now)
+    updated = Alert.objects.filter(claimable, pk=pk).update(
+        status=Status.SENDING, claimed_until=now + CLAIM_FOR, attempts=F("attempts") + 1
+    )
+    return updated == 1
+
+
+def deliver(alert: Alert, now: datetime) -> bool:
+    if not alert.recipients:
+        alert.status, alert.error = Status.FAILED, "No recipients: set ADMINS to a list of email addresses."
+        alert.attempts = MAX_ATTEMPTS
+        alert.save(update_fields=["status", "error", "attempts"])
+        return False
+    try:
+        message = build_message(alert)
+        message.send()
+    except Exception as error:  # any transport failure: log it on the alert and retry later
+        alert.status = Status.FAILED
+        alert.error = f"{type(error).__name__}: {error}"[:500]
+        alert.next_attempt_at = now + retry_delay(alert.attempts)
+        alert.save(update_fields=["status", "error", "next_attempt_at", "subject"])
+        logger.warning("alert %s failed (attempt %s): %s", alert.pk, alert.attempts, alert.error)
+        return False
+    alert.status, alert.sent_at, alert.error = Status.SENT, timezone.now(), ""
+    alert.save(update_fields=["status", "sent_at", "error", "subject"])
+    logger.info("alert %s sent to %d recipients: %s", alert.pk, len(alert.recipients), alert.subject)
+    return True
+
+
+def send_pending_alerts(*, wait: bool = True) -> DeliveryReport:
+    """Group waiting changes into an alert (after the grouping window unless `wait=False`),
+    then deliver every due alert exactly once per claim."""
+    now = timezone.now()
+    batch_pending(now, wait=wait)
+    report = DeliveryReport()
+    for pk in due_alerts(now):
+        if not claim(pk, now):
+            continue  # another sender has it
+        if deliver(Alert.objects.get(pk=pk), now):
+            report.sent += 1
+        else:
+            report.failed += 1
+    return report

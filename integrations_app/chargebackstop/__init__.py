@@ -1,0 +1,1 @@
+"""ChargebackStop (chargeback prevention): integrations per organisation, and CUSTOM_ORDERS management."""

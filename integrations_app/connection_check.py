@@ -1,0 +1,56 @@
+"""One-off checks of a credential against its API, for commands and the "test connection" button.
+They report what the credential can see and never raise: an API that is down is a finding too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from integrations_app.chargebackstop.client import ChargebackStopClient
+from integrations_app.datafast.client import PROVIDERS, DataFastClient
+from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
+from integrations_app.upstream.secret import Secret
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    summary: str
+    details: list[str] = field(default_factory=list)
+    organisation_ids: list[str] = field(default_factory=list)
+
+
+def explain(error: UpstreamError, *, what: str) -> str:
+    if isinstance(error, CredentialError):
+        return f"{what} refused the credential (HTTP {error.status}): {'no access' if error.status == 403 else 'bad token'}."
+    if isinstance(error, NotFoundError):
+        return f"{what} says it does not exist (HTTP 404)."
+    if isinstance(error, TransientError):
+        return f"{what} did not answer properly ({error.message}); saved anyway, polling will retry."
+    return f"{what} gave an unexpected answer: {error.message}"
+
+
+def check_datafast(token: Secret, website_id: str) -> CheckResult:
+    try:
+        result = DataFastClient(token).website_integrations(website_id)
+    except UpstreamError as error:
+        return CheckResult(False, explain(error, what="DataFast"))
+    connected = [name for key, name in PROVIDERS.items() if result.connected[key]]
+    details = [f"Connected: {', '.join(connected) or 'none'}", f"Currency: {result.currency}"]
+    if result.paddle_key_expires_at:
+        details.append(f"Paddle key expires: {result.paddle_key_expires_at:%Y-%m-%d %H:%M %Z}")
+    return CheckResult(True, "DataFast accepted the token and the website is reachable.", details)
+
+
+def check_chargebackstop(api_key: Secret, *, level: str) -> CheckResult:
+    try:
+        listing = ChargebackStopClient(api_key).list_integrations()
+    except UpstreamError as error:
+        return CheckResult(False, explain(error, what="ChargebackStop"))
+    organisations = sorted({item.organisation_id for item in listing.integrations})
+    details = [
+        f"Integrations visible: {listing.count}",
+        f"Organisations visible: {', '.join(organisations) or 'none yet (add organisation IDs by hand)'}",
+    ]
+    if level == "organisation" and len(organisations) > 1:
+        details.append("Warning: this looks like a partner key (it sees several organisations).")
+    return CheckResult(True, "ChargebackStop accepted the key.", details, organisations)

@@ -1,0 +1,1 @@
+"""DataFast (web analytics): which payment providers each website has connected."""

@@ -1,0 +1,27 @@
+"""Retention: keep the database bounded however long Paystatus runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Max
+from django.utils import timezone
+
+from integrations_app.models import PollAttempt, Snapshot
+
+# Successful attempts are numerous and dull; failures explain incidents, so they stay longer.
+OK_ATTEMPTS_FOR = timedelta(days=2)
+FAILED_ATTEMPTS_FOR = timedelta(days=30)
+SNAPSHOTS_FOR = timedelta(days=90)
+
+
+def prune() -> dict[str, int]:
+    now = timezone.now()
+    ok, _ = PollAttempt.objects.filter(ok=True, started_at__lt=now - OK_ATTEMPTS_FOR).delete()
+    failed, _ = PollAttempt.objects.filter(ok=False, started_at__lt=now - FAILED_ATTEMPTS_FOR).delete()
+    latest_ids = set(
+        Snapshot.objects.values("site", "key").annotate(latest=Max("id")).values_list("latest", flat=True)
+    )
+    old = Snapshot.objects.filter(last_seen_at__lt=now - SNAPSHOTS_FOR).exclude(id__in=latest_ids)
+    snapshots, _ = old.delete()
+    return {"ok_attempts": ok, "failed_attempts": failed, "snapshots": snapshots}

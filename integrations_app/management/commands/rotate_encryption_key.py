@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from integrations_app.crypto import SecretUnreadable
+from integrations_app.models import ChargebackStopKey, DataFastAccount
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every stored secret with the first key of FIELD_ENCRYPTION_KEYS. Put the new key first, "
+        "keep the old ones after it, run this, then remove the old keys."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rotated = 0
+        with transaction.atomic():
+            for model in (DataFastAccount, ChargebackStopKey):
+                for pk in model.objects.values_list("pk", flat=True):
+                    try:
+                        instance = model.objects.get(pk=pk)
+                    except SecretUnreadable:
+                        raise CommandError(
+                            f"{model._meta.verbose_name} #{pk} cannot be decrypted with any key in "
+                            "FIELD_ENCRYPTION_KEYS; nothing was changed. Add the key that encrypted it and retry."
+                        ) from None
+                    instance.save(update_fields=["secret"])
+                    rotated += 1
+        self.stdout.write(f"Re-encrypted {rotated} secrets with the first key.")

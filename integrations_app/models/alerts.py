@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Alert(models.Model):
+    """One email to the admins, covering one or more state changes, with the outcome of each try."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    subject = models.CharField(max_length=200, blank=True)
+    recipients = models.JSONField(default=list)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A sender holds an alert until this time; a crashed sender's claim then lapses.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="alert_due_idx")]
+
+    def __str__(self) -> str:
+        return self.subject or f"Alert {self.pk}"

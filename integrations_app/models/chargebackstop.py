@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations_app.crypto import EncryptedSecretField
+from integrations_app.models.sources import HasSecret, PolledSource
+
+
+class KeyLevel(models.TextChoices):
+    ORGANISATION = "organisation", "Organisation"
+    PARTNER = "partner", "Partner"
+
+
+class IntegrationStatus(models.TextChoices):
+    ENABLED = "ENABLED", "Enabled"
+    DISABLED = "DISABLED", "Disabled"
+    GONE = "GONE", "Gone"
+
+
+class ChargebackStopKey(HasSecret, PolledSource):
+    """A ChargebackStop API key; organisation level sees one organisation, partner level many."""
+
+    name = models.CharField(max_length=100, unique=True)
+    level = models.CharField(max_length=12, choices=KeyLevel.choices)
+    secret = EncryptedSecretField("API key")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "ChargebackStop key"
+        indexes = [models.Index(fields=["enabled", "next_poll_at"], name="key_due_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("key-detail", args=[self.pk])
+
+
+class Organisation(models.Model):
+    organisation_id = models.CharField("organisation ID", max_length=100, unique=True)
+    label = models.CharField(max_length=100, blank=True, help_text="A friendly name; the API gives none.")
+    merchant_ids = models.JSONField(default=list, blank=True, help_text="Merchant IDs learnt from integrations.")
+    keys = models.ManyToManyField(ChargebackStopKey, through="KeyOrganisation", related_name="organisations")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label", "organisation_id"]
+
+    def __str__(self) -> str:
+        return self.label or self.organisation_id
+
+    def get_absolute_url(self) -> str:
+        return reverse("organisation-detail", args=[self.pk])
+
+
+class KeyOrganisation(models.Model):
+    class Source(models.TextChoices):
+        LEARNT = "learnt", "Learnt from polling"
+        MANUAL = "manual", "Entered by hand"
+
+    key = models.ForeignKey(ChargebackStopKey, on_delete=models.CASCADE)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.LEARNT)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "organisation"], name="one_link_per_key_organisation")]
+
+
+class Integration(models.Model):
+    integration_id = models.CharField("integration ID", max_length=100, unique=True)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="integrations")
+    seen_by = models.ForeignKey(ChargebackStopKey, null=True, blank=True, on_delete=models.SET_NULL)
+    name = models.CharField(max_length=255)
+    type = models.CharField(max_length=40)
+    status = models.CharField(max_length=8, choices=IntegrationStatus.choices)
+    merchant_ids = models.JSONField(default=list)
+    since = models.DateTimeField(default=timezone.now)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    # A poll that started before a change made here must not undo it with what it read earlier.
+    changed_here_at = models.DateTimeField(null=True, blank=True)
+    alert_open = models.BooleanField(default=False)
+    flapping_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["organisation", "status"], name="integration_org_status_idx")]
+
+    def __str__(self) -> str:
+        return self.name or self.integration_id
+
+    def get_absolute_url(self) -> str:
+        return reverse("integration-detail", args=[self.pk])
+
+    @property
+    def is_custom_orders(self) -> bool:
+        return self.type == "CUSTOM_ORDERS"
+
+    @property
+    def can_be_disabled(self) -> bool:
+        return self.is_custom_orders and self.status == IntegrationStatus.ENABLED

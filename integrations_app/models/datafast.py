@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations_app.crypto import EncryptedSecretField
+from integrations_app.datafast.client import PROVIDERS
+from integrations_app.models.sources import HasSecret, PolledSource
+
+object_id_validator = RegexValidator(r"^[0-9a-fA-F]{24}$", "A website ID is 24 hexadecimal characters (an ObjectId).")
+dft_token_validator = RegexValidator(r"^dft_\S+$", "A DataFast token starts with dft_ and has no spaces.")
+
+
+class DataFastAccount(HasSecret):
+    """A DataFast account token (`dft_…`, scope `settings:read`); one token serves many websites."""
+
+    name = models.CharField(max_length=100, unique=True)
+    secret = EncryptedSecretField("token")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "DataFast account"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DataFastSite(PolledSource):
+    account = models.ForeignKey(DataFastAccount, on_delete=models.CASCADE, related_name="sites")
+    name = models.CharField(max_length=100)
+    website_id = models.CharField(
+        "website ID", max_length=24, unique=True, validators=[object_id_validator], help_text="The ObjectId in DataFast."
+    )
+    currency = models.CharField(max_length=3, blank=True)
+    paddle_key_expires_at = models.DateTimeField(null=True, blank=True)
+    # none / ok / expiring / expired; alerts fire on the way into expiring and expired.
+    paddle_expiry_state = models.CharField(max_length=10, default="none", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "DataFast website"
+        indexes = [models.Index(fields=["enabled", "next_poll_at"], name="site_due_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("site-detail", args=[self.pk])
+
+
+class ProviderState(models.Model):
+    """Current state of one payment provider on one website."""
+
+    site = models.ForeignKey(DataFastSite, on_delete=models.CASCADE, related_name="providers")
+    provider = models.CharField(max_length=16, choices=list(PROVIDERS.items()))
+    connected = models.BooleanField()
+    since = models.DateTimeField(default=timezone.now)
+    alert_open = models.BooleanField(default=False)
+    flapping_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "provider"], name="one_state_per_site_provider")]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.get_provider_display()}: {'connected' if self.connected else 'not connected'}"

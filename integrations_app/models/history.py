@@ -1,0 +1,106 @@
+"""What happened: every poll attempt, the distinct answers we got, and every state change."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations_app.models.alerts import Alert
+from integrations_app.models.chargebackstop import ChargebackStopKey, Integration, Organisation
+from integrations_app.models.datafast import DataFastSite
+
+
+class PollAttempt(models.Model):
+    site = models.ForeignKey(DataFastSite, null=True, blank=True, on_delete=models.CASCADE, related_name="attempts")
+    key = models.ForeignKey(ChargebackStopKey, null=True, blank=True, on_delete=models.CASCADE, related_name="attempts")
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    ok = models.BooleanField()
+    error_kind = models.CharField(max_length=32, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    requests = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["site", "-started_at"], name="attempt_site_idx"),
+            models.Index(fields=["key", "-started_at"], name="attempt_key_idx"),
+            models.Index(fields=["started_at"], name="attempt_started_idx"),
+        ]
+
+
+class Snapshot(models.Model):
+    """A distinct normalised answer. A poll with the same answer as the last snapshot only moves
+    `last_seen_at`, so history grows with changes, not with polls."""
+
+    site = models.ForeignKey(DataFastSite, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots")
+    key = models.ForeignKey(ChargebackStopKey, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots")
+    taken_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    digest = models.CharField(max_length=64)
+    payload = models.JSONField()
+
+    class Meta:
+        ordering = ["-taken_at"]
+        indexes = [
+            models.Index(fields=["site", "-taken_at"], name="snapshot_site_idx"),
+            models.Index(fields=["key", "-taken_at"], name="snapshot_key_idx"),
+        ]
+
+
+class ChangeKind(models.TextChoices):
+    PROVIDER = "provider", "Provider connection"
+    INTEGRATION_STATUS = "integration_status", "Integration status"
+    INTEGRATION_NAME = "integration_name", "Integration name"
+    INTEGRATION_APPEARED = "integration_appeared", "Integration appeared"
+    SOURCE_HEALTH = "source_health", "Polling health"
+    PADDLE_EXPIRY = "paddle_expiry", "Paddle key expiry"
+    FLAPPING = "flapping", "Flapping"
+
+
+class Severity(models.TextChoices):
+    PROBLEM = "problem", "Problem"
+    RECOVERY = "recovery", "Recovery"
+    NOTICE = "notice", "Notice"
+    INFO = "info", "Info"
+
+
+class StatusChange(models.Model):
+    """One transition, written once. Alerts, timelines and reports all read this table."""
+
+    kind = models.CharField(max_length=24, choices=ChangeKind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    at = models.DateTimeField(default=timezone.now)
+    old = models.CharField(max_length=64, blank=True)
+    new = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    site = models.ForeignKey(DataFastSite, null=True, blank=True, on_delete=models.CASCADE, related_name="changes")
+    provider = models.CharField(max_length=16, blank=True)
+    key = models.ForeignKey(ChargebackStopKey, null=True, blank=True, on_delete=models.CASCADE, related_name="changes")
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.CASCADE, related_name="changes"
+    )
+    integration = models.ForeignKey(
+        Integration, null=True, blank=True, on_delete=models.CASCADE, related_name="changes"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    outside_dashboard = models.BooleanField(default=False)
+    notify = models.BooleanField(default=False)
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["site", "provider", "at"], name="change_site_idx"),
+            models.Index(fields=["integration", "at"], name="change_integration_idx"),
+            models.Index(fields=["organisation", "at"], name="change_organisation_idx"),
+            models.Index(fields=["key", "at"], name="change_key_idx"),
+            models.Index(fields=["at"], name="change_at_idx"),
+            models.Index(fields=["at"], condition=Q(notify=True, alert__isnull=True), name="change_unsent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.old or '—'} → {self.new or '—'}"

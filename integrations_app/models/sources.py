@@ -1,0 +1,72 @@
+"""What every polled source (a DataFast website, a ChargebackStop key) has in common."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from integrations_app.upstream.secret import Secret, mask
+
+
+class Health(models.TextChoices):
+    PENDING = "pending", "Not polled yet"
+    OK = "ok", "OK"
+    CREDENTIAL_REJECTED = "credential_rejected", "Credential rejected"
+    NOT_FOUND = "not_found", "Not found"
+    FAILING = "failing", "Failing to poll"
+
+
+class HasSecret(models.Model):
+    """A model with an encrypted secret and a hint (`••••abcd`) that pages show without decrypting."""
+
+    secret_hint = models.CharField(max_length=16, editable=False, default="")
+
+    class Meta:
+        abstract = True
+
+    SECRET_FIELD = "secret"
+
+    def set_secret(self, value: str) -> None:
+        setattr(self, self.SECRET_FIELD, Secret(value))
+        self.secret_hint = mask(value)
+
+
+class PolledSource(models.Model):
+    """Scheduling and health of one thing we poll. Health is the last authoritative verdict;
+    staleness is derived from `last_success_at`, so a poll error never rewrites what we know."""
+
+    enabled = models.BooleanField(default=True)
+    poll_interval_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Leave empty for the default (POLL_INTERVAL_SECONDS)."
+    )
+    next_poll_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_error_kind = models.CharField(max_length=32, blank=True)
+    last_error_message = models.CharField(max_length=300, blank=True)
+    last_error_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    health = models.CharField(max_length=24, choices=Health.choices, default=Health.PENDING)
+    health_since = models.DateTimeField(default=timezone.now)
+    health_alert_open = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(seconds=self.poll_interval_seconds or settings.POLL_INTERVAL_SECONDS)
+
+    def is_stale(self, now: datetime | None = None) -> bool:
+        """Stale: no good answer for more than two intervals (or never, once polling was tried)."""
+        now = now or timezone.now()
+        if self.last_success_at is None:
+            return self.last_polled_at is not None
+        return now - self.last_success_at > 2 * self.interval
+
+    @property
+    def has_problem(self) -> bool:
+        return self.health in (Health.CREDENTIAL_REJECTED, Health.NOT_FOUND, Health.FAILING)

@@ -1,0 +1,1 @@
+"""Polling: turn upstream answers into current state, history and state changes."""

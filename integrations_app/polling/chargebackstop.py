@@ -1,0 +1,207 @@
+"""Poll one ChargebackStop key: list every integration it sees, learn organisations and merchants,
+and detect integrations that were disabled, renamed, re-enabled or are gone."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations_app.chargebackstop.client import ChargebackStopClient, Listing
+from integrations_app.chargebackstop.client import Integration as Remote
+from integrations_app.crypto import SecretUnreadable
+from integrations_app.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation, StatusChange
+from integrations_app.models.chargebackstop import IntegrationStatus
+from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.polling.outcome import PollOutcome, error_kind, record_failure, record_success
+from integrations_app.polling.snapshots import store_snapshot
+from integrations_app.polling.transitions import Subject, record_transition, settle_flapping
+from integrations_app.upstream.errors import UpstreamError
+
+ENABLED, GONE = IntegrationStatus.ENABLED, IntegrationStatus.GONE
+OUTSIDE = "outside the dashboard"
+
+
+def poll_key(key_id: int) -> PollOutcome:
+    key = ChargebackStopKey.objects.get(pk=key_id)
+    started = timezone.now()
+    clock = time.monotonic()
+    try:
+        listing = ChargebackStopClient(key.secret).list_integrations()
+    except (UpstreamError, SecretUnreadable) as error:
+        duration = int((time.monotonic() - clock) * 1000)
+        with transaction.atomic():
+            changes = record_failure(key, error, started=started, duration_ms=duration)
+        return PollOutcome(str(key), ok=False, error_kind=error_kind(error), changes=changes)
+    duration = int((time.monotonic() - clock) * 1000)
+    first_observation = key.last_success_at is None
+    with transaction.atomic():
+        changes = record_success(key, started=started, duration_ms=duration, requests=listing.pages)
+        store_snapshot(key, snapshot_payload(listing), now=started)
+        organisations = learn_organisations(key, listing, now=started)
+        changes += apply_integrations(key, listing, organisations, now=started, first_observation=first_observation)
+    return PollOutcome(str(key), ok=True, changes=changes)
+
+
+def snapshot_payload(listing: Listing) -> dict[str, object]:
+    items = sorted((item.as_snapshot() for item in listing.integrations), key=lambda item: str(item["id"]))
+    return {"count": listing.count, "complete": listing.complete, "items": items}
+
+
+def learn_organisations(key: ChargebackStopKey, listing: Listing, *, now: datetime) -> dict[str, Organisation]:
+    merchants: dict[str, set[str]] = {}
+    for item in listing.integrations:
+        merchants.setdefault(item.organisation_id, set()).update(item.merchant_ids)
+    Organisation.objects.bulk_create(
+        [Organisation(organisation_id=org_id) for org_id in merchants], ignore_conflicts=True
+    )
+    organisations = {org.organisation_id: org for org in Organisation.objects.filter(organisation_id__in=merchants)}
+    for org_id, seen in merchants.items():
+        organisation = organisations[org_id]
+        known = set(organisation.merchant_ids)
+        if not seen <= known:
+            organisation.merchant_ids = sorted(known | seen)
+            organisation.save(update_fields=["merchant_ids"])
+    KeyOrganisation.objects.bulk_create(
+        [KeyOrganisation(key=key, organisation=org) for org in organisations.values()], ignore_conflicts=True
+    )
+    KeyOrganisation.objects.filter(key=key, organisation__in=organisations.values()).update(last_seen_at=now)
+    return organisations
+
+
+def apply_integrations(
+    key: ChargebackStopKey,
+    listing: Listing,
+    organisations: dict[str, Organisation],
+    *,
+    now: datetime,
+    first_observation: bool,
+) -> list[StatusChange]:
+    listed = {item.id: item for item in listing.integrations}
+    known = {
+        row.integration_id: row
+        for row in Integration.objects.filter(Q(integration_id__in=listed) | (Q(seen_by=key) & ~Q(status=GONE)))
+        .select_related("organisation")
+        .order_by()
+    }
+    changes: list[StatusChange] = []
+    appeared = []
+    for remote in listing.integrations:
+        row = known.get(remote.id)
+        if row is None:
+            appeared.append(_new_row(remote, key, organisations[remote.organisation_id], now))
+        elif not _changed_here_after(row, now):
+            changes += _apply_one(row, remote, key, organisations, now)
+    if appeared:
+        Integration.objects.bulk_create(appeared)
+        if not first_observation:
+            changes += StatusChange.objects.bulk_create(
+                StatusChange(
+                    kind=ChangeKind.INTEGRATION_APPEARED,
+                    severity=Severity.INFO,
+                    at=now,
+                    new=row.status,
+                    reason=f"first seen by key {key}",
+                    integration=row,
+                    organisation=row.organisation,
+                    key=key,
+                )
+                for row in Integration.objects.filter(integration_id__in=[row.integration_id for row in appeared])
+                .select_related("organisation")
+            )
+    Integration.objects.filter(integration_id__in=listed).update(last_seen_at=now, seen_by=key)
+    if listing.complete:
+        for row in known.values():
+            if row.integration_id not in listed and row.seen_by_id == key.pk and not _changed_here_after(row, now):
+                changes += _mark_gone(row, key, now)
+    return changes
+
+
+def _changed_here_after(row: Integration, poll_started: datetime) -> bool:
+    """A change made in the dashboard after this poll's listing was read wins over the listing."""
+    return row.changed_here_at is not None and row.changed_here_at >= poll_started
+
+
+def _new_row(remote: Remote, key: ChargebackStopKey, organisation: Organisation, now: datetime) -> Integration:
+    return Integration(
+        integration_id=remote.id,
+        organisation=organisation,
+        seen_by=key,
+        name=remote.name,
+        type=remote.type,
+        status=remote.status,
+        merchant_ids=list(remote.merchant_ids),
+        since=now,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
+
+
+def _apply_one(
+    row: Integration, remote: Remote, key: ChargebackStopKey, organisations: dict[str, Organisation], now: datetime
+) -> list[StatusChange]:
+    changes: list[StatusChange] = []
+    subject = Subject.integration(row, key)
+    if remote.name != row.name:
+        changes.append(
+            StatusChange.objects.create(
+                kind=ChangeKind.INTEGRATION_NAME,
+                severity=Severity.INFO,
+                at=now,
+                old=row.name[:64],
+                new=remote.name[:64],
+                reason=f"renamed {OUTSIDE}",
+                outside_dashboard=True,
+                **subject.links,
+            )
+        )
+        row.name = remote.name
+    status = remote.status
+    if status != row.status:
+        changes += record_transition(
+            subject,
+            old=row.status,
+            new=status,
+            bad=_badness(row.status, status),
+            reason=f"{status.lower()} {OUTSIDE}",
+            now=now,
+            outside_dashboard=True,
+        )
+        row.status, row.since = status, now
+    elif row.flapping_since is not None and (
+        settled := settle_flapping(subject, current=status, bad=status != ENABLED, now=now)
+    ):
+        changes.append(settled)
+    row.type = remote.type
+    row.merchant_ids = list(remote.merchant_ids)
+    row.organisation = organisations[remote.organisation_id]
+    row.save(
+        update_fields=["name", "status", "since", "type", "merchant_ids", "organisation", "alert_open", "flapping_since"]
+    )
+    return changes
+
+
+def _badness(old: str, new: str) -> bool | None:
+    if new == ENABLED:
+        return False
+    if old == ENABLED:
+        return True
+    return None
+
+
+def _mark_gone(row: Integration, key: ChargebackStopKey, now: datetime) -> list[StatusChange]:
+    changes = record_transition(
+        Subject.integration(row, key),
+        old=row.status,
+        new=GONE,
+        bad=_badness(row.status, GONE),
+        reason=f"missing from a complete listing by key {key}",
+        now=now,
+        outside_dashboard=True,
+    )
+    row.status, row.since = GONE, now
+    row.save(update_fields=["status", "since", "alert_open", "flapping_since"])
+    return changes

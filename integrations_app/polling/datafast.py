@@ -1,0 +1,122 @@
+"""Poll one DataFast website: fetch, record, update provider states, detect changes."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations_app.crypto import SecretUnreadable
+from integrations_app.datafast.client import PROVIDERS, DataFastClient, WebsiteIntegrations
+from integrations_app.models import DataFastSite, ProviderState, StatusChange
+from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.polling.outcome import PollOutcome, error_kind, record_failure, record_success
+from integrations_app.polling.snapshots import store_snapshot
+from integrations_app.polling.transitions import Subject, record_transition, settle_flapping
+from integrations_app.upstream.errors import UpstreamError
+
+PADDLE_WARNING = timedelta(days=14)
+
+
+def connection_word(connected: bool) -> str:
+    return "connected" if connected else "not connected"
+
+
+def poll_site(site_id: int) -> PollOutcome:
+    site = DataFastSite.objects.select_related("account").get(pk=site_id)
+    started = timezone.now()
+    clock = time.monotonic()
+    try:
+        result = DataFastClient(site.account.secret).website_integrations(site.website_id)
+    except (UpstreamError, SecretUnreadable) as error:
+        duration = int((time.monotonic() - clock) * 1000)
+        with transaction.atomic():
+            changes = record_failure(site, error, started=started, duration_ms=duration)
+        return PollOutcome(str(site), ok=False, error_kind=error_kind(error), changes=changes)
+    duration = int((time.monotonic() - clock) * 1000)
+    first_observation = site.last_success_at is None
+    with transaction.atomic():
+        changes = record_success(site, started=started, duration_ms=duration)
+        store_snapshot(site, result.as_snapshot(), now=started)
+        changes += apply_providers(site, result, now=started)
+        changes += apply_paddle_expiry(site, result, now=started, first_observation=first_observation)
+    return PollOutcome(str(site), ok=True, changes=changes)
+
+
+def apply_providers(site: DataFastSite, result: WebsiteIntegrations, *, now: datetime) -> list[StatusChange]:
+    states = {state.provider: state for state in site.providers.all()}
+    changes: list[StatusChange] = []
+    new_rows = []
+    for provider, connected in result.connected.items():
+        state = states.get(provider)
+        if state is None:
+            # First sight of this provider (or of the site): record it, alert nobody.
+            new_rows.append(ProviderState(site=site, provider=provider, connected=connected, since=now))
+            continue
+        subject = Subject.provider(state)
+        if state.connected != connected:
+            changes += record_transition(
+                subject,
+                old=connection_word(state.connected),
+                new=connection_word(connected),
+                bad=not connected,
+                reason=f"DataFast reports {PROVIDERS[provider]} {connection_word(connected)}",
+                now=now,
+            )
+            state.connected, state.since = connected, now
+            state.save(update_fields=["connected", "since", "alert_open", "flapping_since"])
+        elif state.flapping_since is not None and (
+            settled := settle_flapping(subject, current=connection_word(connected), bad=not connected, now=now)
+        ):
+            changes.append(settled)
+            state.save(update_fields=["alert_open", "flapping_since"])
+    if new_rows:
+        ProviderState.objects.bulk_create(new_rows)
+    return changes
+
+
+def paddle_expiry_state(result: WebsiteIntegrations, now: datetime) -> str:
+    expires = result.paddle_key_expires_at
+    if not result.connected["paddle"] or expires is None:
+        return "none"
+    if expires <= now:
+        return "expired"
+    if expires - now <= PADDLE_WARNING:
+        return "expiring"
+    return "ok"
+
+
+def apply_paddle_expiry(
+    site: DataFastSite, result: WebsiteIntegrations, *, now: datetime, first_observation: bool
+) -> list[StatusChange]:
+    """Alert once when the Paddle key comes within 14 days of expiry, once when it expires,
+    and once more when a new key clears it. The first poll of a site only records the state."""
+    old, new = site.paddle_expiry_state, paddle_expiry_state(result, now)
+    site.currency = result.currency
+    site.paddle_key_expires_at = result.paddle_key_expires_at
+    site.paddle_expiry_state = new
+    site.save(update_fields=["currency", "paddle_key_expires_at", "paddle_expiry_state"])
+    if old == new or first_observation:
+        return []
+    if new in ("expiring", "expired"):
+        severity, notify = Severity.PROBLEM, True
+    elif old in ("expiring", "expired"):
+        severity, notify = Severity.RECOVERY, True
+    else:
+        severity, notify = Severity.INFO, False
+    when = result.paddle_key_expires_at.isoformat() if result.paddle_key_expires_at else "no expiry"
+    return [
+        StatusChange.objects.create(
+            kind=ChangeKind.PADDLE_EXPIRY,
+            severity=severity,
+            at=now,
+            old=old,
+            new=new,
+            reason=f"Paddle API key expiry: {when}",
+            notify=notify,
+            site=site,
+            provider="paddle",
+        )
+    ]

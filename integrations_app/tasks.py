@@ -1,0 +1,64 @@
+"""Celery tasks: thin wrappers that schedule the service functions."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError
+
+from integrations_app.alerts.batching import GROUP_QUIET
+from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
+from integrations_app.history import prune
+from integrations_app.polling.dispatch import claim_due, run_poll
+from integrations_app.polling.locks import exclusive
+
+logger = logging.getLogger(__name__)
+# A locked or unreachable database fails the poll cleanly (its transaction rolls back); try again.
+DB_RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": 2, "retry_backoff_max": 30, "max_retries": 5}
+
+
+@shared_task(**DB_RETRY)
+def dispatch_due_polls() -> int:
+    with exclusive("dispatch", timeout=60) as mine:
+        if not mine:
+            return 0
+        due = claim_due()
+    for item in due:
+        task = poll_site if item.kind == "site" else poll_key
+        task.apply_async((item.pk,), expires=item.expires)
+    return len(due)
+
+
+def _poll(kind: str, pk: int) -> str:
+    outcome = run_poll(kind, pk)
+    if outcome is None:
+        return "skipped"
+    if outcome.alerts:
+        send_pending_alerts.apply_async(countdown=GROUP_QUIET.total_seconds() + 1)
+    return "ok" if outcome.ok else outcome.error_kind
+
+
+@shared_task(**DB_RETRY)
+def poll_site(site_id: int) -> str:
+    return _poll("site", site_id)
+
+
+@shared_task(**DB_RETRY)
+def poll_key(key_id: int) -> str:
+    return _poll("key", key_id)
+
+
+@shared_task(**DB_RETRY)
+def send_pending_alerts() -> int:
+    with exclusive("alerts", timeout=settings.POLL_TASK_TIME_LIMIT) as mine:
+        if not mine:
+            return 0
+        report = deliver_alerts()
+    return report.sent
+
+
+@shared_task
+def prune_history() -> dict[str, int]:
+    return prune()

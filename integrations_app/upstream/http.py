@@ -1,0 +1,197 @@
+"""The one place that makes HTTP calls to the upstream APIs.
+
+Every call has connect and read timeouts plus a deadline for the whole body (a server that
+trickles one byte a second never trips a read timeout), a cap on the body size, and retries with
+backoff on connection errors, 429 and 5xx for GET only (a retried POST could create twice).
+`Retry-After` is honoured up to a cap, so a hostile value cannot park a worker.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from integrations_app.upstream.errors import (
+    CredentialError,
+    InvalidRequestError,
+    NotFoundError,
+    SchemaError,
+    TransientError,
+    UpstreamError,
+)
+from integrations_app.upstream.secret import Secret
+
+USER_AGENT = "Paystatus/1.0 (+https://github.com/paystatus; integration monitor)"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    """What an upstream error body says, as far as it could be read."""
+
+    code: str = ""
+    message: str = ""
+    field: str = ""
+
+
+ErrorParser = Callable[[Any], ErrorDetail]
+
+
+def build_session() -> requests.Session:
+    retry = Retry(
+        total=settings.UPSTREAM_RETRIES,
+        connect=settings.UPSTREAM_RETRIES,
+        read=1,
+        status=settings.UPSTREAM_RETRIES,
+        other=0,
+        allowed_methods=frozenset({"GET"}),
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=0.3,
+        backoff_max=5,
+        respect_retry_after_header=True,
+        retry_after_max=settings.UPSTREAM_RETRY_AFTER_MAX,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept"] = "application/json"
+    session.trust_env = False  # a proxy from the environment must not see the tokens
+    return session
+
+
+_local = threading.local()
+
+
+def shared_session() -> requests.Session:
+    """One session per thread: keep-alive within a worker thread, no sharing across threads."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = build_session()
+    return session
+
+
+def call(
+    method: str,
+    url: str,
+    *,
+    token: Secret,
+    parse_error: ErrorParser,
+    params: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
+    session: requests.Session | None = None,
+) -> Any:
+    """Send one request and return the decoded JSON body of a 2xx answer, or raise a typed error."""
+    session = session or shared_session()
+    deadline = time.monotonic() + settings.UPSTREAM_TOTAL_TIMEOUT
+    try:
+        response = session.request(
+            method,
+            url,
+            params=params,
+            json=body,
+            headers={"Authorization": f"Bearer {token.reveal()}"},
+            timeout=(settings.UPSTREAM_CONNECT_TIMEOUT, settings.UPSTREAM_READ_TIMEOUT),
+            stream=True,
+            allow_redirects=False,
+        )
+    except requests.Timeout:
+        raise TransientError("the API did not answer in time", reason="timeout") from None
+    except requests.ConnectionError:
+        raise TransientError("could not connect to the API", reason="connection") from None
+    except requests.RequestException as error:
+        raise TransientError(f"request failed ({type(error).__name__})", reason="connection") from None
+
+    with response:
+        raw = _read_body(response, deadline)
+    try:
+        return _interpret(response.status_code, raw, parse_error)
+    except UpstreamError as error:
+        # An upstream that echoes the token back in its error text must not carry it further.
+        error.message = error.message.replace(token.reveal(), token.masked)
+        error.args = (error.message,)
+        raise
+
+
+def _read_body(response: requests.Response, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=16_384):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > settings.UPSTREAM_MAX_BODY_BYTES:
+                raise SchemaError("the API sent an oversized answer", status=response.status_code)
+            if time.monotonic() > deadline:
+                raise TransientError("the API answered too slowly", status=response.status_code, reason="timeout")
+    except requests.RequestException:
+        raise TransientError(
+            "the connection dropped while reading the answer", status=response.status_code, reason="connection"
+        ) from None
+    return b"".join(chunks)
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def _interpret(status: int, raw: bytes, parse_error: ErrorParser) -> Any:
+    payload = _decode(raw)
+    if 200 <= status < 300:
+        if payload is _NOT_JSON:
+            raise SchemaError("the API sent an answer that is not JSON", status=status)
+        return payload
+    detail = _safe_error_detail(payload, parse_error)
+    said = f": {detail.message}" if detail.message else ""
+    error: UpstreamError
+    if status == 429:
+        error = TransientError(f"rate limited (HTTP 429){said}", status=status, code=detail.code, reason="rate_limited")
+    elif status >= 500:
+        error = TransientError(f"server error (HTTP {status}){said}", status=status, code=detail.code)
+    elif status in (401, 403):
+        error = CredentialError(f"credential refused (HTTP {status}){said}", status=status, code=detail.code)
+    elif status == 404:
+        error = NotFoundError(f"not found (HTTP 404){said}", status=status, code=detail.code)
+    elif status in (408, 425):
+        error = TransientError(f"HTTP {status}{said}", status=status, code=detail.code, reason="timeout")
+    else:
+        error = InvalidRequestError(
+            f"request refused (HTTP {status}){said}", status=status, code=detail.code, field=detail.field
+        )
+    raise error
+
+
+def _safe_error_detail(payload: Any, parse_error: ErrorParser) -> ErrorDetail:
+    """Error bodies are untrusted: anything unreadable becomes an empty detail, never a crash."""
+    if payload is _NOT_JSON:
+        return ErrorDetail()
+    try:
+        detail = parse_error(payload)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        return ErrorDetail()
+    return ErrorDetail(
+        code=_printable(detail.code, 64), message=_printable(detail.message, 300), field=_printable(detail.field, 64)
+    )
+
+
+def _printable(value: object, limit: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    return "".join(ch for ch in value if ch.isprintable())[:limit]

@@ -1,0 +1,33 @@
+"""Settings for the test suite: the real settings, isolated from the developer's `.env`."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+os.environ["PAYSTATUS_SKIP_DOTENV"] = "true"
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-that-is-long-enough-for-django-checks-0123")
+# Two keys so every test exercises decryption with a key list (rotation).
+os.environ.setdefault(
+    "FIELD_ENCRYPTION_KEYS",
+    "u0Vd3gk0zH1H8o5m0s2Hq6x0Gq9m2JY1b7kQk1mVv3Q=,fQw3sB9m1n0sXrF2K5ZQ4xwzK7m3Yd0g9s0z3h5mX1U=",
+)
+os.environ.setdefault("ADMINS", "ops@example.com,oncall@example.com")
+os.environ.setdefault("SITE_URL", "http://testserver")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# The suite starts its own Redis (tests/redis_server.py) on this port; settings must know it first.
+TEST_REDIS_PORT = int(os.environ.setdefault("TEST_REDIS_PORT", str(_free_port())))
+os.environ["REDIS_URL"] = f"redis://127.0.0.1:{TEST_REDIS_PORT}/0"
+
+from dashboard.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
