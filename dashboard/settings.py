@@ -109,8 +109,8 @@ DATAFAST_BASE_URL = env.url("DATAFAST_BASE_URL", default="https://datafa.st")
 CHARGEBACKSTOP_BASE_URL = env.url("CHARGEBACKSTOP_BASE_URL", default="https://api.chargebackstop.com")
 UPSTREAM_CONNECT_TIMEOUT = 5.0
 UPSTREAM_READ_TIMEOUT = 15.0
-# A body that trickles one byte at a time never trips the read timeout; this caps the whole call.
-UPSTREAM_TOTAL_TIMEOUT = 30.0
+# A body that trickles one byte at a time never trips the read timeout; this caps reading it.
+UPSTREAM_BODY_TIMEOUT = 20.0
 UPSTREAM_RETRIES = 2
 UPSTREAM_RETRY_AFTER_MAX = 10
 UPSTREAM_MAX_BODY_BYTES = 5_000_000

@@ -89,6 +89,8 @@ class Integration(models.Model):
     class Meta:
         ordering = ["name"]
         indexes = [models.Index(fields=["organisation", "status"], name="integration_org_status_idx")]
+        # The staff role: given to a user or a group in the admin.
+        permissions = [("manage_integrations", "Can manage credentials and CUSTOM_ORDERS integrations")]
 
     def __str__(self) -> str:
         return self.name or self.integration_id

@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from integrations_app.upstream.errors import (
@@ -75,11 +76,12 @@ _local = threading.local()
 
 
 def shared_session() -> requests.Session:
-    """One session per thread: keep-alive within a worker thread, no sharing across threads."""
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = build_session()
-    return session
+    """One session per thread: keep-alive within a worker thread, no sharing across threads.
+    Rebuilt when the retry settings change (tests and operators may change them at run time)."""
+    config = (settings.UPSTREAM_RETRIES, settings.UPSTREAM_RETRY_AFTER_MAX)
+    if getattr(_local, "config", None) != config:
+        _local.session, _local.config = build_session(), config
+    return _local.session
 
 
 def call(
@@ -94,7 +96,6 @@ def call(
 ) -> Any:
     """Send one request and return the decoded JSON body of a 2xx answer, or raise a typed error."""
     session = session or shared_session()
-    deadline = time.monotonic() + settings.UPSTREAM_TOTAL_TIMEOUT
     try:
         response = session.request(
             method,
@@ -108,13 +109,16 @@ def call(
         )
     except requests.Timeout:
         raise TransientError("the API did not answer in time", reason="timeout") from None
-    except requests.ConnectionError:
+    except requests.ConnectionError as error:
+        # Retries exhausted on read timeouts surface as a ConnectionError wrapping the timeout.
+        if isinstance(getattr(error.args[0] if error.args else None, "reason", None), ReadTimeoutError):
+            raise TransientError("the API did not answer in time", reason="timeout") from None
         raise TransientError("could not connect to the API", reason="connection") from None
     except requests.RequestException as error:
         raise TransientError(f"request failed ({type(error).__name__})", reason="connection") from None
 
     with response:
-        raw = _read_body(response, deadline)
+        raw = _read_body(response, time.monotonic() + settings.UPSTREAM_BODY_TIMEOUT)
     try:
         return _interpret(response.status_code, raw, parse_error)
     except UpstreamError as error:
@@ -125,19 +129,22 @@ def call(
 
 
 def _read_body(response: requests.Response, deadline: float) -> bytes:
+    """Read with `read1`, which returns whatever has arrived, so the deadline is checked even
+    when the server sends one byte at a time (a blocking read would wait for a full chunk)."""
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_content(chunk_size=16_384):
+        while chunk := response.raw.read1(65_536, decode_content=True):
             chunks.append(chunk)
             size += len(chunk)
             if size > settings.UPSTREAM_MAX_BODY_BYTES:
                 raise SchemaError("the API sent an oversized answer", status=response.status_code)
             if time.monotonic() > deadline:
                 raise TransientError("the API answered too slowly", status=response.status_code, reason="timeout")
-    except requests.RequestException:
+    except (requests.RequestException, HTTPError, OSError) as error:
+        reason = "timeout" if isinstance(error, (ReadTimeoutError, TimeoutError)) else "connection"
         raise TransientError(
-            "the connection dropped while reading the answer", status=response.status_code, reason="connection"
+            "the connection dropped or stalled while reading the answer", status=response.status_code, reason=reason
         ) from None
     return b"".join(chunks)
 

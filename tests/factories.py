@@ -1,0 +1,43 @@
+"""Small builders for the dashboard's own rows, wired to the sandbox's demo credentials."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Permission, User
+
+from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite
+from integrations_app.upstream.secret import Secret
+from tests import demo
+
+
+def account(token: Secret = demo.DATAFAST_TOKEN, name: str = "Acme Holdings") -> DataFastAccount:
+    found = DataFastAccount.objects.filter(name=name).first()
+    if found:
+        return found
+    created = DataFastAccount(name=name)
+    created.set_secret(token.reveal())
+    created.save()
+    return created
+
+
+def site(website_id: str = demo.ACME_STORE, name: str = "Acme Store", **fields: object) -> DataFastSite:
+    fields.setdefault("account", account())
+    return DataFastSite.objects.create(name=name, website_id=website_id, **fields)
+
+
+def key(
+    secret: Secret = demo.PARTNER_KEY, name: str = "Northwind", level: str = "partner", **fields: object
+) -> ChargebackStopKey:
+    created = ChargebackStopKey(name=name, level=level, **fields)
+    created.set_secret(secret.reveal())
+    created.save()
+    return created
+
+
+def viewer(username: str = "viewer") -> User:
+    return User.objects.create_user(username, password="viewer-password-1")
+
+
+def staff(username: str = "staff") -> User:
+    user = User.objects.create_user(username, password="staff-password-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="manage_integrations"))
+    return user

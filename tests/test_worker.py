@@ -1,0 +1,79 @@
+"""The real path: beat's tick task → Redis → a Celery worker (threads pool) → database → email."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core import mail
+from django.utils import timezone
+
+from dashboard.celery import app
+from integrations_app.models import DataFastSite, PollAttempt
+from integrations_app.polling.locks import exclusive
+from integrations_app.tasks import dispatch_due_polls, poll_site
+from tests import demo, factories
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20, message: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting: {message}")
+
+
+@pytest.fixture
+def worker(redis_clean, sandbox) -> Iterator[object]:
+    with start_worker(
+        app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=15
+    ) as running:
+        yield running
+
+
+def make_due() -> None:
+    DataFastSite.objects.update(next_poll_at=timezone.now())
+
+
+def test_a_tick_polls_every_due_site_once_and_a_disconnect_is_emailed(worker, sandbox):
+    sites = [
+        factories.site(website_id=website, name=name)
+        for website, name in [(demo.ACME_STORE, "Acme"), (demo.BLUEBIRD_BOOKS, "Bluebird")]
+    ]
+    dispatch_due_polls.delay()
+    wait_for(lambda: PollAttempt.objects.filter(ok=True).count() == 2, message="first polls")
+    sandbox.state.set_connected(demo.ACME_STORE, "stripe", False)
+    make_due()
+    dispatch_due_polls.delay()
+    wait_for(lambda: len(mail.outbox) == 1, message="the alert email")
+    assert mail.outbox[0].subject == "[Paystatus] Stripe disconnected on Acme"
+    assert PollAttempt.objects.count() == 4
+    for site in sites:
+        site.refresh_from_db()
+        assert site.next_poll_at > timezone.now()
+
+
+def test_two_ticks_at_once_poll_each_site_once(worker, sandbox):
+    factories.site()
+    sandbox.state.latency = 0.5
+    dispatch_due_polls.delay()
+    dispatch_due_polls.delay()
+    wait_for(lambda: PollAttempt.objects.count() >= 1, message="a poll")
+    time.sleep(1.5)
+    assert PollAttempt.objects.count() == 1
+    assert sandbox.state.stats()["datafast"]["requests"] == 1
+
+
+def test_a_poll_already_running_elsewhere_is_skipped(worker, sandbox):
+    site = factories.site()
+    with exclusive(f"poll:site:{site.pk}", timeout=30) as mine:
+        assert mine
+        result = poll_site.apply_async((site.pk,))
+        time.sleep(1.0)
+    assert PollAttempt.objects.count() == 0
+    assert result.id
