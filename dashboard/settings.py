@@ -61,6 +61,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "integrations_app.views.access.manage_context",
+                "integrations_app.views.context.broker_notice",
             ],
         },
     },
@@ -117,12 +119,16 @@ UPSTREAM_MAX_BODY_BYTES = 5_000_000
 CHARGEBACKSTOP_PAGE_SIZE = 100
 CHARGEBACKSTOP_MAX_PAGES = 200
 
+# Read-only token for /api/status.json (empty: only logged-in users may read it).
+STATUS_API_TOKEN = env.string("STATUS_API_TOKEN", default="")
+
 # --- Secrets at rest -----------------------------------------------------------------------
 FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
 
 # --- Redis, Celery, polling ----------------------------------------------------------------
 REDIS_URL = env.string("REDIS_URL", default="redis://127.0.0.1:6391/0")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Pages must render with Redis down, so nothing they use may live in Redis: a per-process cache.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 POLL_INTERVAL_SECONDS = env.positive_int("POLL_INTERVAL_SECONDS", default=300, minimum=30)
 # How often beat looks for due sources. Short, so that a disconnect is seen within

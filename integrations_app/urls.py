@@ -2,17 +2,36 @@ from __future__ import annotations
 
 from django.urls import path
 
-from integrations_app.views import health, overview
+from integrations_app.views import credentials, health, history, manage, overview, sources, status_api
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("healthz", health.healthz, name="healthz"),
-]
-
-# Detail pages arrive with the web UI; until then they share a plain placeholder.
-urlpatterns += [
-    path("sites/<int:pk>/", overview.placeholder, name="site-detail"),
-    path("keys/<int:pk>/", overview.placeholder, name="key-detail"),
-    path("organisations/<int:pk>/", overview.placeholder, name="organisation-detail"),
-    path("integrations/<int:pk>/", overview.placeholder, name="integration-detail"),
+    path("api/status.json", status_api.status_json, name="status-json"),
+    # Reading
+    path("sites/<int:pk>/", sources.site_detail, name="site-detail"),
+    path("keys/<int:pk>/", sources.key_detail, name="key-detail"),
+    path("organisations/<int:pk>/", sources.organisation_detail, name="organisation-detail"),
+    path("integrations/<int:pk>/", sources.integration_detail, name="integration-detail"),
+    path("alerts/", history.alerts, name="alerts"),
+    path("audit/", history.audit, name="audit"),
+    # Managing CUSTOM_ORDERS integrations (staff)
+    path("integrations/new/", manage.create_integration, name="integration-create"),
+    path("integrations/<int:pk>/rename/", manage.rename_integration, name="integration-rename"),
+    path("integrations/<int:pk>/disable/", manage.disable_integration, name="integration-disable"),
+    # Credentials and polling (staff)
+    path("sites/<int:pk>/poll/", credentials.poll_site_now, name="site-poll"),
+    path("keys/<int:pk>/poll/", credentials.poll_key_now, name="key-poll"),
+    path("credentials/", credentials.index, name="credentials"),
+    path("credentials/datafast/new/", credentials.account_create, name="account-create"),
+    path("credentials/datafast/<int:pk>/", credentials.account_edit, name="account-edit"),
+    path("credentials/datafast/<int:pk>/delete/", credentials.account_delete, name="account-delete"),
+    path("credentials/sites/new/", credentials.site_create, name="site-create"),
+    path("credentials/sites/<int:pk>/", credentials.site_edit, name="site-edit"),
+    path("credentials/sites/<int:pk>/delete/", credentials.site_delete, name="site-delete"),
+    path("credentials/sites/<int:pk>/test/", credentials.site_test, name="site-test"),
+    path("credentials/keys/new/", credentials.key_create, name="key-create"),
+    path("credentials/keys/<int:pk>/", credentials.key_edit, name="key-edit"),
+    path("credentials/keys/<int:pk>/delete/", credentials.key_delete, name="key-delete"),
+    path("credentials/keys/<int:pk>/test/", credentials.key_test, name="key-test"),
 ]

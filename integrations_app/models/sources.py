@@ -45,6 +45,8 @@ class PolledSource(models.Model):
     next_poll_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
+    # last_success_at + 2 intervals, kept up to date so pages can filter stale sources in SQL.
+    stale_after = models.DateTimeField(null=True, blank=True, editable=False)
     failing_since = models.DateTimeField(null=True, blank=True)
     last_error_kind = models.CharField(max_length=32, blank=True)
     last_error_message = models.CharField(max_length=300, blank=True)
@@ -61,11 +63,8 @@ class PolledSource(models.Model):
         return timedelta(seconds=self.poll_interval_seconds or settings.POLL_INTERVAL_SECONDS)
 
     def is_stale(self, now: datetime | None = None) -> bool:
-        """Stale: no good answer for more than two intervals (or never, once polling was tried)."""
-        now = now or timezone.now()
-        if self.last_success_at is None:
-            return self.last_polled_at is not None
-        return now - self.last_success_at > 2 * self.interval
+        """Stale: no good answer for more than two intervals."""
+        return self.stale_after is not None and self.stale_after < (now or timezone.now())
 
     @property
     def has_problem(self) -> bool:

@@ -16,6 +16,7 @@ Source = DataFastSite | ChargebackStopKey
 SOURCE_FIELDS = [
     "last_polled_at",
     "last_success_at",
+    "stale_after",
     "failing_since",
     "last_error_kind",
     "last_error_message",
@@ -86,6 +87,7 @@ def record_success(source: Source, *, started: datetime, duration_ms: int, reque
     _attempt(source, started_at=started, duration_ms=duration_ms, ok=True, requests=requests)
     changes = _set_health(source, Health.OK, reason="answered normally", now=started)
     source.last_polled_at = source.last_success_at = started
+    source.stale_after = started + 2 * source.interval
     source.failing_since = None
     source.last_error_kind = source.last_error_message = ""
     source.last_error_status = None

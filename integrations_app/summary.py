@@ -1,0 +1,100 @@
+"""The overview's numbers and lists, built in a constant number of queries whatever the size.
+
+Shared by the overview page and `/api/status.json`, so both always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from integrations_app.models import DataFastSite, Health, Integration, Organisation, ProviderState
+from integrations_app.models.chargebackstop import IntegrationStatus
+
+CREDENTIAL_PROBLEMS = [Health.CREDENTIAL_REJECTED, Health.NOT_FOUND]
+PROBLEMS = {
+    "disconnect": "With a disconnect",
+    "stale": "Stale",
+    "credential": "Credential problems",
+    "ok": "All connected",
+}
+
+
+@dataclass(frozen=True)
+class Summary:
+    sites: int
+    sites_ok: int
+    sites_with_disconnect: int
+    sites_stale: int
+    sites_with_credential_problem: int
+    sites_pending: int
+    integrations_enabled: int
+    integrations_disabled: int
+    integrations_gone: int
+    organisations: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def annotated_sites(now: datetime | None = None) -> QuerySet[DataFastSite]:
+    now = now or timezone.now()
+    disconnect = Exists(ProviderState.objects.filter(site=OuterRef("pk"), alert_open=True)) | Q(
+        paddle_expiry_state="expired"
+    )
+    return DataFastSite.objects.annotate(
+        has_disconnect=disconnect,
+        is_stale_now=Q(stale_after__lt=now) | Q(health=Health.FAILING),
+        has_credential_problem=Q(health__in=CREDENTIAL_PROBLEMS),
+    )
+
+
+def problem_filter(problem: str) -> Q:
+    if problem == "disconnect":
+        return Q(has_disconnect=True)
+    if problem == "stale":
+        return Q(is_stale_now=True)
+    if problem == "credential":
+        return Q(has_credential_problem=True)
+    if problem == "ok":
+        return Q(has_disconnect=False, is_stale_now=False, has_credential_problem=False, health=Health.OK)
+    return Q()
+
+
+def summary(now: datetime | None = None) -> Summary:
+    sites = annotated_sites(now).aggregate(
+        sites=Count("pk"),
+        ok=Count("pk", filter=problem_filter("ok")),
+        disconnect=Count("pk", filter=problem_filter("disconnect")),
+        stale=Count("pk", filter=problem_filter("stale")),
+        credential=Count("pk", filter=problem_filter("credential")),
+        pending=Count("pk", filter=Q(health=Health.PENDING)),
+    )
+    integrations = Integration.objects.aggregate(
+        enabled=Count("pk", filter=Q(status=IntegrationStatus.ENABLED)),
+        disabled=Count("pk", filter=Q(status=IntegrationStatus.DISABLED)),
+        gone=Count("pk", filter=Q(status=IntegrationStatus.GONE)),
+    )
+    return Summary(
+        sites=sites["sites"],
+        sites_ok=sites["ok"],
+        sites_with_disconnect=sites["disconnect"],
+        sites_stale=sites["stale"],
+        sites_with_credential_problem=sites["credential"],
+        sites_pending=sites["pending"],
+        integrations_enabled=integrations["enabled"],
+        integrations_disabled=integrations["disabled"],
+        integrations_gone=integrations["gone"],
+        organisations=Organisation.objects.count(),
+    )
+
+
+def organisations_with_counts() -> QuerySet[Organisation]:
+    return Organisation.objects.annotate(
+        enabled=Count("integrations", filter=Q(integrations__status=IntegrationStatus.ENABLED)),
+        disabled=Count("integrations", filter=Q(integrations__status=IntegrationStatus.DISABLED)),
+        gone=Count("integrations", filter=Q(integrations__status=IntegrationStatus.GONE)),
+    )

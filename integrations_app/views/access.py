@@ -1,0 +1,36 @@
+"""Who may do what. Viewers (any active user) see everything but secrets; staff (the
+`manage_integrations` permission, given to a user or group in the admin) may change things.
+Templates hide what a user may not do; these checks refuse it anyway."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+MANAGE = "integrations_app.manage_integrations"
+
+
+def can_manage(user: Any) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.has_perm(MANAGE))
+
+
+def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login first (anonymous users go to the login page), then 403 for viewers."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not can_manage(request.user):
+            raise PermissionDenied("Only staff may change integrations and credentials.")
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def manage_context(request: HttpRequest) -> dict[str, bool]:
+    """Context processor: `can_manage` in every template."""
+    return {"can_manage": can_manage(request.user)}

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import time
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest
+from redis.exceptions import RedisError
+
+BROKER_CHECK_SECONDS = 10
+_last = {"at": -BROKER_CHECK_SECONDS * 2.0, "ok": 1.0}
+
+
+@cache
+def _quick_client() -> redis.Redis:
+    # A short timeout: a page must not wait on a broker that is gone.
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.3, socket_connect_timeout=0.3)
+
+
+def broker_reachable() -> bool:
+    """Remembered for a few seconds in this process (not in Redis, which may be the thing down)."""
+    now = time.monotonic()
+    if now - _last["at"] > BROKER_CHECK_SECONDS:
+        try:
+            ok = bool(_quick_client().ping())
+        except RedisError:
+            ok = False
+        _last.update(at=now, ok=float(ok))
+    return bool(_last["ok"])
+
+
+def broker_notice(request: HttpRequest) -> dict[str, bool]:
+    """`broker_down` in every page: pages render from the database even when Redis is gone, and say so."""
+    if not request.user.is_authenticated:
+        return {"broker_down": False}
+    return {"broker_down": not broker_reachable()}
