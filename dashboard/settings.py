@@ -17,9 +17,7 @@ if not env.boolean("PAYSTATUS_SKIP_DOTENV", default=False):
 DEBUG = env.boolean("DEBUG", default=False)
 SECRET_KEY = env.string("SECRET_KEY", default="")
 if not SECRET_KEY:
-    raise env.ConfigError(
-        "SECRET_KEY is not set: run `make run` once to generate .env, or set it in the environment."
-    )
+    raise env.ConfigError("SECRET_KEY is not set: run `make run` once to generate .env, or set it in the environment.")
 
 ALLOWED_HOSTS = env.comma_list("ALLOWED_HOSTS", default="localhost,127.0.0.1")
 SITE_URL = env.url("SITE_URL", default="http://localhost:8000")

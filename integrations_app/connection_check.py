@@ -21,7 +21,8 @@ class CheckResult:
 
 def explain(error: UpstreamError, *, what: str) -> str:
     if isinstance(error, CredentialError):
-        return f"{what} refused the credential (HTTP {error.status}): {'no access' if error.status == 403 else 'bad token'}."
+        meaning = "no access" if error.status == 403 else "bad or revoked credential"
+        return f"{what} refused the credential (HTTP {error.status}): {meaning}."
     if isinstance(error, NotFoundError):
         return f"{what} says it does not exist (HTTP 404)."
     if isinstance(error, TransientError):

@@ -7,7 +7,7 @@ from integrations_app.models.sources import PolledSource
 TRANSIENT = {"timeout", "connection", "server_error", "rate_limited"}
 
 
-def last_error(source: PolledSource, upstream: str) -> str:
+def last_error(source: PolledSource, upstream: str) -> str:  # noqa: PLR0911 (one answer per error kind)
     kind, status = source.last_error_kind, source.last_error_status
     if not kind:
         return ""

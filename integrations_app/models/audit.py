@@ -36,3 +36,6 @@ class FormSubmission(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     finished = models.BooleanField(default=False)
     result_url = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"submission {self.token}"

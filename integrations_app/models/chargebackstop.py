@@ -69,6 +69,9 @@ class KeyOrganisation(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "organisation"], name="one_link_per_key_organisation")]
 
+    def __str__(self) -> str:
+        return f"{self.key} → {self.organisation}"
+
 
 class Integration(models.Model):
     integration_id = models.CharField("integration ID", max_length=100, unique=True)

@@ -32,7 +32,11 @@ class DataFastSite(PolledSource):
     account = models.ForeignKey(DataFastAccount, on_delete=models.CASCADE, related_name="sites")
     name = models.CharField(max_length=100)
     website_id = models.CharField(
-        "website ID", max_length=24, unique=True, validators=[object_id_validator], help_text="The ObjectId in DataFast."
+        "website ID",
+        max_length=24,
+        unique=True,
+        validators=[object_id_validator],
+        help_text="The ObjectId in DataFast.",
     )
     currency = models.CharField(max_length=3, blank=True)
     paddle_key_expires_at = models.DateTimeField(null=True, blank=True)

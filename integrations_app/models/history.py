@@ -31,13 +31,18 @@ class PollAttempt(models.Model):
             models.Index(fields=["started_at"], name="attempt_started_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"poll at {self.started_at:%Y-%m-%d %H:%M:%S}: {'ok' if self.ok else self.error_kind}"
+
 
 class Snapshot(models.Model):
     """A distinct normalised answer. A poll with the same answer as the last snapshot only moves
     `last_seen_at`, so history grows with changes, not with polls."""
 
     site = models.ForeignKey(DataFastSite, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots")
-    key = models.ForeignKey(ChargebackStopKey, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots")
+    key = models.ForeignKey(
+        ChargebackStopKey, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots"
+    )
     taken_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     digest = models.CharField(max_length=64)
@@ -49,6 +54,9 @@ class Snapshot(models.Model):
             models.Index(fields=["site", "-taken_at"], name="snapshot_site_idx"),
             models.Index(fields=["key", "-taken_at"], name="snapshot_key_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.digest[:8]} from {self.taken_at:%Y-%m-%d %H:%M}"
 
 
 class ChangeKind(models.TextChoices):

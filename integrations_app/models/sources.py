@@ -27,7 +27,7 @@ class HasSecret(models.Model):
     class Meta:
         abstract = True
 
-    SECRET_FIELD = "secret"
+    SECRET_FIELD = "secret"  # noqa: S105 (a field name, not a password)
 
     def set_secret(self, value: str) -> None:
         setattr(self, self.SECRET_FIELD, Secret(value))

@@ -109,8 +109,9 @@ def apply_integrations(
                     organisation=row.organisation,
                     key=key,
                 )
-                for row in Integration.objects.filter(integration_id__in=[row.integration_id for row in appeared])
-                .select_related("organisation")
+                for row in Integration.objects.filter(
+                    integration_id__in=[row.integration_id for row in appeared]
+                ).select_related("organisation")
             )
     Integration.objects.filter(integration_id__in=listed).update(last_seen_at=now, seen_by=key)
     if listing.complete:
@@ -179,7 +180,16 @@ def _apply_one(
     row.merchant_ids = list(remote.merchant_ids)
     row.organisation = organisations[remote.organisation_id]
     row.save(
-        update_fields=["name", "status", "since", "type", "merchant_ids", "organisation", "alert_open", "flapping_since"]
+        update_fields=[
+            "name",
+            "status",
+            "since",
+            "type",
+            "merchant_ids",
+            "organisation",
+            "alert_open",
+            "flapping_since",
+        ]
     )
     return changes
 

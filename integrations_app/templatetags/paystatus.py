@@ -34,7 +34,7 @@ BADGES = {
     "sending": ("text-bg-info", "…", "Sending"),
     "problem": ("text-bg-danger", "✖", "Problem"),
     "recovery": ("text-bg-success", "✔", "Recovery"),
-    "notice": ("text-bg-info", "ℹ", "Notice"),  # noqa: RUF001
+    "notice": ("text-bg-info", "ℹ", "Notice"),
     "info": ("text-bg-light border", "·", "Info"),
 }
 
@@ -42,9 +42,7 @@ BADGES = {
 @register.simple_tag
 def badge(state: str, label: str = "") -> SafeString:
     css, icon, word = BADGES.get(state, ("text-bg-light border", "·", state))
-    return format_html(
-        '<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>', css, icon, label or word
-    )
+    return format_html('<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>', css, icon, label or word)
 
 
 def _age(delta: timedelta) -> str:

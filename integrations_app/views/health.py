@@ -33,7 +33,10 @@ def broker_ok() -> bool:
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _database_ok()
     broker = broker_ok()
-    body: dict[str, object] = {"database": "ok" if database else "unreachable", "broker": "ok" if broker else "unreachable"}
+    body: dict[str, object] = {
+        "database": "ok" if database else "unreachable",
+        "broker": "ok" if broker else "unreachable",
+    }
     if database:
         newest = PollAttempt.objects.filter(ok=True).aggregate(at=Max("started_at"))["at"]
         body["newest_successful_poll_age_seconds"] = (

@@ -50,7 +50,9 @@ def overview(request: HttpRequest) -> HttpResponse:
             Q(label__icontains=filters["q"]) | Q(organisation_id__icontains=filters["q"])
         )
     if filters["provider"]:
-        using = ProviderState.objects.filter(provider=filters["provider"]).filter(Q(connected=True) | Q(alert_open=True))
+        using = ProviderState.objects.filter(provider=filters["provider"]).filter(
+            Q(connected=True) | Q(alert_open=True)
+        )
         sites = sites.filter(pk__in=using.values("site"))
     if filters["organisation"]:
         organisations = organisations.filter(pk=filters["organisation"])

@@ -68,9 +68,9 @@ def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ChargebackStopKey, pk=pk)
     context = {
         "key": key,
-        "links": KeyOrganisation.objects.filter(key=key).select_related("organisation").order_by(
-            "organisation__label", "organisation__organisation_id"
-        ),
+        "links": KeyOrganisation.objects.filter(key=key)
+        .select_related("organisation")
+        .order_by("organisation__label", "organisation__organisation_id"),
         "last_error": wording.last_error(key, "ChargebackStop"),
         "attempts": PollAttempt.objects.filter(key=key)[:ATTEMPT_ROWS],
         "history": _history(StatusChange.objects.filter(key=key, kind=ChangeKind.SOURCE_HEALTH)),

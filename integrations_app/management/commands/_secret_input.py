@@ -9,11 +9,7 @@ from django.core.management.base import CommandError
 
 
 def read_secret(prompt: str) -> str:
-    if sys.stdin.isatty():
-        value = getpass.getpass(prompt)
-    else:
-        value = sys.stdin.readline()
-    value = value.strip()
+    value = (getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline()).strip()
     if not value:
         raise CommandError("No secret given: pipe it on standard input or type it at the prompt.")
     return value

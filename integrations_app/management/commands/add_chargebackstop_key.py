@@ -28,9 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=int, help="Poll interval in seconds (default POLL_INTERVAL_SECONDS).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        key = ChargebackStopKey(
-            name=options["name"], level=options["level"], poll_interval_seconds=options["interval"]
-        )
+        key = ChargebackStopKey(name=options["name"], level=options["level"], poll_interval_seconds=options["interval"])
         organisation_ids = [value.strip() for value in options["organisation_ids"] if value.strip()]
         if options["level"] == KeyLevel.ORGANISATION and len(organisation_ids) > 1:
             raise CommandError("organisation-id: an organisation-level key reaches exactly one organisation.")

@@ -64,5 +64,7 @@ def _validation_errors(account: DataFastAccount, site: DataFastSite, new_account
         try:
             instance.full_clean(exclude=exclude)
         except ValidationError as error:
-            errors += [f"{field.replace('_', '-')}: {' '.join(messages)}" for field, messages in error.message_dict.items()]
+            errors += [
+                f"{field.replace('_', '-')}: {' '.join(messages)}" for field, messages in error.message_dict.items()
+            ]
     return errors

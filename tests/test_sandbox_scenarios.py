@@ -1,0 +1,171 @@
+"""Scenario data, its validation on load, the generated benchmark scenario, and the server's life."""
+
+from __future__ import annotations
+
+import copy
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from integrations_app.sandbox.loader import ScenarioError, build_world
+from integrations_app.sandbox.scenarios import DEMO, generated_scenario
+from integrations_app.sandbox.server import SandboxServer
+from integrations_app.sandbox.state import SandboxState
+
+
+def test_the_demo_scenario_has_what_the_demo_needs():
+    websites = DEMO["datafast"]["websites"]
+    tokens = DEMO["datafast"]["tokens"]
+    assert len(websites) >= 12
+    assert all(site["name"] for site in websites)
+    assert {site["currency"] for site in websites} == {"USD", "EUR", "GBP"}
+    assert len(tokens) == 2
+    assert all(token["token"].startswith("dft_") and token["label"] for token in tokens)
+    readable = {site_id for token in tokens for site_id in token["websites"]}
+    assert len({site["id"] for site in websites} - readable) == 1  # one website no token may read
+    keys = DEMO["chargebackstop"]["keys"]
+    assert {(key["level"], key.get("admin")) for key in keys} == {
+        ("partner", True),
+        ("partner", False),
+        ("organisation", None),
+    }
+    assert all(key["key"] and key["label"] for key in keys)
+    assert all(key["organisation_id"] for key in keys if key["level"] == "organisation")
+    integrations = DEMO["chargebackstop"]["integrations"]
+    assert {"CUSTOM_ORDERS", "STRIPE", "SHOPIFY"} <= {item["type"] for item in integrations}
+    assert [item["status"] for item in integrations].count("DISABLED") == 2
+    assert len(DEMO["chargebackstop"]["organisations"]) == 3
+
+
+def test_demo_paddle_expiries_are_relative_to_load_time():
+    now = datetime.now(UTC)
+    world = build_world(DEMO, now=now)
+    expiries = sorted(
+        (site.paddle_key_expires_at for site in world.websites.values() if site.connected["paddle"]),
+        key=lambda when: when or datetime.max.replace(tzinfo=UTC),
+    )
+    assert expiries[0] < now  # one expired
+    assert timedelta(days=4, hours=23) < expiries[1] - now <= timedelta(days=5)  # one expiring soon
+    assert expiries[2] is None  # one with no expiry
+
+
+def test_the_state_works_on_a_copy_of_the_scenario():
+    pristine = copy.deepcopy(DEMO)
+    state = SandboxState("demo")
+    state.set_connected("6650a1f2c4e8b90012ab3401", "stripe", False)
+    state.rename_integration("int_9c1e7a20b4d1", "Changed")
+    assert pristine == DEMO
+
+
+def test_a_scenario_dict_loads():
+    state = SandboxState({"datafast": {"websites": [{"id": "a" * 24, "name": "Only"}]}})
+    assert state.scenario_name == "custom"
+    assert state.websites()[0]["connected"] == dict.fromkeys(
+        ["stripe", "lemonsqueezy", "polar", "paddle", "shopify", "woocommerce"], False
+    )
+
+
+def website(**fields) -> dict:
+    return {"datafast": {"websites": [{"id": "a" * 24, "name": "Site", **fields}]}}
+
+
+def organisation(*integrations: dict, keys: tuple = ()) -> dict:
+    return {
+        "chargebackstop": {
+            "organisations": [{"id": "org_1", "partner_id": "prt_1", "merchant_ids": ["mrch_1"]}],
+            "keys": list(keys),
+            "integrations": list(integrations),
+        }
+    }
+
+
+INTEGRATION = {"id": "int_1", "organisation_id": "org_1", "name": "I", "type": "STRIPE", "merchant_ids": ["mrch_1"]}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ({"datafst": {}}, "unknown keys"),
+        (website(id="not-an-object-id"), r"websites\[0\].id"),
+        (website(connected=["paypal"]), "unknown providers"),
+        (website(currency="usd"), "currency"),
+        (website(colour="red"), "unknown keys"),
+        (website(paddle_key_expires_at="soon"), "ISO 8601"),
+        ({"datafast": {"tokens": [{"token": "dft_x", "websites": ["b" * 24]}]}}, "unknown ids"),
+        ({"datafast": {"tokens": [{"token": "abc", "websites": []}]}}, "dft_"),
+        (organisation(INTEGRATION, INTEGRATION), "duplicate id"),
+        (organisation(INTEGRATION | {"merchant_ids": ["mrch_2"]}), "not merchants of org_1"),
+        (organisation(INTEGRATION | {"status": "PAUSED"}), "status"),
+        (organisation(INTEGRATION | {"organisation_id": "org_2"}), "unknown ids"),
+        (organisation(keys=({"key": "k", "level": "group"},)), "level"),
+        (organisation(keys=({"key": "k", "level": "organisation", "organisation_id": "org_9"},)), "unknown ids"),
+        (
+            organisation(
+                keys=({"key": "k", "level": "partner", "partner_id": "prt_2", "organisation_ids": ["org_1"]},)
+            ),
+            "another partner",
+        ),
+    ],
+)
+def test_a_bad_scenario_fails_loudly_naming_the_entry(scenario, message):
+    with pytest.raises(ScenarioError, match=message):
+        SandboxState(scenario)
+
+
+def test_an_unknown_scenario_name_is_refused():
+    with pytest.raises(ValueError, match="unknown scenario"):
+        SandboxState("nope")
+
+
+def test_the_generated_scenario_is_big_deterministic_and_valid():
+    params = {"websites": 5000, "tokens": 20, "organisations": 200, "integrations": 1000, "partner_keys": 5}
+    scenario = generated_scenario(**params)
+    assert scenario == generated_scenario(**params)
+    assert scenario != generated_scenario(**params, seed=1)
+    world = build_world(scenario)
+    assert (len(world.websites), len(world.tokens), len(world.organisations)) == (5000, 20, 200)
+    assert (len(world.integrations), len(world.keys)) == (1000, 5)
+    assert {len(token.website_ids) for token in world.tokens.values()} == {250}
+    assert {len(world.visible_integrations(key)) for key in world.keys.values()} == {200}
+
+
+def test_the_generated_scenario_is_served(sandbox):
+    sandbox.state.reset(generated_scenario(websites=10, tokens=2, organisations=6, integrations=30, partner_keys=3))
+    token = generated_scenario(websites=10, tokens=2, organisations=6, integrations=30, partner_keys=3)["datafast"][
+        "tokens"
+    ][1]
+    response = requests.get(
+        f"{sandbox.url}/api/v1/admin/websites/{token['websites'][0]}/integrations",
+        headers={"Authorization": f"Bearer {token['token']}"},
+        timeout=5,
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("bad", [{"websites": -1}, {"tokens": 1.5}, {"integrations": 3, "organisations": 0}])
+def test_generated_scenario_refuses_bad_counts(bad):
+    params = {"websites": 1, "tokens": 1, "organisations": 1, "integrations": 1, "partner_keys": 1} | bad
+    with pytest.raises(ValueError):
+        generated_scenario(**params)
+
+
+def test_a_server_starts_on_a_free_port_and_stop_frees_it():
+    server = SandboxServer(host="127.0.0.1", port=0, scenario="empty")
+    server.start()
+    port = server.port
+    assert server.url == f"http://127.0.0.1:{port}"
+    assert requests.get(server.url + "/_sandbox/stats", timeout=5).status_code == 200
+    server.stop()
+    server.stop()  # idempotent
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=2)
+
+
+def test_a_server_is_a_context_manager():
+    with SandboxServer(scenario="docs") as server:
+        assert requests.get(server.url + "/v1/integrations/", timeout=5).status_code == 401
