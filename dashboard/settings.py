@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
+    "axes",
     "integrations_app",
 ]
 
@@ -44,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -134,6 +138,8 @@ POLL_INTERVAL_SECONDS = env.positive_int("POLL_INTERVAL_SECONDS", default=300, m
 POLL_TICK_SECONDS = env.positive_int("POLL_TICK_SECONDS", default=5)
 POLL_CONCURRENCY = env.positive_int("POLL_CONCURRENCY", default=32)
 POLL_TASK_TIME_LIMIT = 120
+# A dispatched poll that has not finished after this long (a killed worker) is dispatched again.
+POLL_LEASE_SECONDS = env.positive_int("POLL_LEASE_SECONDS", default=POLL_TASK_TIME_LIMIT + 30, minimum=1)
 # Sources whose poll keeps failing for this many intervals raise a "failing" alert.
 POLL_FAILING_AFTER_INTERVALS = 3
 
@@ -186,6 +192,27 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],  # no inline scripts: behaviour lives in static/paystatus.js
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Bootstrap draws its form controls with data: SVGs
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
+# Login throttling (django-axes): five failures for a username from one address lock it for 15 min.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LOGGING = {
     "version": 1,

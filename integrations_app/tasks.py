@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.db import DatabaseError
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
 from integrations_app.history import prune
-from integrations_app.polling.dispatch import claim_due, run_poll
+from integrations_app.polling.dispatch import Due, claim_due, run_poll
 from integrations_app.polling.locks import exclusive
 
 logger = logging.getLogger(__name__)
@@ -25,14 +26,18 @@ def dispatch_due_polls() -> int:
         if not mine:
             return 0
         due = claim_due()
-    for item in due:
-        task = poll_site if item.kind == "site" else poll_key
-        task.apply_async((item.pk,), expires=item.expires)
+    enqueue(due)
     return len(due)
 
 
-def _poll(kind: str, pk: int) -> str:
-    outcome = run_poll(kind, pk)
+def enqueue(due: list[Due]) -> None:
+    for item in due:
+        task = poll_site if item.kind == "site" else poll_key
+        task.apply_async((item.pk, item.dispatched_at.isoformat()), expires=item.expires)
+
+
+def _poll(kind: str, pk: int, dispatched_at: str | None) -> str:
+    outcome = run_poll(kind, pk, dispatched_at=datetime.fromisoformat(dispatched_at) if dispatched_at else None)
     if outcome is None:
         return "skipped"
     if outcome.alerts:
@@ -41,13 +46,13 @@ def _poll(kind: str, pk: int) -> str:
 
 
 @shared_task(**DB_RETRY)
-def poll_site(site_id: int) -> str:
-    return _poll("site", site_id)
+def poll_site(site_id: int, dispatched_at: str | None = None) -> str:
+    return _poll("site", site_id, dispatched_at)
 
 
 @shared_task(**DB_RETRY)
-def poll_key(key_id: int) -> str:
-    return _poll("key", key_id)
+def poll_key(key_id: int, dispatched_at: str | None = None) -> str:
+    return _poll("key", key_id, dispatched_at)
 
 
 @shared_task(**DB_RETRY)

@@ -41,3 +41,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Login throttling is switched on only in the test that proves it (client.login has no request).
+AXES_ENABLED = False

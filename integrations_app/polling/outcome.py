@@ -10,10 +10,12 @@ from django.conf import settings
 
 from integrations_app.models import ChargebackStopKey, DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.polling.schedule import next_poll_time
 from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
 
 Source = DataFastSite | ChargebackStopKey
 SOURCE_FIELDS = [
+    "next_poll_at",
     "last_polled_at",
     "last_success_at",
     "stale_after",
@@ -87,6 +89,7 @@ def record_success(source: Source, *, started: datetime, duration_ms: int, reque
     _attempt(source, started_at=started, duration_ms=duration_ms, ok=True, requests=requests)
     changes = _set_health(source, Health.OK, reason="answered normally", now=started)
     source.last_polled_at = source.last_success_at = started
+    source.next_poll_at = next_poll_time(started, source.interval)
     source.stale_after = started + 2 * source.interval
     source.failing_since = None
     source.last_error_kind = source.last_error_message = ""
@@ -114,6 +117,7 @@ def record_failure(
         requests=requests,
     )
     source.last_polled_at = started
+    source.next_poll_at = next_poll_time(started, source.interval)
     source.last_error_kind, source.last_error_message, source.last_error_status = kind, message, status
     if source.failing_since is None:
         source.failing_since = started

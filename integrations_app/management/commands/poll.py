@@ -33,10 +33,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, sync: bool = False, **options: Any) -> None:
         due = claim_due(everything=True)
         if not sync:
-            from integrations_app.tasks import poll_key, poll_site
+            from integrations_app.tasks import enqueue
 
-            for item in due:
-                (poll_site if item.kind == "site" else poll_key).apply_async((item.pk,), expires=item.expires)
+            enqueue(due)
             self.stdout.write(f"Queued {len(due)} polls for the workers.")
             return
         started = time.monotonic()
