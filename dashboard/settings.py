@@ -124,6 +124,9 @@ CHARGEBACKSTOP_MAX_PAGES = 200
 # Read-only token for /api/status.json (empty: only logged-in users may read it).
 STATUS_API_TOKEN = env.string("STATUS_API_TOKEN", default="")
 
+# The overview refreshes its numbers and tables in place this often.
+OVERVIEW_REFRESH_SECONDS = 30
+
 # --- Secrets at rest -----------------------------------------------------------------------
 FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
 

@@ -23,23 +23,23 @@ def production_env(**extra: str) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "PAYSTATUS_", "SECRET_KEY", "DEBUG", "SITE_URL", "ADMINS"))
     }
-    settings = dict(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
-        PAYSTATUS_SKIP_DOTENV="true",
-        DEBUG="false",
-        SECRET_KEY="p" * 20 + "Qw8!zR2#vL5$kT9&mN3*xB7^cF1@hJ4(dG6)sA0_eY",
-        SITE_URL="https://paystatus.example.com",
-        ALLOWED_HOSTS="paystatus.example.com",
-        FIELD_ENCRYPTION_KEYS="u0Vd3gk0zH1H8o5m0s2Hq6x0Gq9m2JY1b7kQk1mVv3Q=",
-        ADMINS="ops@example.com",
-        DATABASE_URL=f"sqlite:///{ROOT / 'var' / 'deploy-check.sqlite3'}",
-    )
+    settings = {
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "PAYSTATUS_SKIP_DOTENV": "true",
+        "DEBUG": "false",
+        "SECRET_KEY": "p" * 20 + "Qw8!zR2#vL5$kT9&mN3*xB7^cF1@hJ4(dG6)sA0_eY",
+        "SITE_URL": "https://paystatus.example.com",
+        "ALLOWED_HOSTS": "paystatus.example.com",
+        "FIELD_ENCRYPTION_KEYS": "u0Vd3gk0zH1H8o5m0s2Hq6x0Gq9m2JY1b7kQk1mVv3Q=",
+        "ADMINS": "ops@example.com",
+        "DATABASE_URL": f"sqlite:///{ROOT / 'var' / 'deploy-check.sqlite3'}",
+    }
     return {**env, **settings, **extra}
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
     )
 
 

@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
 
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation, Organisation
 from integrations_app.models.chargebackstop import KeyLevel
@@ -52,7 +51,7 @@ class StyledModelForm(forms.ModelForm):
 
 
 class NamedForm(StyledModelForm):
-    """A `name` of 1–100 printable characters, unique (ignoring case) among its kind."""
+    """A `name` of 1 to 100 printable characters, unique (ignoring case) among its kind."""
 
     noun: ClassVar[str] = "item"
 
@@ -93,9 +92,9 @@ class SecretForm(StyledModelForm):
     """A write-only secret: the input never renders a value, blank on edit keeps the stored one,
     and the help text shows only the masked hint. Mirrors `admin.SecretForm`."""
 
-    secret_label: ClassVar[str] = "Secret"
-    secret_help_new: ClassVar[str] = "Stored encrypted; it is never shown again."
-    secret_validators: ClassVar[list[Callable[[str], None]]] = []
+    credential_label: ClassVar[str] = "Secret"
+    credential_help: ClassVar[str] = "Stored encrypted; it is never shown again."
+    credential_validators: ClassVar[list[Callable[[str], None]]] = []
 
     secret = forms.CharField(
         required=False,
@@ -108,19 +107,19 @@ class SecretForm(StyledModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["secret"]
-        field.label = self.secret_label
-        field.error_messages["required"] = f"Enter the {self.secret_label.lower()}."
-        field.error_messages["max_length"] = f"That is too long for a {self.secret_label.lower()}."
+        field.label = self.credential_label
+        field.error_messages["required"] = f"Enter the {self.credential_label.lower()}."
+        field.error_messages["max_length"] = f"That is too long for a {self.credential_label.lower()}."
         if self.instance.pk:
             field.help_text = f"Stored: {self.instance.secret_hint}. Leave blank to keep it."
         else:
             field.required = True
-            field.help_text = self.secret_help_new
+            field.help_text = self.credential_help
 
     def clean_secret(self) -> str:
         value = self.cleaned_data["secret"]
         if value:
-            for validator in self.secret_validators:
+            for validator in self.credential_validators:
                 validator(value)
         return value
 
@@ -133,7 +132,7 @@ class SecretForm(StyledModelForm):
 
     @property
     def secret_changed(self) -> bool:
-        return bool(self.is_bound and self.cleaned_data.get("secret"))
+        return bool(getattr(self, "cleaned_data", {}).get("secret"))
 
 
 def no_whitespace(value: str) -> None:
@@ -143,9 +142,9 @@ def no_whitespace(value: str) -> None:
 
 class DataFastAccountForm(NamedForm, SecretForm):
     noun = "DataFast account"
-    secret_label = "Token"
-    secret_help_new = "A DataFast API token (dft_…, scope settings:read). Stored encrypted; never shown again."
-    secret_validators = [dft_token_validator]
+    credential_label = "Token"
+    credential_help = "A DataFast API token (dft_…, scope settings:read). Stored encrypted; never shown again."
+    credential_validators = [dft_token_validator]
 
     class Meta:
         model = DataFastAccount
@@ -186,8 +185,8 @@ class DataFastSiteForm(NamedForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         account = self.fields["account"]
-        account.queryset = DataFastAccount.objects.defer("secret").order_by("name")  # type: ignore[attr-defined]
-        account.empty_label = "Choose an account"  # type: ignore[attr-defined]
+        account.queryset = DataFastAccount.objects.defer("secret").order_by("name")
+        account.empty_label = "Choose an account"
 
     def clean_website_id(self) -> str:
         # ObjectIds are hexadecimal; one spelling keeps the uniqueness check honest.
@@ -240,9 +239,9 @@ class OrganisationIdsField(forms.Field):
 
 class ChargebackStopKeyForm(NamedForm, SecretForm):
     noun = "ChargebackStop key"
-    secret_label = "API key"
-    secret_help_new = "The ChargebackStop API key. Stored encrypted; never shown again."
-    secret_validators = [no_whitespace]
+    credential_label = "API key"
+    credential_help = "The ChargebackStop API key. Stored encrypted; never shown again."
+    credential_validators = [no_whitespace]
 
     poll_interval_seconds = interval_field()
     manual_organisation_ids = OrganisationIdsField(
@@ -273,7 +272,7 @@ class ChargebackStopKeyForm(NamedForm, SecretForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["level"].choices = [("", "Choose a level"), *KeyLevel.choices]  # type: ignore[attr-defined]
+        self.fields["level"].choices = [("", "Choose a level"), *KeyLevel.choices]
         if self.instance.pk:
             self.initial.setdefault("manual_organisation_ids", manual_organisation_ids(self.instance))
 
@@ -322,7 +321,3 @@ class ChargebackStopKeyForm(NamedForm, SecretForm):
 def manual_organisation_ids(key: ChargebackStopKey) -> list[str]:
     links = KeyOrganisation.objects.filter(key=key, source=KeyOrganisation.Source.MANUAL)
     return list(links.order_by("organisation__organisation_id").values_list("organisation__organisation_id", flat=True))
-
-
-CredentialForm = DataFastAccountForm | DataFastSiteForm | ChargebackStopKeyForm
-__all__ = ["ChargebackStopKeyForm", "CredentialForm", "DataFastAccountForm", "DataFastSiteForm", "models"]

@@ -14,7 +14,7 @@ from integrations_app.polling.chargebackstop import poll_key
 from integrations_app.polling.datafast import poll_site
 from integrations_app.polling.locks import exclusive
 from integrations_app.polling.outcome import PollOutcome
-from integrations_app.polling.schedule import lease_end, next_poll_time  # noqa: F401 (temporary re-export)
+from integrations_app.polling.schedule import lease_end
 
 SOURCES = {"site": (DataFastSite, poll_site), "key": (ChargebackStopKey, poll_key)}
 

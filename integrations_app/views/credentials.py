@@ -1,25 +1,313 @@
-"""Placeholder until this module is written: every view answers 404."""
+"""Staff pages for credentials (DataFast accounts and websites, ChargebackStop keys) and the
+"test connection" and "poll now" buttons of the detail pages.
+
+Secrets are write-only: pages show only the masked hint, and the audit log records a secret as its
+hint. Every change is POST, redirect, GET, and writes one audit entry.
+"""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Task
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import Model, Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
+
+from integrations_app import audit, tasks
+from integrations_app.connection_check import CheckResult, check_chargebackstop, check_datafast
+from integrations_app.credentials.forms import ChargebackStopKeyForm, DataFastAccountForm, DataFastSiteForm
+from integrations_app.crypto import SecretUnreadable
+from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
+from integrations_app.models.sources import PolledSource
+from integrations_app.polling.schedule import lease_end
+from integrations_app.upstream.secret import Secret
+from integrations_app.views.access import staff_required
+from integrations_app.views.context import broker_reachable
+
+logger = logging.getLogger(__name__)
+
+BROKER_DOWN = "The worker/broker is unreachable; the poll will run when it is back."
+# What `.delay` raises when Redis is gone: kombu wraps most of it, the rest leaks through.
+BROKER_ERRORS = (KombuOperationalError, RedisError, OSError)
+
+FormClass = type[DataFastAccountForm] | type[DataFastSiteForm] | type[ChargebackStopKeyForm]
 
 
-def _missing(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    raise Http404("not built yet")
+@dataclass(frozen=True)
+class Kind:
+    """One kind of credential row: its model, form, words, and audit action prefix."""
+
+    model: type[Model]
+    form: FormClass
+    noun: str
+    slug: str  # audit actions are credentials.<slug>.create/update/delete; URLs <slug>-edit/-delete
+
+    def target(self, obj: Any) -> str:
+        return f"{self.slug} {obj.name}" + (f" ({obj.website_id})" if self.slug == "site" else "")
+
+    def done_url(self, obj: Any) -> str:
+        # Websites and keys have a detail page with "test connection"; accounts live on the index.
+        return reverse("credentials") if self.slug == "account" else obj.get_absolute_url()
 
 
-poll_site_now = _missing
-poll_key_now = _missing
-index = _missing
-account_create = _missing
-account_edit = _missing
-account_delete = _missing
-site_create = _missing
-site_edit = _missing
-site_delete = _missing
-site_test = _missing
-key_create = _missing
-key_edit = _missing
-key_delete = _missing
-key_test = _missing
+ACCOUNT = Kind(DataFastAccount, DataFastAccountForm, "DataFast account", "account")
+SITE = Kind(DataFastSite, DataFastSiteForm, "website", "site")
+KEY = Kind(ChargebackStopKey, ChargebackStopKeyForm, "ChargebackStop key", "key")
+
+
+@staff_required
+def index(request: HttpRequest) -> HttpResponse:
+    # Four queries whatever the number of rows; secrets are never decrypted for a listing.
+    sites = DataFastSite.objects.order_by("name", "pk")
+    links = KeyOrganisation.objects.select_related("organisation").order_by(
+        "organisation__label", "organisation__organisation_id"
+    )
+    context = {
+        "accounts": DataFastAccount.objects.defer("secret").prefetch_related(Prefetch("sites", queryset=sites)),
+        "keys": ChargebackStopKey.objects.defer("secret").prefetch_related(
+            Prefetch("keyorganisation_set", queryset=links, to_attr="links")
+        ),
+    }
+    return render(request, "integrations_app/credentials/index.html", context)
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    changed = [name for name in after if before.get(name) != after[name]]
+    return {name: before.get(name) for name in changed}, {name: after[name] for name in changed}
+
+
+def _form_page(
+    request: HttpRequest, kind: Kind, instance: Any = None, initial: dict[str, Any] | None = None
+) -> HttpResponse:
+    creating = instance is None
+    obj = kind.model() if creating else instance
+    # Read before the form binds: validation writes the submitted values onto the instance.
+    before = None if creating else kind.form.audit_values(obj)
+    title = f"Add a {kind.noun}" if creating else f"Edit the {kind.noun} “{obj.name}”"
+    form = kind.form(request.POST if request.method == "POST" else None, instance=obj, initial=initial)
+    if form.is_valid():
+        with transaction.atomic():
+            saved = form.save()
+            _audit_save(request, kind, saved, before, secret_changed=getattr(form, "secret_changed", False))
+        messages.success(request, f"Saved the {kind.noun} “{saved.name}”.")
+        return redirect(kind.done_url(saved))
+    context = {
+        "form": form,
+        "kind": kind,
+        "title": title,
+        "editing": not creating,
+        "back_url": reverse("credentials") if creating else kind.done_url(obj),
+        "delete_url": None if creating else reverse(f"{kind.slug}-delete", args=[obj.pk]),
+        "no_accounts": kind is SITE and not DataFastAccount.objects.exists(),
+    }
+    return render(request, "integrations_app/credentials/form.html", context)
+
+
+def _audit_save(
+    request: HttpRequest, kind: Kind, saved: Any, before: dict[str, Any] | None, *, secret_changed: bool
+) -> None:
+    after = kind.form.audit_values(saved)
+    if before is None:
+        audit.record(request.user, f"credentials.{kind.slug}.create", kind.target(saved), after=after)
+        return
+    if secret_changed:
+        # The hint alone may not change (same last characters): say that the secret did.
+        after["secret"] = f"changed, now {saved.secret_hint}"
+    old, new = _changes(before, after)
+    if new:  # saving an unchanged form is not a change
+        audit.record(request.user, f"credentials.{kind.slug}.update", kind.target(saved), before=old, after=new)
+
+
+def _delete_page(request: HttpRequest, kind: Kind, obj: Any, consequences: list[str]) -> HttpResponse:
+    if request.method == "POST":
+        before = kind.form.audit_values(obj)
+        if kind is ACCOUNT:
+            before["websites"] = [site.name for site in obj.sites.order_by("name")]
+        target = kind.target(obj)
+        with transaction.atomic():
+            obj.delete()
+            audit.record(request.user, f"credentials.{kind.slug}.delete", target, before=before)
+        messages.success(request, f"Deleted the {kind.noun} “{before['name']}”.")
+        return redirect("credentials")
+    context = {"kind": kind, "object": obj, "consequences": consequences}
+    return render(request, "integrations_app/credentials/confirm_delete.html", context)
+
+
+# The secret column is deferred: an edit or delete page must work even when a secret cannot be
+# decrypted (a lost encryption key), which is exactly when an operator needs to replace it.
+
+
+@staff_required
+def account_create(request: HttpRequest) -> HttpResponse:
+    return _form_page(request, ACCOUNT)
+
+
+@staff_required
+def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _form_page(request, ACCOUNT, get_object_or_404(DataFastAccount.objects.defer("secret"), pk=pk))
+
+
+@staff_required
+def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(DataFastAccount.objects.defer("secret"), pk=pk)
+    names = list(account.sites.order_by("name").values_list("name", flat=True))
+    if names:
+        consequences = [
+            f"Its websites are deleted with it ({len(names)}): {', '.join(names)}.",
+            "Their poll history and status changes are deleted too.",
+        ]
+    else:
+        consequences = ["It has no websites."]
+    return _delete_page(request, ACCOUNT, account, consequences)
+
+
+@staff_required
+def site_create(request: HttpRequest) -> HttpResponse:
+    account = request.GET.get("account", "")
+    return _form_page(request, SITE, initial={"account": account} if account.isdigit() else None)
+
+
+@staff_required
+def site_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _form_page(
+        request, SITE, get_object_or_404(DataFastSite.objects.select_related("account").defer("account__secret"), pk=pk)
+    )
+
+
+@staff_required
+def site_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(DataFastSite.objects.select_related("account").defer("account__secret"), pk=pk)
+    consequences = [
+        "Its poll history, snapshots and status changes are deleted with it.",
+        f"The DataFast account “{site.account.name}” and its token stay.",
+    ]
+    return _delete_page(request, SITE, site, consequences)
+
+
+@staff_required
+def key_create(request: HttpRequest) -> HttpResponse:
+    return _form_page(request, KEY)
+
+
+@staff_required
+def key_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _form_page(request, KEY, get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk))
+
+
+@staff_required
+def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk)
+    consequences = [
+        "Its poll history and status changes are deleted with it.",
+        "Organisations and integrations it found stay in the dashboard; nothing changes at ChargebackStop.",
+    ]
+    return _delete_page(request, KEY, key, consequences)
+
+
+# --- Test connection ---------------------------------------------------------------------------
+
+
+def _report_check(
+    request: HttpRequest, target: str, secret: Callable[[], Secret], check: Callable[[Secret], CheckResult]
+) -> None:
+    try:
+        value = secret()
+    except SecretUnreadable:
+        result = CheckResult(
+            False, "The stored secret cannot be decrypted (check FIELD_ENCRYPTION_KEYS), or enter it again."
+        )
+    else:
+        result = check(value)
+        # An upstream may echo what it was sent; whatever it says, the secret never reaches a page.
+        result.summary = result.summary.replace(value.reveal(), value.masked)
+        result.details = [line.replace(value.reveal(), value.masked) for line in result.details]
+    text = " ".join([result.summary, *(f"{line}." if not line.endswith(".") else line for line in result.details)])
+    (messages.success if result.ok else messages.error)(request, text)
+    audit.record(
+        request.user, "connection.test", target, after={"ok": result.ok, "summary": result.summary}, ok=result.ok
+    )
+
+
+@staff_required
+@require_POST
+def site_test(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(DataFastSite, pk=pk)
+    # The account is read inside the check: its secret decrypts on load, which may fail.
+    _report_check(
+        request,
+        SITE.target(site),
+        lambda: DataFastAccount.objects.get(pk=site.account_id).secret,
+        lambda token: check_datafast(token, site.website_id),
+    )
+    return redirect(site.get_absolute_url())
+
+
+@staff_required
+@require_POST
+def key_test(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk)
+    _report_check(
+        request,
+        KEY.target(key),
+        lambda: ChargebackStopKey.objects.only("secret").get(pk=key.pk).secret,
+        lambda api_key: check_chargebackstop(api_key, level=key.level),
+    )
+    return redirect(key.get_absolute_url())
+
+
+# --- Poll now ----------------------------------------------------------------------------------
+
+
+def _enqueue(task: Task, pk: int) -> bool:
+    if not broker_reachable():
+        return False
+    try:
+        task.delay(pk)
+    except BROKER_ERRORS:
+        logger.warning("Could not queue %s(%s): broker unreachable", task.name, pk, exc_info=True)
+        return False
+    return True
+
+
+def _poll_now(request: HttpRequest, source: PolledSource, task: Task, target: str) -> HttpResponse:
+    rows = type(source).objects.filter(pk=source.pk)
+    now = timezone.now()
+    # A lease first, as the dispatcher puts one: beat's next tick does not queue the source a second
+    # time, and the poll sets the real next time when it finishes. Committed before the task is queued.
+    with transaction.atomic():
+        rows.update(next_poll_at=lease_end(now))
+    queued = _enqueue(task, source.pk)
+    if queued:
+        messages.success(request, f"Poll queued for {source}; this page shows the result once the worker has run it.")
+    else:
+        # Due now: beat's dispatcher polls it as soon as the broker is back (if polling is enabled).
+        rows.update(next_poll_at=now)
+        paused = "" if source.enabled else " Polling is paused for it: enable it first, or poll again then."
+        messages.error(request, BROKER_DOWN + paused)
+    audit.record(request.user, "poll.now", target, after={"queued": queued}, ok=queued)
+    return redirect(source.get_absolute_url())
+
+
+@staff_required
+@require_POST
+def poll_site_now(request: HttpRequest, pk: int) -> HttpResponse:
+    site = get_object_or_404(DataFastSite, pk=pk)
+    return _poll_now(request, site, tasks.poll_site, SITE.target(site))
+
+
+@staff_required
+@require_POST
+def poll_key_now(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk)
+    return _poll_now(request, key, tasks.poll_key, KEY.target(key))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
@@ -13,7 +14,6 @@ from integrations_app.models import DataFastSite, Organisation, ProviderState
 from integrations_app.summary import PROBLEMS, annotated_sites, organisations_with_counts, problem_filter, summary
 
 PAGE_SIZE = 50
-REFRESH_SECONDS = 30
 
 
 def _filters(request: HttpRequest) -> dict[str, str]:
@@ -70,7 +70,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "organisation_choices": Organisation.objects.order_by("label", "organisation_id").only(
             "pk", "label", "organisation_id"
         ),
-        "refresh_seconds": REFRESH_SECONDS,
+        "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
     }
     if request.GET.get("fragment") == "live":
         return render(request, "integrations_app/_overview_live.html", context)
