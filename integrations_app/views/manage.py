@@ -1,14 +1,233 @@
-"""Placeholder until this module is written: every view answers 404."""
+"""Staff pages that create, rename and disable CUSTOM_ORDERS integrations.
+
+Thin views: forms validate before any request, `chargebackstop.actions` does the work, and each
+upstream error becomes a plain sentence on the field it concerns, with the input kept. POST,
+redirect, GET after every change.
+"""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+import time
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from integrations_app.chargebackstop import actions
+from integrations_app.chargebackstop.forms import CreateIntegrationForm, RenameIntegrationForm
+from integrations_app.models import FormSubmission, Integration, KeyOrganisation, Organisation
+from integrations_app.upstream.errors import (
+    CredentialError,
+    InvalidRequestError,
+    NotFoundError,
+    SchemaError,
+    TransientError,
+    UpstreamError,
+)
+from integrations_app.views.access import staff_required
+
+# A second POST of the same form waits this long for the first one to finish.
+RESUBMIT_WAIT_SECONDS = 10.0
+RESUBMIT_POLL_SECONDS = 0.25
+
+CODE_WORDS = {
+    "INVALID_MERCHANT_IDS": (
+        "merchant_ids",
+        "ChargebackStop says one or more of these merchant IDs do not exist or do not belong to this organisation.",
+    ),
+    "DUPLICATE_MERCHANT_IDS": ("merchant_ids", "ChargebackStop says this list names a merchant ID more than once."),
+    "INVALID_INTEGRATION_TYPE": ("", "ChargebackStop accepts this change for CUSTOM_ORDERS integrations only."),
+    "MISSING_UPDATE_FIELDS": ("", "ChargebackStop says the change named nothing to update."),
+}
 
 
-def _missing(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    raise Http404("not built yet")
+def explain(error: UpstreamError, *, creating: bool) -> tuple[str, str]:
+    """(form field or "", plain sentence) for an upstream error."""
+    field, message = "", f"ChargebackStop refused the request: {error.message}."
+    if isinstance(error, InvalidRequestError):
+        field, message = CODE_WORDS.get(error.code) or (
+            error.field,
+            f"ChargebackStop refused this value: {error.message}.",
+        )
+    elif isinstance(error, NotFoundError):
+        if creating:
+            field, message = "organisation_id", "ChargebackStop cannot find this organisation for this key (404)."
+        else:
+            message = "ChargebackStop cannot find this integration for this key (404); it may have been deleted."
+    elif isinstance(error, CredentialError):
+        field = "key"
+        message = (
+            f"ChargebackStop refused {'this key' if creating else 'the key used for it'} (HTTP {error.status}): it is "
+            "revoked or lacks the integrations:write ability. Check it on the Credentials page or use another key."
+        )
+    elif isinstance(error, TransientError):
+        # A POST is never retried automatically: it may have been acted on before the answer was lost.
+        outcome = (
+            "The integration may or may not have been created: check the organisation page before trying again."
+            if creating
+            else "Try again; the change may already have been made, and the next poll will show it."
+        )
+        message = f"ChargebackStop did not answer properly: {error.message}. {outcome}"
+    elif isinstance(error, SchemaError):
+        message = (
+            f"ChargebackStop's answer was not what its documentation describes: {error.message}. The change may "
+            "have been made; check the organisation page (the next poll will show it) before trying again."
+        )
+    return field, message
 
 
-create_integration = _missing
-rename_integration = _missing
-disable_integration = _missing
+def _put_error(form: Any, field: str, message: str) -> None:
+    form.add_error(field if field in form.fields else None, message)
+
+
+# --- create ------------------------------------------------------------------------------------
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def create_integration(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _render_create(request, CreateIntegrationForm(initial=_initial(request)))
+    form = CreateIntegrationForm(request.POST)
+    if not form.is_valid():
+        return _render_create(request, form)
+    token = form.cleaned_data["submission"]
+    try:
+        with transaction.atomic():
+            submission = FormSubmission.objects.create(token=token, user=request.user)
+    except IntegrityError:
+        return _already_submitted(request, form, token)
+    result_url = ""
+    try:
+        integration = actions.create_integration(
+            request.user,
+            form.cleaned_data["key"],
+            organisation_id=form.cleaned_data["organisation_id"],
+            name=form.cleaned_data["name"],
+            status=form.cleaned_data["status"],
+            merchant_ids=form.cleaned_data["merchant_ids"],
+        )
+        result_url = integration.get_absolute_url()
+    except actions.ActionRefused as refused:
+        _put_error(form, refused.field, refused.message)
+    except UpstreamError as error:
+        _put_error(form, *explain(error, creating=True))
+    finally:
+        # Finished either way, so a resubmission waiting on this row stops waiting.
+        FormSubmission.objects.filter(pk=submission.pk).update(finished=True, result_url=result_url)
+    if not result_url:
+        return _render_create(request, form, new_token=True)
+    messages.success(request, f"Created “{integration.name}” ({integration.integration_id}) in ChargebackStop.")
+    return redirect(result_url)
+
+
+def _initial(request: HttpRequest) -> dict[str, Any]:
+    """Pre-fill the organisation from `?organisation_id=` and a key that reaches it."""
+    initial: dict[str, Any] = {}
+    links = KeyOrganisation.objects.filter(key__enabled=True).order_by("key__name")
+    if organisation_id := request.GET.get("organisation_id", ""):
+        links = links.filter(organisation__organisation_id=organisation_id)
+        initial["organisation_id"] = organisation_id
+    key_ids = list(dict.fromkeys(links.values_list("key_id", flat=True)))
+    if key_ids and (organisation_id or len(key_ids) == 1):
+        initial["key"] = key_ids[0]
+    return initial
+
+
+def _already_submitted(request: HttpRequest, form: CreateIntegrationForm, token: uuid.UUID) -> HttpResponse:
+    """A double click or a resubmitted page: never a second create. Wait for the first to finish."""
+    deadline = time.monotonic() + RESUBMIT_WAIT_SECONDS
+    submission = FormSubmission.objects.get(token=token)
+    while not submission.finished and time.monotonic() < deadline:
+        time.sleep(RESUBMIT_POLL_SECONDS)
+        submission.refresh_from_db()
+    if submission.result_url:
+        messages.info(request, "This form was already submitted; here is the integration it created.")
+        return redirect(submission.result_url)
+    if submission.finished:
+        message = (
+            "This form was already submitted, and that attempt ended without a confirmed integration (if "
+            "ChargebackStop stopped answering, it may still exist: check the organisation page). Check the values "
+            "and submit again."
+        )
+    else:
+        message = (
+            "This form was already submitted and ChargebackStop is still answering it; check the organisation page "
+            "in a moment before submitting again."
+        )
+    form.add_error(None, message)
+    # While the first attempt may still finish, the form keeps its token: submitting again waits again.
+    return _render_create(request, form, new_token=submission.finished)
+
+
+def _render_create(request: HttpRequest, form: CreateIntegrationForm, *, new_token: bool = False) -> HttpResponse:
+    if new_token:
+        # The attempt with the old token is over: submitting the corrected form is a new attempt.
+        form.data = form.data.copy()
+        form.data["submission"] = str(uuid.uuid4())
+    # Linked from errors that say "check the organisation page".
+    chosen = form.data.get("organisation_id") if form.is_bound else form.initial.get("organisation_id")
+    organisation = Organisation.objects.filter(organisation_id=chosen or "").first()
+    return render(request, "integrations_app/integration_form.html", {"form": form, "organisation": organisation})
+
+
+# --- rename and disable ------------------------------------------------------------------------
+
+
+def _refuse(request: HttpRequest, integration: Integration, message: str) -> HttpResponse:
+    messages.error(request, message)
+    return redirect(integration.get_absolute_url())
+
+
+def _integration(pk: int) -> Integration:
+    return get_object_or_404(Integration.objects.select_related("organisation", "seen_by"), pk=pk)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def rename_integration(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = _integration(pk)
+    if refusal := actions.why_not_rename(integration):
+        return _refuse(request, integration, refusal)
+    if request.method != "POST":
+        form = RenameIntegrationForm(current_name=integration.name)
+        return render(request, "integrations_app/integration_rename.html", {"integration": integration, "form": form})
+    form = RenameIntegrationForm(request.POST, current_name=integration.name)
+    if form.is_valid():
+        try:
+            actions.rename_integration(request.user, integration, form.cleaned_data["name"])
+        except actions.ActionRefused as refused:
+            return _refuse(request, integration, refused.message)
+        except UpstreamError as error:
+            _put_error(form, *explain(error, creating=False))
+        else:
+            messages.success(request, f"Renamed to “{integration.name}” in ChargebackStop.")
+            return redirect(integration.get_absolute_url())
+    return render(request, "integrations_app/integration_rename.html", {"integration": integration, "form": form})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def disable_integration(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = _integration(pk)
+    if refusal := actions.why_not_disable(integration):
+        return _refuse(request, integration, refusal)
+    if request.method != "POST":
+        return render(request, "integrations_app/integration_disable.html", {"integration": integration})
+    try:
+        actions.disable_integration(request.user, integration)
+    except actions.ActionRefused as refused:
+        return _refuse(request, integration, refused.message)
+    except UpstreamError as error:
+        messages.error(request, explain(error, creating=False)[1])
+        return redirect(reverse("integration-disable", args=[integration.pk]))
+    messages.success(
+        request,
+        f"Disabled “{integration.name}” in ChargebackStop. Re-enabling it is done in ChargebackStop itself.",
+    )
+    return redirect(integration.get_absolute_url())

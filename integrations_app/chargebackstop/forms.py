@@ -1,0 +1,214 @@
+"""Forms for creating and renaming CUSTOM_ORDERS integrations. Everything the API would refuse
+for its shape is refused here first, so a bad form never costs an upstream request."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from integrations_app.chargebackstop.client import DISABLED, ENABLED, NAME_MAX_LENGTH
+from integrations_app.models import ChargebackStopKey, KeyOrganisation, Organisation
+
+MERCHANT_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
+MERCHANT_ID_MAX_LENGTH = 100
+MAX_MERCHANT_IDS = 1000
+_SEPARATORS = re.compile(r"[\s,]+")
+_SHOWN = 5  # bad IDs named in one message; the rest are counted
+
+
+def _name_some(values: Iterable[str]) -> str:
+    """`a, b, c and 4 more`: name the culprits without pasting a thousand of them back."""
+    values = list(values)
+    shown = ", ".join(value if len(value) <= 40 else value[:40] + "…" for value in values[:_SHOWN])
+    rest = len(values) - _SHOWN
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+class MerchantIdsField(forms.Field):
+    """Merchant IDs separated by commas, spaces or new lines; cleans to a list in the order typed."""
+
+    widget = forms.Textarea
+    default_error_messages: ClassVar[dict[str, str]] = {"required": "Enter at least one merchant ID."}
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list | tuple):
+            return [str(item) for item in value]
+        return [part for part in _SEPARATORS.split(value or "") if part]
+
+    def prepare_value(self, value: Any) -> Any:
+        # Initial values come as lists; what the user typed comes back as the string they typed.
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)  # the empty list is the "required" error
+        if len(value) > MAX_MERCHANT_IDS:
+            raise ValidationError(f"Enter at most 1,000 merchant IDs; this list has {len(value):,}.")
+        bad = [item for item in value if not MERCHANT_ID.match(item)]
+        if bad:
+            raise ValidationError(
+                f"Merchant IDs may contain only letters, digits, “_” and “-”; these do not: {_name_some(bad)}."
+            )
+        long = [item for item in value if len(item) > MERCHANT_ID_MAX_LENGTH]
+        if long:
+            raise ValidationError(
+                f"Merchant IDs are at most {MERCHANT_ID_MAX_LENGTH} characters; these are longer: {_name_some(long)}."
+            )
+        counts = Counter(value)
+        duplicates = [item for item, count in counts.items() if count > 1]
+        if duplicates:
+            raise ValidationError(f"Each merchant ID may appear once; listed more than once: {_name_some(duplicates)}.")
+
+
+def _no_control_characters(value: str) -> None:
+    if any(unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029" for ch in value):
+        raise ValidationError("The name contains a control character (a tab, a line break or similar); remove it.")
+
+
+def name_field(**kwargs: Any) -> forms.CharField:
+    return forms.CharField(
+        max_length=NAME_MAX_LENGTH,
+        strip=True,
+        validators=[_no_control_characters],
+        error_messages={
+            "required": "Enter a name.",
+            "max_length": "A name is at most %(limit_value)d characters; this one has %(show_value)d.",
+        },
+        **kwargs,
+    )
+
+
+class OrganisationSelect(forms.Select):
+    """A select whose options carry `data-keys`: the keys that reach each organisation, so the
+    page can offer only the organisations of the chosen key (static/paystatus.js)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keys_by_organisation: dict[str, list[int]] = {}
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        if value in self.keys_by_organisation:
+            option["attrs"]["data-keys"] = " ".join(str(pk) for pk in self.keys_by_organisation[value])
+        return option
+
+
+class BootstrapForm(forms.Form):
+    """Marks fields with errors `is-invalid` (Bootstrap's red outline). Django 5.2 itself adds
+    `aria-invalid` and `aria-describedby` pointing at `<id>_error` and `<id>_helptext`."""
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        super().add_error(field, error)
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                if "is-invalid" not in attrs.get("class", ""):
+                    attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
+
+
+class CreateIntegrationForm(BootstrapForm):
+    key = forms.ModelChoiceField(
+        # The secret is not decrypted just to list the keys (a key with an unreadable secret
+        # must not break the page); the action decrypts the one it uses.
+        queryset=ChargebackStopKey.objects.filter(enabled=True).defer("secret"),
+        label="API key",
+        empty_label="Choose a key",
+        help_text="The integration is created with this key; only organisations it reaches are offered.",
+        error_messages={
+            "required": "Choose the API key to create the integration with.",
+            "invalid_choice": "That key does not exist or is disabled; choose another.",
+        },
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    organisation_id = forms.ChoiceField(
+        label="Organisation",
+        widget=OrganisationSelect(attrs={"class": "form-select"}),
+        error_messages={
+            "required": "Choose the organisation that will own the integration.",
+            "invalid_choice": "No enabled key reaches that organisation; choose one from the list.",
+        },
+    )
+    name = name_field(
+        label="Name",
+        help_text="1 to 255 characters, as it will appear in ChargebackStop.",
+        widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}),
+    )
+    status = forms.ChoiceField(
+        label="Initial status",
+        choices=[(ENABLED, "Enabled"), (DISABLED, "Disabled")],
+        initial=ENABLED,
+        help_text="A disabled integration cannot be enabled through the API later; only in ChargebackStop itself.",
+        widget=forms.Select(attrs={"class": "form-select"}),
+        error_messages={"invalid_choice": "Choose Enabled or Disabled."},
+    )
+    merchant_ids = MerchantIdsField(
+        label="Merchant IDs",
+        help_text="Separate IDs with commas, spaces or new lines. Each must belong to the organisation.",
+        widget=forms.Textarea(
+            attrs={"rows": 4, "class": "form-control font-monospace", "spellcheck": "false", "autocapitalize": "off"}
+        ),
+    )
+    # A one-time token per rendered form: the view acts on the first POST carrying it only.
+    submission = forms.UUIDField(
+        widget=forms.HiddenInput,
+        initial=uuid.uuid4,
+        error_messages={
+            "required": "This form has lost its one-time token; reload the page and submit again.",
+            "invalid": "This form has lost its one-time token; reload the page and submit again.",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        links = (
+            KeyOrganisation.objects.filter(key__enabled=True)
+            .select_related("organisation")
+            .order_by("organisation__label", "organisation__organisation_id", "key_id")
+        )
+        self.organisations: list[Organisation] = []
+        keys_by_organisation: dict[str, list[int]] = {}
+        for link in links:
+            organisation_id = link.organisation.organisation_id
+            if organisation_id not in keys_by_organisation:
+                self.organisations.append(link.organisation)
+                keys_by_organisation[organisation_id] = []
+            keys_by_organisation[organisation_id].append(link.key_id)
+        field = self.fields["organisation_id"]
+        field.choices = [("", "Choose an organisation")] + [
+            (org.organisation_id, f"{org.label} ({org.organisation_id})" if org.label else org.organisation_id)
+            for org in self.organisations
+        ]
+        field.widget.keys_by_organisation = keys_by_organisation
+        self.keys_by_organisation = keys_by_organisation
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        key, organisation_id = cleaned.get("key"), cleaned.get("organisation_id")
+        if key is not None and organisation_id and key.pk not in self.keys_by_organisation.get(organisation_id, ()):
+            self.add_error("organisation_id", "This key cannot reach that organisation.")
+        return cleaned
+
+
+class RenameIntegrationForm(BootstrapForm):
+    name = name_field(
+        label="New name",
+        help_text="1 to 255 characters.",
+        widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, current_name: str, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"name": current_name})
+        super().__init__(*args, **kwargs)
+        self.current_name = current_name
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if name == self.current_name:
+            raise ValidationError("That is already its name; enter a different one.")
+        return name
