@@ -94,4 +94,3 @@ def test_keyboard_focus_is_visible(page: Page, log_in, viewer_user, live_server)
     page.keyboard.press("Tab")
     focused = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert focused not in ("none", "")
-
