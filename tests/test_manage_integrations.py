@@ -107,6 +107,7 @@ def test_a_valid_create_makes_one_integration_upstream_and_locally(sandbox, key,
     )
     entry = AuditEntry.objects.get(action="integration.create")
     assert (entry.ok, entry.target, entry.username) == (True, f"integration {remote['id']}", "staff")
+    assert entry.upstream_status == 201
     assert entry.after["merchant_ids"] == ["mrch_acme_uk", "mrch_acme_us"]
     assert remote["id"] in entry.upstream_answer
     page = staff_client.get(response.url)
@@ -364,6 +365,7 @@ def test_disable_updates_at_once_and_notifies_naming_the_user_without_an_alert(s
     assert summary(change).endswith("disabled by staff in the dashboard")  # what the admins' email says
     entry = AuditEntry.objects.get(action="integration.disable")
     assert (entry.ok, entry.target, entry.after["status"]) == (True, f"integration {demo.ACME_ORDERS}", "DISABLED")
+    assert entry.upstream_status == 200
     page = staff_client.get(response.url).content.decode()
     assert "Disabled “Acme Orders API”" in page and reverse("integration-disable", args=[integration.pk]) not in page
     poll_key(key.pk)

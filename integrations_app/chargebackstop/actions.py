@@ -168,7 +168,7 @@ def create_integration(
                 "organisation_id": organisation.organisation_id,
                 **_facts(remote.name, remote.status, remote.merchant_ids),
             },
-            # The client returns the body only; the HTTP status of a success is not exposed to us.
+            upstream_status=client.last_status,
             upstream_answer=remote.raw,
         )
     return integration
@@ -223,6 +223,7 @@ def rename_integration(user: AbstractBaseUser, integration: Integration, name: s
             target,
             before=before,
             after={**before, "name": remote.name},
+            upstream_status=client.last_status,
             upstream_answer=remote.raw,
         )
     return integration
@@ -262,5 +263,13 @@ def disable_integration(user: AbstractBaseUser, integration: Integration) -> Int
             actor=user,
             notify=True,
         )
-        audit.record(user, "integration.disable", target, before=before, after=after, upstream_answer=remote.raw)
+        audit.record(
+            user,
+            "integration.disable",
+            target,
+            before=before,
+            after=after,
+            upstream_status=client.last_status,
+            upstream_answer=remote.raw,
+        )
     return integration

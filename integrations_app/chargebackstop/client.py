@@ -102,12 +102,16 @@ class ChargebackStopClient:
     def __init__(self, api_key: Secret, base_url: str | None = None) -> None:
         self.api_key = api_key
         self.base_url = (base_url or settings.CHARGEBACKSTOP_BASE_URL).rstrip("/")
+        self.last_status: int | None = None  # of the last successful answer, for the audit log
 
     def __repr__(self) -> str:
         return f"ChargebackStopClient({self.base_url}, key={self.api_key.masked})"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return http.call(method, self.base_url + path, token=self.api_key, parse_error=parse_error, **kwargs)
+        self.last_status, payload = http.request(
+            method, self.base_url + path, token=self.api_key, parse_error=parse_error, **kwargs
+        )
+        return payload
 
     def list_integrations(self, *, page_size: int | None = None, max_pages: int | None = None) -> Listing:
         """Page with `offset` advanced by the items actually received (a server may send fewer than

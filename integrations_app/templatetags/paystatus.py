@@ -22,10 +22,10 @@ BADGES = {
     "GONE": ("text-bg-dark", "⌀", "Gone"),
     "ok": ("text-bg-success", "✔", "OK"),
     "pending": ("text-bg-light border", "…", "Not polled yet"),
-    "credential_rejected": ("text-bg-danger", "⚿", "Credential rejected"),
+    "credential_rejected": ("text-bg-danger", "⊘", "Credential rejected"),
     "not_found": ("text-bg-danger", "?", "Not found"),
     "failing": ("text-bg-warning", "⚠", "Failing to poll"),
-    "stale": ("text-bg-warning", "⏱", "Stale"),
+    "stale": ("text-bg-warning", "◷", "Stale"),
     "expiring": ("text-bg-warning", "⚠", "Expiring soon"),
     "expired": ("text-bg-danger", "✖", "Expired"),
     "flapping": ("text-bg-warning", "↯", "Flapping"),
@@ -40,9 +40,21 @@ BADGES = {
 
 
 @register.simple_tag
-def badge(state: str, label: str = "") -> SafeString:
+def badge(state: str, label: str = "", compact: bool = False) -> SafeString:
+    """A coloured badge with an icon and a word; `compact` shows only the icon and keeps the word
+    for screen readers and as a tooltip (dense tables)."""
     css, icon, word = BADGES.get(state, ("text-bg-light border", "·", state))
-    return format_html('<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>', css, icon, label or word)
+    text = label or word
+    if compact:
+        return format_html(
+            '<span class="badge {}" title="{}"><span aria-hidden="true">{}</span>'
+            '<span class="visually-hidden">{}</span></span>',
+            css,
+            text,
+            icon,
+            text,
+        )
+    return format_html('<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>', css, icon, text)
 
 
 def _age(delta: timedelta) -> str:
@@ -87,3 +99,15 @@ def days_until(value: datetime | None) -> int | None:
     if value is None:
         return None
     return (value - timezone.now()).days
+
+
+@register.filter
+def as_fields(value: object) -> str:
+    """An audit before/after dict as `name: X · status: Y` (lists joined by commas)."""
+    if not isinstance(value, dict):
+        return "—" if value is None else str(value)
+    parts = []
+    for key, item in value.items():
+        shown = ", ".join(str(element) for element in item) if isinstance(item, list | tuple) else str(item)
+        parts.append(f"{key}: {shown}")
+    return " · ".join(parts) or "—"

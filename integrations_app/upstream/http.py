@@ -84,7 +84,12 @@ def shared_session() -> requests.Session:
     return _local.session
 
 
-def call(
+def call(method: str, url: str, **kwargs: Any) -> Any:
+    """Like `request`, for callers that only want the decoded body."""
+    return request(method, url, **kwargs)[1]
+
+
+def request(
     method: str,
     url: str,
     *,
@@ -93,8 +98,9 @@ def call(
     params: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
     session: requests.Session | None = None,
-) -> Any:
-    """Send one request and return the decoded JSON body of a 2xx answer, or raise a typed error."""
+) -> tuple[int, Any]:
+    """Send one request and return the status and decoded JSON body of a 2xx answer, or raise a
+    typed error."""
     session = session or shared_session()
     try:
         response = session.request(
@@ -120,7 +126,7 @@ def call(
     with response:
         raw = _read_body(response, time.monotonic() + settings.UPSTREAM_BODY_TIMEOUT)
     try:
-        return _interpret(response.status_code, raw, parse_error)
+        return response.status_code, _interpret(response.status_code, raw, parse_error)
     except UpstreamError as error:
         # An upstream that echoes the token back in its error text must not carry it further.
         error.message = error.message.replace(token.reveal(), token.masked)

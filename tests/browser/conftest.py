@@ -56,7 +56,7 @@ def screenshot(page: Page) -> Callable[[str], None]:
 
 
 @pytest.fixture
-def demo_data(sandbox: Any, transactional_db: None) -> None:
+def demo_data(sandbox: Any, redis_clean: Any, transactional_db: None) -> None:
     """The demo credentials, polled once, as a person running `make run` would see them."""
     call_command("load_demo", stdout=io.StringIO())
     for pk in DataFastSite.objects.values_list("pk", flat=True):
