@@ -20,6 +20,6 @@ def prune() -> dict[str, int]:
     ok, _ = PollAttempt.objects.filter(ok=True, started_at__lt=now - OK_ATTEMPTS_FOR).delete()
     failed, _ = PollAttempt.objects.filter(ok=False, started_at__lt=now - FAILED_ATTEMPTS_FOR).delete()
     latest_ids = set(Snapshot.objects.values("site", "key").annotate(latest=Max("id")).values_list("latest", flat=True))
-    old = Snapshot.objects.filter(last_seen_at__lt=now - SNAPSHOTS_FOR).exclude(id__in=latest_ids)
+    old = Snapshot.objects.filter(taken_at__lt=now - SNAPSHOTS_FOR).exclude(id__in=latest_ids)
     snapshots, _ = old.delete()
     return {"ok_attempts": ok, "failed_attempts": failed, "snapshots": snapshots}

@@ -66,16 +66,19 @@ def test_a_provider_connected_for_the_first_time_is_recorded_without_alert(sandb
     assert (change.severity, change.notify) == (Severity.INFO, False)
 
 
-def test_the_same_answer_again_keeps_one_snapshot_and_moves_its_last_seen(sandbox):
+def test_the_same_answer_again_adds_no_snapshot_and_a_new_one_does(sandbox):
     site = factories.site()
     poll_site(site.pk)
     first = Snapshot.objects.get(site=site)
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
         poll_site(site.pk)
-    again = Snapshot.objects.get(site=site)
-    assert again.pk == first.pk
-    assert again.last_seen_at > first.last_seen_at
+    assert list(Snapshot.objects.filter(site=site)) == [first]
     assert PollAttempt.objects.filter(site=site, ok=True).count() == 2
+    sandbox.state.set_currency(demo.ACME_STORE, "EUR")
+    poll_site(site.pk)
+    latest = Snapshot.objects.filter(site=site).first()
+    assert latest.pk != first.pk
+    assert latest.payload["currency"] == "EUR"
 
 
 @pytest.mark.parametrize(

@@ -36,15 +36,15 @@ class PollAttempt(models.Model):
 
 
 class Snapshot(models.Model):
-    """A distinct normalised answer. A poll with the same answer as the last snapshot only moves
-    `last_seen_at`, so history grows with changes, not with polls."""
+    """A distinct normalised answer. A poll whose answer matches the source's `snapshot_digest`
+    writes nothing here, so history grows with changes, not with polls; the latest snapshot was
+    last confirmed at the source's `last_success_at`."""
 
     site = models.ForeignKey(DataFastSite, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots")
     key = models.ForeignKey(
         ChargebackStopKey, null=True, blank=True, on_delete=models.CASCADE, related_name="snapshots"
     )
     taken_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
     digest = models.CharField(max_length=64)
     payload = models.JSONField()
 

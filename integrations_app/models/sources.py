@@ -54,6 +54,8 @@ class PolledSource(models.Model):
     health = models.CharField(max_length=24, choices=Health.choices, default=Health.PENDING)
     health_since = models.DateTimeField(default=timezone.now)
     health_alert_open = models.BooleanField(default=False, editable=False)
+    # Fingerprint of the latest snapshot: an unchanged answer then costs no query.
+    snapshot_digest = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         abstract = True

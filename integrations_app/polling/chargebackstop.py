@@ -6,17 +6,17 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from integrations_app.chargebackstop.client import ChargebackStopClient, Listing
 from integrations_app.chargebackstop.client import Integration as Remote
 from integrations_app.crypto import SecretUnreadable
+from integrations_app.db import write_transaction
 from integrations_app.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation, StatusChange
 from integrations_app.models.chargebackstop import IntegrationStatus
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.polling.outcome import PollOutcome, error_kind, record_failure, record_success
+from integrations_app.polling.outcome import SOURCE_FIELDS, PollOutcome, error_kind, record_failure, record_success
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, record_transition, settle_flapping
 from integrations_app.upstream.errors import UpstreamError
@@ -33,16 +33,17 @@ def poll_key(key_id: int) -> PollOutcome:
         listing = ChargebackStopClient(key.secret).list_integrations()
     except (UpstreamError, SecretUnreadable) as error:
         duration = int((time.monotonic() - clock) * 1000)
-        with transaction.atomic():
+        with write_transaction():
             changes = record_failure(key, error, started=started, duration_ms=duration)
         return PollOutcome(str(key), ok=False, error_kind=error_kind(error), changes=changes)
     duration = int((time.monotonic() - clock) * 1000)
     first_observation = key.last_success_at is None
-    with transaction.atomic():
+    with write_transaction():
         changes = record_success(key, started=started, duration_ms=duration, requests=listing.pages)
         store_snapshot(key, snapshot_payload(listing), now=started)
         organisations = learn_organisations(key, listing, now=started)
         changes += apply_integrations(key, listing, organisations, now=started, first_observation=first_observation)
+        key.save(update_fields=[*SOURCE_FIELDS, "snapshot_digest"])
     return PollOutcome(str(key), ok=True, changes=changes)
 
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from integrations_app.crypto import SecretUnreadable
 from integrations_app.datafast.client import PROVIDERS, DataFastClient, WebsiteIntegrations
+from integrations_app.db import write_transaction
 from integrations_app.models import DataFastSite, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.polling.outcome import PollOutcome, error_kind, record_failure, record_success
+from integrations_app.polling.outcome import SOURCE_FIELDS, PollOutcome, error_kind, record_failure, record_success
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, record_transition, settle_flapping
 from integrations_app.upstream.errors import UpstreamError
 
 PADDLE_WARNING = timedelta(days=14)
+PADDLE_FIELDS = ["currency", "paddle_key_expires_at", "paddle_expiry_state"]
 
 
 def connection_word(connected: bool) -> str:
@@ -32,16 +33,17 @@ def poll_site(site_id: int) -> PollOutcome:
         result = DataFastClient(site.account.secret).website_integrations(site.website_id)
     except (UpstreamError, SecretUnreadable) as error:
         duration = int((time.monotonic() - clock) * 1000)
-        with transaction.atomic():
+        with write_transaction():
             changes = record_failure(site, error, started=started, duration_ms=duration)
         return PollOutcome(str(site), ok=False, error_kind=error_kind(error), changes=changes)
     duration = int((time.monotonic() - clock) * 1000)
     first_observation = site.last_success_at is None
-    with transaction.atomic():
+    with write_transaction():
         changes = record_success(site, started=started, duration_ms=duration)
         store_snapshot(site, result.as_snapshot(), now=started)
         changes += apply_providers(site, result, now=started)
         changes += apply_paddle_expiry(site, result, now=started, first_observation=first_observation)
+        site.save(update_fields=[*SOURCE_FIELDS, "snapshot_digest", *PADDLE_FIELDS])
     return PollOutcome(str(site), ok=True, changes=changes)
 
 
@@ -92,12 +94,12 @@ def apply_paddle_expiry(
     site: DataFastSite, result: WebsiteIntegrations, *, now: datetime, first_observation: bool
 ) -> list[StatusChange]:
     """Alert once when the Paddle key comes within 14 days of expiry, once when it expires,
-    and once more when a new key clears it. The first poll of a site only records the state."""
+    and once more when a new key clears it. The first poll of a site only records the state.
+    Sets PADDLE_FIELDS on the site; the caller saves it."""
     old, new = site.paddle_expiry_state, paddle_expiry_state(result, now)
     site.currency = result.currency
     site.paddle_key_expires_at = result.paddle_key_expires_at
     site.paddle_expiry_state = new
-    site.save(update_fields=["currency", "paddle_key_expires_at", "paddle_expiry_state"])
     if old == new or first_observation:
         return []
     if new in ("expiring", "expired"):

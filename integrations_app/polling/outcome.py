@@ -86,6 +86,8 @@ def _set_health(source: Source, new: str, *, reason: str, now: datetime) -> list
 
 
 def record_success(source: Source, *, started: datetime, duration_ms: int, requests: int = 1) -> list[StatusChange]:
+    """Record a good answer. The caller saves the source (`SOURCE_FIELDS` and what else it set),
+    in one UPDATE with the rest of the poll."""
     _attempt(source, started_at=started, duration_ms=duration_ms, ok=True, requests=requests)
     changes = _set_health(source, Health.OK, reason="answered normally", now=started)
     source.last_polled_at = source.last_success_at = started
@@ -94,7 +96,6 @@ def record_success(source: Source, *, started: datetime, duration_ms: int, reque
     source.failing_since = None
     source.last_error_kind = source.last_error_message = ""
     source.last_error_status = None
-    source.save(update_fields=SOURCE_FIELDS)
     return changes
 
 
