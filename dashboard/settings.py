@@ -74,9 +74,11 @@ DATABASES = {"default": env.database("DATABASE_URL", default=f"sqlite:///{BASE_D
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets pages read while a poll writes; IMMEDIATE takes the write lock up front so
     # concurrent pollers queue on `timeout` instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
+    # The busy timeout (seconds) may come from the URL: `sqlite:////path/db.sqlite3?timeout=5`.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options.setdefault("timeout", 30)
+    options.update(
         {
-            "timeout": 30,
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
@@ -112,9 +114,9 @@ if DEBUG:
 DATAFAST_BASE_URL = env.url("DATAFAST_BASE_URL", default="https://datafa.st")
 CHARGEBACKSTOP_BASE_URL = env.url("CHARGEBACKSTOP_BASE_URL", default="https://api.chargebackstop.com")
 UPSTREAM_CONNECT_TIMEOUT = 5.0
-UPSTREAM_READ_TIMEOUT = 15.0
+UPSTREAM_READ_TIMEOUT = float(env.positive_int("UPSTREAM_READ_TIMEOUT", default=15))
 # A body that trickles one byte at a time never trips the read timeout; this caps reading it.
-UPSTREAM_BODY_TIMEOUT = 20.0
+UPSTREAM_BODY_TIMEOUT = float(env.positive_int("UPSTREAM_BODY_TIMEOUT", default=20))
 UPSTREAM_RETRIES = 2
 UPSTREAM_RETRY_AFTER_MAX = 10
 UPSTREAM_MAX_BODY_BYTES = 5_000_000
@@ -141,7 +143,8 @@ POLL_INTERVAL_SECONDS = env.positive_int("POLL_INTERVAL_SECONDS", default=300, m
 POLL_TICK_SECONDS = env.positive_int("POLL_TICK_SECONDS", default=5)
 POLL_CONCURRENCY = env.positive_int("POLL_CONCURRENCY", default=32)
 POLL_TASK_TIME_LIMIT = 120
-# A dispatched poll that has not finished after this long (a killed worker) is dispatched again.
+# A dispatched poll that has not finished after this long (a killed worker) is dispatched again;
+# its overlap lock lasts as long, so keep it above the longest poll.
 POLL_LEASE_SECONDS = env.positive_int("POLL_LEASE_SECONDS", default=POLL_TASK_TIME_LIMIT + 30, minimum=1)
 # Sources whose poll keeps failing for this many intervals raise a "failing" alert.
 POLL_FAILING_AFTER_INTERVALS = 3

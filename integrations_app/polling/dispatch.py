@@ -55,7 +55,9 @@ def run_poll(
     """Poll one source unless another process is polling it, or it was already polled since this
     dispatch (a redelivered task after a lease ran out); None when skipped or deleted."""
     model, poll = SOURCES[kind]
-    with exclusive(f"poll:{kind}:{pk}", timeout=settings.POLL_TASK_TIME_LIMIT + 30, required=lock_required) as mine:
+    # The lock lasts as long as the lease: when a killed worker's lease runs out and the source is
+    # dispatched again, the dead worker's lock must not turn the new poll away for longer.
+    with exclusive(f"poll:{kind}:{pk}", timeout=settings.POLL_LEASE_SECONDS, required=lock_required) as mine:
         if not mine:
             return None
         if dispatched_at is not None and model.objects.filter(pk=pk, last_polled_at__gte=dispatched_at).exists():
