@@ -22,7 +22,8 @@ DB_RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": 2, "retry_backof
 
 @shared_task(**DB_RETRY)
 def dispatch_due_polls() -> int:
-    with exclusive("dispatch", timeout=60) as mine:
+    # Short: a worker killed while dispatching must not stop dispatch for long.
+    with exclusive("dispatch", timeout=30) as mine:
         if not mine:
             return 0
         due = claim_due()
