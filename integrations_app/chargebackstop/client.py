@@ -17,6 +17,9 @@ ENABLED = "ENABLED"
 DISABLED = "DISABLED"
 STATUSES = (ENABLED, DISABLED)
 NAME_MAX_LENGTH = 255
+# The longest value of each text field the dashboard stores (the columns of models.Integration);
+# the docs give no limit but the name's, and a longer value must be a schema error, not a failed save.
+STORED_LENGTHS = {"id": 100, "organisation_id": 100, "name": NAME_MAX_LENGTH, "type": 40, "status": 8}
 
 # The 422 codes the docs list, and the form field each one concerns.
 CODE_FIELDS = {
@@ -74,17 +77,34 @@ def parse_integration(item: Any) -> Integration:
     if not isinstance(item, dict):
         raise SchemaError("ChargebackStop integration is not a JSON object")
     text_fields = {}
-    for name in ("id", "organisation_id", "name", "type", "status"):
+    for name, max_length in STORED_LENGTHS.items():
         value = item.get(name)
         if not isinstance(value, str) or (name != "name" and not value):
             raise SchemaError(f"ChargebackStop integration lacks a string '{name}'")
+        if len(value) > max_length:
+            raise SchemaError(f"ChargebackStop integration '{name}' is longer than {max_length} characters")
+        _check_storable(value, name)
         text_fields[name] = value
     if text_fields["status"] not in STATUSES:
         raise SchemaError("ChargebackStop integration 'status' is neither ENABLED nor DISABLED")
     merchant_ids = item.get("merchant_ids")
     if not isinstance(merchant_ids, list) or not all(isinstance(m, str) for m in merchant_ids):
         raise SchemaError("ChargebackStop integration 'merchant_ids' is not a list of strings")
+    for merchant_id in merchant_ids:
+        _check_storable(merchant_id, "merchant_ids")
     return Integration(merchant_ids=tuple(merchant_ids), raw=item, **text_fields)
+
+
+def _check_storable(value: str, name: str) -> None:
+    """JSON escapes can carry NUL and lone surrogates; no database column can hold them."""
+    try:
+        value.encode("utf-8")  # fails on a lone surrogate
+    except UnicodeEncodeError:
+        storable = False
+    else:
+        storable = "\x00" not in value
+    if not storable:
+        raise SchemaError(f"ChargebackStop integration '{name}' holds a character that cannot be stored")
 
 
 def _parse_page(payload: Any) -> tuple[list[Integration], int]:

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation, Organisation
 from integrations_app.models.chargebackstop import KeyLevel
 from integrations_app.models.datafast import dft_token_validator
+from integrations_app.upstream.http import HEADER_SAFE
 
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 ORGANISATION_ID = re.compile(r"[A-Za-z0-9_\-]{1,100}")
@@ -140,11 +141,20 @@ def no_whitespace(value: str) -> None:
         raise ValidationError("An API key has no spaces or line breaks.")
 
 
+def header_safe(value: str) -> None:
+    """The secret travels in an HTTP header, which carries printable ASCII only."""
+    if not HEADER_SAFE.fullmatch(value):
+        raise ValidationError(
+            "Only ASCII letters, digits and punctuation can be sent to the API: remove accents, invisible "
+            "characters and anything else pasted with it."
+        )
+
+
 class DataFastAccountForm(NamedForm, SecretForm):
     noun = "DataFast account"
     credential_label = "Token"
     credential_help = "A DataFast API token (dft_…, scope settings:read). Stored encrypted; never shown again."
-    credential_validators = [dft_token_validator]
+    credential_validators = [dft_token_validator, header_safe]
 
     class Meta:
         model = DataFastAccount
@@ -241,7 +251,7 @@ class ChargebackStopKeyForm(NamedForm, SecretForm):
     noun = "ChargebackStop key"
     credential_label = "API key"
     credential_help = "The ChargebackStop API key. Stored encrypted; never shown again."
-    credential_validators = [no_whitespace]
+    credential_validators = [no_whitespace, header_safe]
 
     poll_interval_seconds = interval_field()
     manual_organisation_ids = OrganisationIdsField(

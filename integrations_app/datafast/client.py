@@ -25,7 +25,7 @@ PROVIDERS: dict[str, str] = {
     "woocommerce": "WooCommerce",
 }
 OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
-CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+CURRENCY = re.compile(r"[A-Za-z]{3}")  # matched whole: "USD\n" is not a currency
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,16 @@ def _expiry(paddle: dict[str, Any]) -> datetime | None:
         parsed = None
     if parsed is None:
         raise SchemaError("DataFast 'paddle.keyExpiresAt' is not an ISO 8601 timestamp")
-    # The docs do not name a zone; a timestamp without one is read as UTC.
-    return parsed if is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    # The docs do not name a zone; a timestamp without one is read as UTC. Stored and compared in
+    # UTC, so an instant that has none (year 9999 west of Greenwich) is refused here, not in a save.
+    try:
+        return parsed.astimezone(UTC) if is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise SchemaError("DataFast 'paddle.keyExpiresAt' is outside the range of dates") from None
 
 
 def _currency(value: Any) -> str:
-    if not isinstance(value, str) or not CURRENCY.match(value):
+    if not isinstance(value, str) or not CURRENCY.fullmatch(value):
         raise SchemaError("DataFast 'currency' is not a three-letter code")
     return value.upper()
 

@@ -9,6 +9,7 @@ backoff on connection errors, 429 and 5xx for GET only (a retried POST could cre
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +32,8 @@ from integrations_app.upstream.errors import (
 )
 from integrations_app.upstream.secret import Secret
 
+# What a credential may hold to travel in an Authorization header: printable ASCII, no spaces.
+HEADER_SAFE = re.compile(r"[!-~]+")
 USER_AGENT = "Paystatus/1.0 (+https://github.com/paystatus; integration monitor)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -101,6 +104,10 @@ def request(
 ) -> tuple[int, Any]:
     """Send one request and return the status and decoded JSON body of a 2xx answer, or raise a
     typed error."""
+    if not HEADER_SAFE.fullmatch(token.reveal()):
+        # A credential stored past the forms' checks (the admin, an older row) fails as a credential,
+        # rather than crashing the poll or the page while the header is encoded.
+        raise CredentialError("the stored credential has characters an HTTP header cannot carry; enter it again")
     session = session or shared_session()
     try:
         response = session.request(
@@ -126,7 +133,7 @@ def request(
     with response:
         raw = _read_body(response, time.monotonic() + settings.UPSTREAM_BODY_TIMEOUT)
     try:
-        return response.status_code, _interpret(response.status_code, raw, parse_error)
+        return response.status_code, _interpret(response.status_code, raw, parse_error, redact=_redactor(token))
     except UpstreamError as error:
         # An upstream that echoes the token back in its error text must not carry it further.
         error.message = error.message.replace(token.reveal(), token.masked)
@@ -158,20 +165,24 @@ def _read_body(response: requests.Response, deadline: float) -> bytes:
 def _decode(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting deeper than the stack
         return _NOT_JSON
 
 
 _NOT_JSON = object()
 
 
-def _interpret(status: int, raw: bytes, parse_error: ErrorParser) -> Any:
+def _redactor(token: Secret) -> Callable[[str], str]:
+    return lambda text: text.replace(token.reveal(), token.masked)
+
+
+def _interpret(status: int, raw: bytes, parse_error: ErrorParser, *, redact: Callable[[str], str] = str) -> Any:
     payload = _decode(raw)
     if 200 <= status < 300:
         if payload is _NOT_JSON:
             raise SchemaError("the API sent an answer that is not JSON", status=status)
         return payload
-    detail = _safe_error_detail(payload, parse_error)
+    detail = _safe_error_detail(payload, parse_error, redact)
     said = f": {detail.message}" if detail.message else ""
     error: UpstreamError
     if status == 429:
@@ -191,7 +202,7 @@ def _interpret(status: int, raw: bytes, parse_error: ErrorParser) -> Any:
     raise error
 
 
-def _safe_error_detail(payload: Any, parse_error: ErrorParser) -> ErrorDetail:
+def _safe_error_detail(payload: Any, parse_error: ErrorParser, redact: Callable[[str], str]) -> ErrorDetail:
     """Error bodies are untrusted: anything unreadable becomes an empty detail, never a crash."""
     if payload is _NOT_JSON:
         return ErrorDetail()
@@ -200,11 +211,15 @@ def _safe_error_detail(payload: Any, parse_error: ErrorParser) -> ErrorDetail:
     except (KeyError, IndexError, TypeError, AttributeError, ValueError):
         return ErrorDetail()
     return ErrorDetail(
-        code=_printable(detail.code, 64), message=_printable(detail.message, 300), field=_printable(detail.field, 64)
+        code=_printable(detail.code, 64, redact),
+        message=_printable(detail.message, 300, redact),
+        field=_printable(detail.field, 64, redact),
     )
 
 
-def _printable(value: object, limit: int) -> str:
+def _printable(value: object, limit: int, redact: Callable[[str], str]) -> str:
+    """Printable characters only, an echoed credential masked, then cut to `limit`: masked before
+    the cut, so a credential straddling the limit cannot leave its first characters behind."""
     if not isinstance(value, str):
         return ""
-    return "".join(ch for ch in value if ch.isprintable())[:limit]
+    return redact("".join(ch for ch in value if ch.isprintable()))[:limit]

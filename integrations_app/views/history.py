@@ -16,7 +16,7 @@ PAGE_SIZE = 50
 @login_required
 def alerts(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    q = request.GET.get("q", "").strip()[:100]
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]  # PostgreSQL refuses NUL in a query
     rows = Alert.objects.annotate(change_count=Count("changes")).order_by("-created_at", "-id")
     if status in Alert.Status.values:
         rows = rows.filter(status=status)
@@ -35,7 +35,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
 @login_required
 def audit(request: HttpRequest) -> HttpResponse:
     action = request.GET.get("action", "")
-    username = request.GET.get("user", "").strip()[:150]
+    username = request.GET.get("user", "").replace("\x00", "").strip()[:150]
     rows = AuditEntry.objects.order_by("-at", "-id")
     actions = list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
     if action in actions:

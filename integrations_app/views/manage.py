@@ -130,7 +130,7 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
     """Pre-fill the organisation from `?organisation_id=` and a key that reaches it."""
     initial: dict[str, Any] = {}
     links = KeyOrganisation.objects.filter(key__enabled=True).order_by("key__name")
-    if organisation_id := request.GET.get("organisation_id", ""):
+    if organisation_id := request.GET.get("organisation_id", "").replace("\x00", ""):  # PostgreSQL refuses NUL
         links = links.filter(organisation__organisation_id=organisation_id)
         initial["organisation_id"] = organisation_id
     key_ids = list(dict.fromkeys(links.values_list("key_id", flat=True)))
@@ -172,7 +172,7 @@ def _render_create(request: HttpRequest, form: CreateIntegrationForm, *, new_tok
         form.data["submission"] = str(uuid.uuid4())
     # Linked from errors that say "check the organisation page".
     chosen = form.data.get("organisation_id") if form.is_bound else form.initial.get("organisation_id")
-    organisation = Organisation.objects.filter(organisation_id=chosen or "").first()
+    organisation = Organisation.objects.filter(organisation_id=str(chosen or "").replace("\x00", "")).first()
     return render(request, "integrations_app/integration_form.html", {"form": form, "organisation": organisation})
 
 

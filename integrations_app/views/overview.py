@@ -21,10 +21,11 @@ def _filters(request: HttpRequest) -> dict[str, str]:
     provider = request.GET.get("provider", "")
     organisation = request.GET.get("organisation", "")
     return {
-        "q": request.GET.get("q", "").strip()[:100],
+        # PostgreSQL refuses NUL in a query; a search for one must not be a 500.
+        "q": request.GET.get("q", "").replace("\x00", "").strip()[:100],
         "problem": problem if problem in PROBLEMS else "",
         "provider": provider if provider in PROVIDERS else "",
-        "organisation": organisation if organisation.isdigit() else "",
+        "organisation": organisation if organisation.isascii() and organisation.isdigit() else "",  # not "²"
     }
 
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from integrations_app.connection_check import check_datafast
+from integrations_app.credentials.forms import MAX_INTERVAL, MIN_INTERVAL, header_safe
 from integrations_app.management.commands._secret_input import read_secret
 from integrations_app.models import DataFastAccount, DataFastSite
 from integrations_app.models.datafast import dft_token_validator
@@ -25,6 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=int, help="Poll interval in seconds (default POLL_INTERVAL_SECONDS).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["interval"] is not None and not MIN_INTERVAL <= options["interval"] <= MAX_INTERVAL:
+            raise CommandError(f"interval: a poll interval is {MIN_INTERVAL} to {MAX_INTERVAL} seconds.")
         account = DataFastAccount.objects.filter(name=options["account"]).first()
         new_account = account is None
         if account is None:
@@ -32,6 +35,7 @@ class Command(BaseCommand):
             token = read_secret(f"DataFast token for account {options['account']!r}: ")
             try:
                 dft_token_validator(token)
+                header_safe(token)
             except ValidationError as error:
                 raise CommandError(f"token: {error.messages[0]}") from None
             account.set_secret(token)
@@ -58,13 +62,15 @@ class Command(BaseCommand):
 
 def _validation_errors(account: DataFastAccount, site: DataFastSite, new_account: bool) -> list[str]:
     errors: list[str] = []
-    checks = [(account, ["secret"])] if new_account else []
-    checks.append((site, ["account"]))
-    for instance, exclude in checks:
+    # Each error names the option it came from: the account's name is --account, not --name.
+    checks = [(account, ["secret"], {"name": "account"})] if new_account else []
+    checks.append((site, ["account"], {"poll_interval_seconds": "interval"}))
+    for instance, exclude, option_names in checks:
         try:
             instance.full_clean(exclude=exclude)
         except ValidationError as error:
             errors += [
-                f"{field.replace('_', '-')}: {' '.join(messages)}" for field, messages in error.message_dict.items()
+                f"{option_names.get(field, field.replace('_', '-'))}: {' '.join(messages)}"
+                for field, messages in error.message_dict.items()
             ]
     return errors

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 from types import FrameType
@@ -27,8 +28,10 @@ class Command(BaseCommand):
         parser.add_argument("--latency", type=float, default=0.0, help="Seconds added to every API request.")
 
     def handle(self, *args: Any, host: str, port: int, scenario: str, latency: float, **options: Any) -> None:
-        if latency < 0:
-            raise CommandError("--latency must be >= 0")
+        if not math.isfinite(latency) or latency < 0:
+            raise CommandError("--latency must be a number of seconds >= 0")
+        if not 0 <= port <= 65_535:
+            raise CommandError("--port must be from 0 to 65535 (0 picks a free one)")
         _log_requests(options["verbosity"])
         try:
             server = SandboxServer(host=host, port=port, scenario=scenario)
