@@ -1,7 +1,7 @@
 """Who may open what: every URL of the project, by GET and by POST, for four kinds of visitor.
 
-The table below is the design. Anonymous visitors are sent to log in (except the login and
-password-reset pages, `/healthz`, and `/api/status.json`, which answers 401 in JSON). Viewers (any
+The table below is the design. Anonymous visitors are sent to log in (except the login page,
+`/healthz`, and `/api/status.json`, which answers 401 in JSON). Reading pages answer GET only. Viewers (any
 active user) read every page and are refused (403) every staff page and every change. Staff (the
 `manage_integrations` permission) may do everything here; the admin asks Django's own model
 permissions, which a staff member without them does not have. A user deactivated while logged in
@@ -48,6 +48,7 @@ Answer = int | Redirect
 
 ROLES = ("anonymous", "viewer", "staff", "deactivated")
 READ = (LOGIN, 200, 200, LOGIN)
+READ_ONLY = (LOGIN, 405, 405, LOGIN)  # a POST to a reading page: logged in first, then refused
 STAFF_PAGE = (LOGIN, 403, 200, LOGIN)
 STAFF_ACTION = (LOGIN, 403, DONE, LOGIN)
 STAFF_POST_ONLY = (LOGIN, 403, 405, LOGIN)
@@ -59,26 +60,26 @@ ADMIN_MODEL = (ADMIN_LOGIN, ADMIN_LOGIN, 403, ADMIN_LOGIN)
 
 # (route, method): answers for                     anonymous, viewer, staff, deactivated
 MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
-    # Reading pages: any method just reads.
+    # Reading pages: GET (and HEAD) only.
     ("overview", "GET"): READ,
-    ("overview", "POST"): READ,
+    ("overview", "POST"): READ_ONLY,
     ("site-detail", "GET"): READ,
-    ("site-detail", "POST"): READ,
+    ("site-detail", "POST"): READ_ONLY,
     ("key-detail", "GET"): READ,
-    ("key-detail", "POST"): READ,
+    ("key-detail", "POST"): READ_ONLY,
     ("organisation-detail", "GET"): READ,
-    ("organisation-detail", "POST"): READ,
+    ("organisation-detail", "POST"): READ_ONLY,
     ("integration-detail", "GET"): READ,
-    ("integration-detail", "POST"): READ,
+    ("integration-detail", "POST"): READ_ONLY,
     ("alerts", "GET"): READ,
-    ("alerts", "POST"): READ,
+    ("alerts", "POST"): READ_ONLY,
     ("audit", "GET"): READ,
-    ("audit", "POST"): READ,
+    ("audit", "POST"): READ_ONLY,
     # For machines: no login page to go to.
     ("healthz", "GET"): PUBLIC,
-    ("healthz", "POST"): PUBLIC,
+    ("healthz", "POST"): NOT_ALLOWED,
     ("status-json", "GET"): (401, 200, 200, 401),
-    ("status-json", "POST"): (401, 200, 200, 401),
+    ("status-json", "POST"): NOT_ALLOWED,
     # Managing integrations (staff); the POSTs are invalid forms, except disable, which acts.
     ("integration-create", "GET"): STAFF_PAGE,
     ("integration-create", "POST"): STAFF_PAGE,
@@ -97,7 +98,7 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("key-test", "POST"): STAFF_ACTION,
     # Credentials (staff); create and edit POSTs are invalid forms, deletes act.
     ("credentials", "GET"): STAFF_PAGE,
-    ("credentials", "POST"): STAFF_PAGE,
+    ("credentials", "POST"): STAFF_POST_ONLY,
     ("account-create", "GET"): STAFF_PAGE,
     ("account-create", "POST"): STAFF_PAGE,
     ("account-edit", "GET"): STAFF_PAGE,
@@ -116,7 +117,7 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("key-edit", "POST"): STAFF_PAGE,
     ("key-delete", "GET"): STAFF_PAGE,
     ("key-delete", "POST"): STAFF_ACTION,
-    # Django's auth views: logging in (a wrong password) and resetting a password are public.
+    # Django's auth views: logging in (a wrong password) is public; there is no password reset.
     ("login", "GET"): PUBLIC,
     ("login", "POST"): PUBLIC,
     ("logout", "GET"): NOT_ALLOWED,
@@ -125,14 +126,6 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("password_change", "POST"): OWN_ACCOUNT,
     ("password_change_done", "GET"): OWN_ACCOUNT,
     ("password_change_done", "POST"): (LOGIN, 405, 405, LOGIN),
-    ("password_reset", "GET"): PUBLIC,
-    ("password_reset", "POST"): PUBLIC,
-    ("password_reset_done", "GET"): PUBLIC,
-    ("password_reset_done", "POST"): NOT_ALLOWED,
-    ("password_reset_confirm", "GET"): PUBLIC,  # a link that is not valid says so
-    ("password_reset_confirm", "POST"): PUBLIC,
-    ("password_reset_complete", "GET"): PUBLIC,
-    ("password_reset_complete", "POST"): NOT_ALLOWED,
     # The admin: its own login, then Django's model permissions (staff here have none).
     ("admin:index", "GET"): ADMIN_INDEX,
     ("admin:index", "POST"): ADMIN_INDEX,
@@ -168,7 +161,6 @@ POST_DATA: dict[str, dict[str, str]] = {
     "integration-rename": {"name": ""},
     "integration-create": {"name": "", "submission": str(uuid.uuid4())},
     "login": {"username": "nobody", "password": "wrong-password"},
-    "password_reset": {"email": "not an address"},
 }
 
 
@@ -199,8 +191,6 @@ def world(sandbox: Any, redis_clean: Any) -> dict[str, Any]:
 
 
 def url_of(route: str, world: dict[str, Any]) -> str:
-    if route == "password_reset_confirm":
-        return reverse(route, kwargs={"uidb64": "MQ", "token": "not-a-token"})
     if route in ROUTE_OBJECT:
         return reverse(route, args=[world[ROUTE_OBJECT[route]].pk])
     return reverse(route)

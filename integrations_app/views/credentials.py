@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
@@ -67,6 +67,7 @@ KEY = Kind(ChargebackStopKey, ChargebackStopKeyForm, "ChargebackStop key", "key"
 
 
 @staff_required
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     # Four queries whatever the number of rows; secrets are never decrypted for a listing.
     sites = DataFastSite.objects.order_by("name", "pk")

@@ -7,6 +7,7 @@ from django.db.models import Max
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from integrations_app.models import Alert, PollAttempt, StatusChange
@@ -30,6 +31,7 @@ def broker_ok() -> bool:
 
 
 @never_cache
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _database_ok()
     broker = broker_ok()

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from integrations_app.models import Alert, AuditEntry
 
@@ -14,6 +15,7 @@ PAGE_SIZE = 50
 
 
 @login_required
+@require_safe
 def alerts(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     q = request.GET.get("q", "").replace("\x00", "").strip()[:100]  # PostgreSQL refuses NUL in a query
@@ -33,6 +35,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def audit(request: HttpRequest) -> HttpResponse:
     action = request.GET.get("action", "")
     username = request.GET.get("user", "").replace("\x00", "").strip()[:150]

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Organisation, ProviderState
@@ -35,6 +36,7 @@ def provider_cells(site: DataFastSite) -> list[tuple[str, ProviderState | None]]
 
 
 @login_required
+@require_safe
 def overview(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     sites = (

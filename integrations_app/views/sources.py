@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from integrations_app import timeline, wording
 from integrations_app.datafast.client import PROVIDERS
@@ -31,6 +32,7 @@ def _history(changes: object) -> list[tuple[StatusChange, object]]:
 
 
 @login_required
+@require_safe
 def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
     site = get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk)
     now = timezone.now()
@@ -64,6 +66,7 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ChargebackStopKey, pk=pk)
     context = {
@@ -79,6 +82,7 @@ def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = get_object_or_404(Organisation, pk=pk)
     context = {
@@ -91,6 +95,7 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration.objects.select_related("organisation", "seen_by"), pk=pk)
     context = {

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 from integrations_app.summary import summary
 
@@ -22,6 +23,7 @@ def _token_ok(request: HttpRequest) -> bool:
 
 
 @never_cache
+@require_safe
 def status_json(request: HttpRequest) -> JsonResponse:
     if not (request.user.is_authenticated or _token_ok(request)):
         return JsonResponse({"error": "log in, or send the read token as 'Authorization: Bearer …'"}, status=401)
