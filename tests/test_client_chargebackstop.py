@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from integrations_app.chargebackstop.client import ChargebackStopClient
@@ -154,3 +156,16 @@ def test_each_listing_fault_raises_its_typed_error(partner, sandbox, fault, erro
 
 def test_the_key_never_shows_in_repr(partner):
     assert demo.PARTNER_KEY.reveal() not in repr(partner)
+
+
+def test_no_new_page_is_asked_after_the_deadline(partner, sandbox):
+    sandbox.state.max_page_size = 2
+    listing = partner.list_integrations(page_size=2, deadline=time.monotonic() - 1)
+    assert (listing.pages, listing.complete) == (1, False)
+
+
+def test_a_schema_error_carries_the_answers_status(partner, sandbox):
+    sandbox.state.faults.add(PATH, kind="missing_field", field="count")
+    with pytest.raises(SchemaError) as caught:
+        partner.list_integrations()
+    assert caught.value.status == 200

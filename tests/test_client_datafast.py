@@ -156,3 +156,10 @@ def test_the_token_never_shows_in_repr_errors_or_logs(sandbox, caplog):
     assert token not in repr(caught.value.args)
     assert token not in caplog.text
     assert token not in repr(Secret(token)) and token not in str(Secret(token))
+
+
+def test_a_schema_error_carries_the_answers_status(client, sandbox):
+    sandbox.state.faults.add(PATH, kind="missing_field", field="data.0.stripe")
+    with pytest.raises(SchemaError) as caught:
+        client.website_integrations(demo.ACME_STORE)
+    assert caught.value.status == 200

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from django.conf import settings
 
 from integrations_app.upstream import http
-from integrations_app.upstream.errors import SchemaError
+from integrations_app.upstream.errors import SchemaError, answered_with
 from integrations_app.upstream.secret import Secret
 
+T = TypeVar("T")
 CUSTOM_ORDERS = "CUSTOM_ORDERS"
 ENABLED = "ENABLED"
 DISABLED = "DISABLED"
@@ -127,22 +130,27 @@ class ChargebackStopClient:
     def __repr__(self) -> str:
         return f"ChargebackStopClient({self.base_url}, key={self.api_key.masked})"
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, parse: Callable[[Any], T], **kwargs: Any) -> T:
         self.last_status, payload = http.request(
             method, self.base_url + path, token=self.api_key, parse_error=parse_error, **kwargs
         )
-        return payload
+        with answered_with(self.last_status):
+            return parse(payload)
 
-    def list_integrations(self, *, page_size: int | None = None, max_pages: int | None = None) -> Listing:
+    def list_integrations(
+        self, *, page_size: int | None = None, max_pages: int | None = None, deadline: float | None = None
+    ) -> Listing:
         """Page with `offset` advanced by the items actually received (a server may send fewer than
-        `limit`); stop at `count` or at an empty page; never more than `max_pages` requests."""
+        `limit`); stop at `count` or at an empty page; never more than `max_pages` requests, and no
+        new page after `deadline` (a `time.monotonic()` value). Stopping early gives an incomplete
+        listing, which never declares anything gone."""
         page_size = page_size or settings.CHARGEBACKSTOP_PAGE_SIZE
         max_pages = max_pages or settings.CHARGEBACKSTOP_MAX_PAGES
         seen: dict[str, Integration] = {}
         offset = count = pages = 0
-        while pages < max_pages:
-            items, count = _parse_page(
-                self._call("GET", "/v1/integrations/", params={"limit": page_size, "offset": offset})
+        while pages < max_pages and (deadline is None or pages == 0 or time.monotonic() < deadline):
+            items, count = self._call(
+                "GET", "/v1/integrations/", _parse_page, params={"limit": page_size, "offset": offset}
             )
             pages += 1
             for item in items:
@@ -156,7 +164,7 @@ class ChargebackStopClient:
         return Listing(integrations=tuple(seen.values()), count=count, complete=complete, pages=pages)
 
     def get_integration(self, integration_id: str) -> Integration:
-        return parse_integration(self._call("GET", f"/v1/integrations/{quote(integration_id, safe='')}"))
+        return self._call("GET", f"/v1/integrations/{quote(integration_id, safe='')}", parse_integration)
 
     def create_integration(
         self, *, organisation_id: str, name: str, merchant_ids: list[str], status: str = ENABLED
@@ -168,7 +176,7 @@ class ChargebackStopClient:
             "status": status,
             "merchant_ids": merchant_ids,
         }
-        return parse_integration(self._call("POST", "/v1/integrations/", body=body))
+        return self._call("POST", "/v1/integrations/", parse_integration, body=body)
 
     def rename_integration(self, integration_id: str, name: str) -> Integration:
         return self._patch(integration_id, {"name": name})
@@ -177,4 +185,4 @@ class ChargebackStopClient:
         return self._patch(integration_id, {"status": DISABLED})
 
     def _patch(self, integration_id: str, body: dict[str, str]) -> Integration:
-        return parse_integration(self._call("PATCH", f"/v1/integrations/{quote(integration_id, safe='')}", body=body))
+        return self._call("PATCH", f"/v1/integrations/{quote(integration_id, safe='')}", parse_integration, body=body)

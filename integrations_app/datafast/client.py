@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_aware
 
 from integrations_app.upstream import http
-from integrations_app.upstream.errors import SchemaError
+from integrations_app.upstream.errors import SchemaError, answered_with
 from integrations_app.upstream.secret import Secret
 
 PROVIDERS: dict[str, str] = {
@@ -123,5 +123,6 @@ class DataFastClient:
 
     def website_integrations(self, website_id: str) -> WebsiteIntegrations:
         url = f"{self.base_url}/api/v1/admin/websites/{quote(website_id, safe='')}/integrations"
-        payload = http.call("GET", url, token=self.token, parse_error=parse_error)
-        return parse_integrations(payload)
+        status, payload = http.request("GET", url, token=self.token, parse_error=parse_error)
+        with answered_with(status):
+            return parse_integrations(payload)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -30,7 +31,9 @@ def poll_key(key_id: int) -> PollOutcome:
     started = timezone.now()
     clock = time.monotonic()
     try:
-        listing = ChargebackStopClient(key.secret).list_integrations()
+        # Stop paging well before the lease runs out, so a slow listing is never polled twice at once.
+        deadline = clock + max(settings.POLL_LEASE_SECONDS - 30, settings.POLL_LEASE_SECONDS / 2)
+        listing = ChargebackStopClient(key.secret).list_integrations(deadline=deadline)
     except (UpstreamError, SecretUnreadable) as error:
         duration = int((time.monotonic() - clock) * 1000)
         with write_transaction():

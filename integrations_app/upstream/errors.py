@@ -11,6 +11,9 @@ Messages never contain a secret: they are built from status codes and upstream e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class UpstreamError(Exception):
     kind = "upstream"
@@ -50,3 +53,13 @@ class InvalidRequestError(UpstreamError):
 
 class SchemaError(UpstreamError):
     kind = "schema"
+
+
+@contextmanager
+def answered_with(status: int) -> Iterator[None]:
+    """Parsing a 2xx answer: a SchemaError raised inside carries the answer's HTTP status."""
+    try:
+        yield
+    except SchemaError as error:
+        error.status = error.status or status
+        raise
