@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -47,7 +48,11 @@ class DataFastSite(PolledSource):
     class Meta:
         ordering = ["name"]
         verbose_name = "DataFast website"
-        indexes = [models.Index(fields=["enabled", "next_poll_at"], name="site_due_idx")]
+        indexes = [
+            models.Index(fields=["enabled", "next_poll_at"], name="site_due_idx"),
+            # The overview and the admin list websites by name, a page at a time.
+            models.Index(fields=["name", "id"], name="site_name_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -68,6 +73,8 @@ class ProviderState(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["site", "provider"], name="one_state_per_site_provider")]
+        # "Has an open disconnect" (overview counts and filter): one probe per website, few entries.
+        indexes = [models.Index(fields=["site"], condition=Q(alert_open=True), name="provider_open_idx")]
 
     def __str__(self) -> str:
         return f"{self.site} {self.get_provider_display()}: {'connected' if self.connected else 'not connected'}"
