@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from integrations_app.credentials.forms import ChargebackStopKeyForm, DataFastAccountForm, SecretForm
 from integrations_app.models import (
     Alert,
     AuditEntry,
@@ -23,36 +23,12 @@ from integrations_app.models import (
 )
 
 
-class SecretForm(forms.ModelForm):
-    """The secret is write-only: blank keeps the stored one; the field never renders a value."""
+class ChargebackStopKeyAdminForm(SecretForm):
+    """The pages' write-only secret and its checks; hand-entered organisations are the inline's job."""
 
-    new_secret = forms.CharField(
-        label="Secret",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Write-only. Leave blank to keep the stored secret.",
-    )
+    credential_label = ChargebackStopKeyForm.credential_label
+    credential_validators = ChargebackStopKeyForm.credential_validators
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if not self.instance.pk and not cleaned.get("new_secret"):
-            self.add_error("new_secret", "A secret is required.")
-        return cleaned
-
-    def save(self, commit: bool = True) -> Any:
-        if self.cleaned_data.get("new_secret"):
-            self.instance.set_secret(self.cleaned_data["new_secret"])
-        return super().save(commit=commit)
-
-
-class DataFastAccountForm(SecretForm):
-    class Meta:
-        model = DataFastAccount
-        fields = ["name"]
-
-
-class ChargebackStopKeyForm(SecretForm):
     class Meta:
         model = ChargebackStopKey
         fields = ["name", "level", "enabled", "poll_interval_seconds"]
@@ -61,6 +37,7 @@ class ChargebackStopKeyForm(SecretForm):
 @admin.register(DataFastAccount)
 class DataFastAccountAdmin(admin.ModelAdmin):
     form = DataFastAccountForm
+    exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
     list_display = ["name", "secret_hint", "created_at"]
     search_fields = ["name"]
     readonly_fields = ["secret_hint"]
@@ -99,7 +76,8 @@ class KeyOrganisationInline(admin.TabularInline):
 
 @admin.register(ChargebackStopKey)
 class ChargebackStopKeyAdmin(admin.ModelAdmin):
-    form = ChargebackStopKeyForm
+    form = ChargebackStopKeyAdminForm
+    exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
     list_display = ["name", "level", "secret_hint", "enabled", "health", "last_success_at"]
     list_filter = ["level", "enabled", "health"]
     search_fields = ["name"]

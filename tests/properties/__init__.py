@@ -90,6 +90,13 @@ def name_is_acceptable(value: str, *, limit: int, invisible_too: bool) -> bool:
     return 0 < len(name) <= limit and not has_control_character(name, invisible_too=invisible_too)
 
 
+def credential_name_is_acceptable(value: str, model: type) -> bool:
+    """1 to 100 characters, no control or invisible character, unique among its kind ignoring case."""
+    if not name_is_acceptable(value, limit=100, invisible_too=True):
+        return False
+    return not model.objects.filter(name__iexact=value.strip()).exists()
+
+
 # --- identifiers ---------------------------------------------------------------------------------
 
 SEPARATOR = st.sampled_from([",", " ", "\n", "\r\n", "\t", ", ", " ,\n", ",,", "\u3000"])

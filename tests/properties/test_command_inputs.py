@@ -29,11 +29,13 @@ from tests.properties import (
     INTERVAL_RANGE,
     MERCHANT_ID,
     OBJECT_ID,
+    credential_name_is_acceptable,
     examples,
     intervals,
     names,
     rolled_back,
     secrets,
+    split_ids,
     visible_ascii,
     website_ids,
 )
@@ -130,29 +132,31 @@ def test_add_datafast_site_saves_or_names_the_bad_argument(name, website_id, int
     args = [f"--name={name}", f"--website-id={website_id}", f"--account={account}"]
     if interval is not None:
         args.append(f"--interval={interval}")
+    # The same rules as the credentials pages: the commands validate with their forms.
     faults = set()
     if interval is not None and interval_fault(interval):
         faults.add("interval")
-    if not DataFastAccount.objects.filter(name=account).exists():  # a new account needs its token
+    if not DataFastAccount.objects.filter(name__iexact=account.strip()).exists():  # a new account needs a token
         token = first_line(stdin)
         if not token:
             faults.add("stdin")
-        elif not (token.startswith("dft_") and visible_ascii(token[4:])):
+        elif not (token.startswith("dft_") and visible_ascii(token[4:]) and len(token) <= 500):
             faults.add("token")
-        if not 0 < len(account) <= 100:
+        if not credential_name_is_acceptable(account, DataFastAccount):
             faults.add("account")
-    if not 0 < len(name) <= 100:
+    if not credential_name_is_acceptable(name, DataFastSite):
         faults.add("name")
-    if not OBJECT_ID.fullmatch(website_id) or DataFastSite.objects.filter(website_id=website_id).exists():
+    normalised = website_id.strip().lower()
+    if not OBJECT_ID.fullmatch(normalised) or DataFastSite.objects.filter(website_id=normalised).exists():
         faults.add("website-id")
     with rolled_back():
         if faults:
             expect_refusal_naming(faults, "add_datafast_site", *args, stdin=stdin)
         else:
             out = run("add_datafast_site", *args, stdin=stdin)
-            site = DataFastSite.objects.get(website_id=website_id)
-            assert (site.name, site.account.name) == (name, account)
-            assert out.startswith(f"Saved website {name} ({website_id})")
+            site = DataFastSite.objects.get(website_id=normalised)
+            assert (site.name, site.account.name.lower()) == (name.strip(), account.strip().lower())
+            assert out.startswith(f"Saved website {name.strip()} ({normalised})")
 
 
 @pytest.mark.usefixtures("sandbox", "northwind")
@@ -178,25 +182,26 @@ def test_add_chargebackstop_key_saves_or_names_the_bad_argument(name, level, org
         faults.add("level")
     if interval is not None and interval_fault(interval):
         faults.add("interval")
-    ids = [value.strip() for value in organisation_ids if value.strip()]
+    # As in the key form: each option may hold several IDs separated by commas or spaces.
+    ids = list(dict.fromkeys(item for value in organisation_ids for item in split_ids(value)))
     if not all(MERCHANT_ID.fullmatch(value) for value in ids) or (level == "organisation" and len(ids) > 1):
         faults.add("organisation-id")
     api_key = first_line(stdin)
     if not api_key:
         faults.add("stdin")
-    elif not visible_ascii(api_key):
+    elif not (visible_ascii(api_key) and len(api_key) <= 500):
         faults.add("key")
-    if not 0 < len(name) <= 100 or ChargebackStopKey.objects.filter(name=name).exists():
+    if not credential_name_is_acceptable(name, ChargebackStopKey):
         faults.add("name")
     with rolled_back():
         if faults:
             expect_refusal_naming(faults, "add_chargebackstop_key", *args, stdin=stdin)
         else:
             out = run("add_chargebackstop_key", *args, stdin=stdin)
-            key = ChargebackStopKey.objects.get(name=name)
+            key = ChargebackStopKey.objects.get(name=name.strip())
             assert key.secret.reveal() == api_key
             assert set(key.organisations.values_list("organisation_id", flat=True)) == set(ids)
-            assert out.startswith(f"Saved {level}-level key {name}")
+            assert out.startswith(f"Saved {level}-level key {name.strip()}")
 
 
 @pytest.fixture

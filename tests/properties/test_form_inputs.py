@@ -34,6 +34,7 @@ from tests.properties import (
     MERCHANT_ID,
     PADDING,
     SEPARATOR,
+    credential_name_is_acceptable,
     error_shown_beside,
     examples,
     id_lists,
@@ -273,13 +274,6 @@ def test_the_rename_page_renames_or_shows_the_refusal_beside_the_name(sandbox, a
 
 
 # --- credentials ---------------------------------------------------------------------------------
-
-
-def credential_name_is_acceptable(value: str, model: type) -> bool:
-    """1 to 100 characters, no control or invisible character, unique among its kind ignoring case."""
-    if not name_is_acceptable(value, limit=100, invisible_too=True):
-        return False
-    return not model.objects.filter(name__iexact=value.strip()).exists()
 
 
 def interval_verdict(value: str) -> bool | None:
