@@ -19,7 +19,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $(VENV)/.runtime-installed $@
 
 run: $(VENV)/.runtime-installed
-	$(BIN)/python scripts/run.py
+	@$(BIN)/python scripts/run.py || [ $$? -eq 130 ]  # 130: stopped with Ctrl-C, as intended
 
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

