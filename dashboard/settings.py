@@ -143,6 +143,8 @@ POLL_INTERVAL_SECONDS = env.positive_int("POLL_INTERVAL_SECONDS", default=300, m
 POLL_TICK_SECONDS = env.positive_int("POLL_TICK_SECONDS", default=5)
 POLL_CONCURRENCY = env.positive_int("POLL_CONCURRENCY", default=32)
 POLL_TASK_TIME_LIMIT = 120
+# With many sources due, up to this many are polled one after another by one task (see dispatch).
+POLL_BATCH_MAX = 8
 # A dispatched poll that has not finished after this long (a killed worker) is dispatched again;
 # its overlap lock lasts as long, so keep it above the longest poll.
 POLL_LEASE_SECONDS = env.positive_int("POLL_LEASE_SECONDS", default=POLL_TASK_TIME_LIMIT + 30, minimum=1)

@@ -12,7 +12,7 @@ from django.db import DatabaseError
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
 from integrations_app.history import prune
-from integrations_app.polling.dispatch import Due, claim_due, run_poll
+from integrations_app.polling.dispatch import Batch, claim_due, run_poll
 from integrations_app.polling.locks import exclusive
 
 logger = logging.getLogger(__name__)
@@ -26,34 +26,43 @@ def dispatch_due_polls() -> int:
     with exclusive("dispatch", timeout=30) as mine:
         if not mine:
             return 0
-        due = claim_due()
-    enqueue(due)
-    return len(due)
+        batches = claim_due()
+    enqueue(batches)
+    return sum(len(batch.pks) for batch in batches)
 
 
-def enqueue(due: list[Due]) -> None:
-    for item in due:
-        task = poll_site if item.kind == "site" else poll_key
-        task.apply_async((item.pk, item.dispatched_at.isoformat()), expires=item.expires)
+def enqueue(batches: list[Batch]) -> None:
+    for batch in batches:
+        poll_batch.apply_async((batch.kind, batch.pks, batch.dispatched_at.isoformat()), expires=batch.expires)
 
 
-def _poll(kind: str, pk: int, dispatched_at: str | None) -> str:
-    outcome = run_poll(kind, pk, dispatched_at=datetime.fromisoformat(dispatched_at) if dispatched_at else None)
-    if outcome is None:
-        return "skipped"
-    if outcome.alerts:
+def _poll(kind: str, pks: list[int], dispatched_at: str | None) -> dict[str, int]:
+    """Poll each source in turn. A retry after a database error skips those already polled."""
+    when = datetime.fromisoformat(dispatched_at) if dispatched_at else None
+    counts = {"ok": 0, "failed": 0, "skipped": 0}
+    alerts = 0
+    for pk in pks:
+        outcome = run_poll(kind, pk, dispatched_at=when)
+        counts["skipped" if outcome is None else "ok" if outcome.ok else "failed"] += 1
+        alerts += outcome.alerts if outcome else 0
+    if alerts:
         send_pending_alerts.apply_async(countdown=GROUP_QUIET.total_seconds() + 1)
-    return "ok" if outcome.ok else outcome.error_kind
+    return counts
 
 
 @shared_task(**DB_RETRY)
-def poll_site(site_id: int, dispatched_at: str | None = None) -> str:
-    return _poll("site", site_id, dispatched_at)
+def poll_batch(kind: str, pks: list[int], dispatched_at: str) -> dict[str, int]:
+    return _poll(kind, pks, dispatched_at)
 
 
 @shared_task(**DB_RETRY)
-def poll_key(key_id: int, dispatched_at: str | None = None) -> str:
-    return _poll("key", key_id, dispatched_at)
+def poll_site(site_id: int, dispatched_at: str | None = None) -> dict[str, int]:
+    return _poll("site", [site_id], dispatched_at)
+
+
+@shared_task(**DB_RETRY)
+def poll_key(key_id: int, dispatched_at: str | None = None) -> dict[str, int]:
+    return _poll("key", [key_id], dispatched_at)
 
 
 @shared_task(**DB_RETRY)

@@ -17,7 +17,14 @@ from integrations_app.db import write_transaction
 from integrations_app.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation, StatusChange
 from integrations_app.models.chargebackstop import IntegrationStatus
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.polling.outcome import SOURCE_FIELDS, PollOutcome, error_kind, record_failure, record_success
+from integrations_app.polling.outcome import (
+    SOURCE_FIELDS,
+    PollOutcome,
+    error_kind,
+    polled_since,
+    record_failure,
+    record_success,
+)
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, record_transition, settle_flapping
 from integrations_app.upstream.errors import UpstreamError
@@ -26,8 +33,11 @@ ENABLED, GONE = IntegrationStatus.ENABLED, IntegrationStatus.GONE
 OUTSIDE = "outside the dashboard"
 
 
-def poll_key(key_id: int) -> PollOutcome:
+def poll_key(key_id: int, *, dispatched_at: datetime | None = None) -> PollOutcome | None:
+    """Poll one key; None when it was already polled since `dispatched_at` (a redelivery)."""
     key = ChargebackStopKey.objects.get(pk=key_id)
+    if polled_since(key, dispatched_at):
+        return None
     started = timezone.now()
     clock = time.monotonic()
     try:

@@ -12,7 +12,14 @@ from integrations_app.datafast.client import PROVIDERS, DataFastClient, WebsiteI
 from integrations_app.db import write_transaction
 from integrations_app.models import DataFastSite, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.polling.outcome import SOURCE_FIELDS, PollOutcome, error_kind, record_failure, record_success
+from integrations_app.polling.outcome import (
+    SOURCE_FIELDS,
+    PollOutcome,
+    error_kind,
+    polled_since,
+    record_failure,
+    record_success,
+)
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, record_transition, settle_flapping
 from integrations_app.upstream.errors import UpstreamError
@@ -25,8 +32,11 @@ def connection_word(connected: bool) -> str:
     return "connected" if connected else "not connected"
 
 
-def poll_site(site_id: int) -> PollOutcome:
+def poll_site(site_id: int, *, dispatched_at: datetime | None = None) -> PollOutcome | None:
+    """Poll one website; None when it was already polled since `dispatched_at` (a redelivery)."""
     site = DataFastSite.objects.select_related("account").get(pk=site_id)
+    if polled_since(site, dispatched_at):
+        return None
     started = timezone.now()
     clock = time.monotonic()
     try:

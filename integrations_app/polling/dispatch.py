@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,33 +21,47 @@ SOURCES = {"site": (DataFastSite, poll_site), "key": (ChargebackStopKey, poll_ke
 
 
 @dataclass(frozen=True)
-class Due:
+class Batch:
+    """Sources of one kind dispatched together: polled one after another by one task."""
+
     kind: str  # "site" or "key"
-    pk: int
+    pks: tuple[int, ...]
     dispatched_at: datetime
 
     @property
     def expires(self) -> int:
-        """Seconds a queued poll stays valid: after its lease the source is dispatched again anyway."""
+        """Seconds a queued batch stays valid: after its lease each source is dispatched again anyway."""
         return settings.POLL_LEASE_SECONDS
 
 
-def claim_due(now: datetime | None = None, *, everything: bool = False) -> list[Due]:
-    """Lease every due source and return them. Rows are claimed in one transaction (row locks
-    with SKIP LOCKED where the database has them), so two dispatchers never hand out one source twice."""
+def chunks(items: list[int], size: int) -> list[tuple[int, ...]]:
+    return [tuple(items[start : start + size]) for start in range(0, len(items), size)]
+
+
+def batch_size(due: int) -> int:
+    """One source per task while there are few, so they all run at once; up to POLL_BATCH_MAX when
+    there are many, so thousands of polls do not cost thousands of broker messages (each costs the
+    worker as much CPU as a poll)."""
+    per_thread = math.ceil(due / (settings.POLL_CONCURRENCY * 4))
+    return max(1, min(settings.POLL_BATCH_MAX, per_thread))
+
+
+def claim_due(now: datetime | None = None, *, everything: bool = False) -> list[Batch]:
+    """Lease every due source and return them in batches. Rows are claimed in one transaction (row
+    locks with SKIP LOCKED where the database has them), so two dispatchers never hand out one
+    source twice."""
     now = now or timezone.now()
-    due: list[Due] = []
+    batches: list[Batch] = []
     with transaction.atomic():
         for kind, (model, _) in SOURCES.items():
             rows = model.objects.select_for_update(skip_locked=True).filter(enabled=True)
             if not everything:
                 rows = rows.filter(next_poll_at__lte=now)
-            claimed = list(rows.only("pk", "next_poll_at").order_by("next_poll_at"))
-            for row in claimed:
-                row.next_poll_at = lease_end(now)
-                due.append(Due(kind, row.pk, now))
-            model.objects.bulk_update(claimed, ["next_poll_at"], batch_size=500)
-    return due
+            pks = list(rows.order_by("next_poll_at").values_list("pk", flat=True))
+            for chunk in chunks(pks, 500):
+                model.objects.filter(pk__in=chunk).update(next_poll_at=lease_end(now))
+            batches += [Batch(kind, chunk, now) for chunk in chunks(pks, batch_size(len(pks)))]
+    return batches
 
 
 def run_poll(
@@ -60,9 +75,7 @@ def run_poll(
     with exclusive(f"poll:{kind}:{pk}", timeout=settings.POLL_LEASE_SECONDS, required=lock_required) as mine:
         if not mine:
             return None
-        if dispatched_at is not None and model.objects.filter(pk=pk, last_polled_at__gte=dispatched_at).exists():
-            return None
         try:
-            return poll(pk)
+            return poll(pk, dispatched_at=dispatched_at)
         except model.DoesNotExist:
             return None  # deleted between dispatch and poll

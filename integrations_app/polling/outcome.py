@@ -42,6 +42,10 @@ class PollOutcome:
         return sum(1 for change in self.changes if change.notify)
 
 
+def polled_since(source: Source, dispatched_at: datetime | None) -> bool:
+    return dispatched_at is not None and source.last_polled_at is not None and source.last_polled_at >= dispatched_at
+
+
 def error_kind(error: Exception) -> str:
     if isinstance(error, TransientError):
         return error.reason

@@ -87,7 +87,7 @@ FAULTS = [
         datafast={"kind": "missing_field", "field": "data.0.stripe"},
         chargebackstop={"kind": "missing_field", "field": "count"},
         error_kind="schema",
-        http_status=None,
+        http_status=200,
     ),
     Fault(
         "401",

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 INTERVAL_SECONDS = 2
 POLLS_EACH = 3
-POLL_DONE = re.compile(r"tasks\.poll_(site|key)\[[^\]]+\] succeeded")
+POLL_DONE = re.compile(r"tasks\.poll_(site|key|batch)\[[^\]]+\] succeeded")
 LATENCY = 1.2  # each poll outlasts a tick: without lease and lock, the next tick would poll it again
 # Slowest acceptable gap: an interval, a tick to notice it is due, and room for a slow machine.
 LATEST_GAP = timedelta(seconds=INTERVAL_SECONDS + 2 * TICK_SECONDS + 3)

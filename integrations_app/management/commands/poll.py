@@ -9,13 +9,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
 from integrations_app.alerts.delivery import send_pending_alerts
-from integrations_app.polling.dispatch import Due, claim_due, run_poll
+from integrations_app.polling.dispatch import claim_due, run_poll
 from integrations_app.polling.outcome import PollOutcome
 
 
-def _poll_in_thread(item: Due) -> PollOutcome | None:
+def _poll_in_thread(source: tuple[str, int]) -> PollOutcome | None:
+    kind, pk = source
     try:
-        return run_poll(item.kind, item.pk, lock_required=False)
+        return run_poll(kind, pk, lock_required=False)
     finally:
         connection.close()  # each thread has its own connection; do not leak it
 
@@ -31,16 +32,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, sync: bool = False, **options: Any) -> None:
-        due = claim_due(everything=True)
+        batches = claim_due(everything=True)
+        sources = [(batch.kind, pk) for batch in batches for pk in batch.pks]
         if not sync:
             from integrations_app.tasks import enqueue
 
-            enqueue(due)
-            self.stdout.write(f"Queued {len(due)} polls for the workers.")
+            enqueue(batches)
+            self.stdout.write(f"Queued {len(sources)} polls for the workers.")
             return
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=settings.POLL_CONCURRENCY) as pool:
-            outcomes = [outcome for outcome in pool.map(_poll_in_thread, due) if outcome is not None]
+            outcomes = [outcome for outcome in pool.map(_poll_in_thread, sources) if outcome is not None]
         report = send_pending_alerts(wait=False)
         elapsed = time.monotonic() - started
         failed = [outcome for outcome in outcomes if not outcome.ok]
