@@ -43,6 +43,9 @@ class DataFastSite(PolledSource):
     paddle_key_expires_at = models.DateTimeField(null=True, blank=True)
     # none / ok / expiring / expired; alerts fire on the way into expiring and expired.
     paddle_expiry_state = models.CharField(max_length=10, default="none", editable=False)
+    # A provider disconnected (an open alert) or the Paddle key expired; kept by polling so the
+    # overview counts and filters it without looking at every provider row.
+    has_disconnect = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -53,7 +53,8 @@ def poll_site(site_id: int, *, dispatched_at: datetime | None = None) -> PollOut
         store_snapshot(site, result.as_snapshot(), now=started)
         changes += apply_providers(site, result, now=started)
         changes += apply_paddle_expiry(site, result, now=started, first_observation=first_observation)
-        site.save(update_fields=[*SOURCE_FIELDS, "snapshot_digest", *PADDLE_FIELDS])
+        site.has_disconnect = site.has_disconnect or site.paddle_expiry_state == "expired"
+        site.save(update_fields=[*SOURCE_FIELDS, "snapshot_digest", "has_disconnect", *PADDLE_FIELDS])
     return PollOutcome(str(site), ok=True, changes=changes)
 
 
@@ -86,6 +87,7 @@ def apply_providers(site: DataFastSite, result: WebsiteIntegrations, *, now: dat
             state.save(update_fields=["alert_open", "flapping_since"])
     if new_rows:
         ProviderState.objects.bulk_create(new_rows)
+    site.has_disconnect = any(state.alert_open for state in states.values())
     return changes
 
 

@@ -4,10 +4,11 @@ rely on colour alone (each carries an icon and a word)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 register = template.Library()
@@ -111,3 +112,55 @@ def as_fields(value: object) -> str:
         shown = ", ".join(str(element) for element in item) if isinstance(item, list | tuple) else str(item)
         parts.append(f"{key}: {shown}")
     return " · ".join(parts) or "—"
+
+
+@register.simple_tag
+def provider_cell(state: Any, compact: bool = False) -> SafeString:
+    """A provider's state on a website, as a badge. A tag, not an include: the overview draws six
+    per row, and an include per cell costs more than the rest of the page."""
+    if state is None:
+        return _quiet("…", "Not polled yet", compact)
+    if state.flapping_since:
+        return badge("flapping", compact=compact)
+    if state.connected:
+        return badge("connected", compact=compact)
+    if state.alert_open:
+        return badge("disconnected", compact=compact)
+    return _quiet("–", "Not connected", compact)
+
+
+def _quiet(mark: str, words: str, compact: bool) -> SafeString:
+    if compact:
+        return format_html(
+            '<span class="text-body-secondary" title="{}">{}<span class="visually-hidden">{}</span></span>',
+            words,
+            mark,
+            words.lower(),
+        )
+    return format_html('<span class="text-body-secondary">{} {}</span>', mark, words)
+
+
+@register.simple_tag
+def source_status(source: Any) -> SafeString:
+    """How polling a website or key is going: a verdict from the API, not polled yet, stale, or OK."""
+    if source.has_problem:
+        return badge(source.health)
+    if source.health == "pending":
+        return badge("pending")
+    return badge("stale" if source.is_stale() else "ok")
+
+
+@register.simple_tag
+def provider_cells(cells: list[Any]) -> SafeString:
+    """A row's six provider cells, as `<td>`s."""
+    return format_html_join("", "<td>{}</td>", ((provider_cell(cell, compact=True),) for cell in cells))
+
+
+@register.simple_tag
+def organisation_options(choices: Any, selected: str) -> SafeString:
+    """`<option>`s for (pk, label, organisation_id) rows; the filter lists every organisation."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((pk, " selected" if str(pk) == selected else "", label or org_id) for pk, label, org_id in choices),
+    )
