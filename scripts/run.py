@@ -73,6 +73,10 @@ def main() -> int:
     os.environ.setdefault("WEB_HOST", "127.0.0.1")
     os.environ.setdefault("WEB_PORT", "8000")
     os.environ.setdefault("POLL_CONCURRENCY", setting("POLL_CONCURRENCY", dotenv) or "32")
+    # One worker process per core (Python threads share one core), splitting the concurrency, so
+    # no more than POLL_CONCURRENCY polls are ever in flight in all.
+    workers = int(setting("WORKER_PROCESSES", dotenv) or min(os.cpu_count() or 1, 4))
+    os.environ["WORKER_THREADS"] = str(max(1, int(os.environ["POLL_CONCURRENCY"]) // workers))
     os.environ.setdefault("SANDBOX_PORT", str(SANDBOX_PORT))
 
     sandbox = not (setting("DATAFAST_BASE_URL", dotenv) or setting("CHARGEBACKSTOP_BASE_URL", dotenv))
@@ -120,7 +124,7 @@ def main() -> int:
     if sandbox:
         print(f"Sandbox control page (switch providers off by hand): {sandbox_url}/_sandbox/")
     print("Press Ctrl-C to stop everything.\n")
-    honcho = [str(BIN / "honcho"), "start", "-f", "Procfile", "-e", os.devnull, *processes]
+    honcho = [str(BIN / "honcho"), "start", "-f", "Procfile", "-e", os.devnull, "-c", f"worker={workers}", *processes]
     os.execv(honcho[0], honcho)  # noqa: S606 honcho becomes this process, so Ctrl-C reaches it directly
 
 
