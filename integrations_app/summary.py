@@ -5,11 +5,12 @@ Shared by the overview page and `/api/status.json`, so both always agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
 from integrations_app.models import DataFastSite, Health, Integration, Organisation
@@ -62,29 +63,36 @@ def problem_filter(problem: str) -> Q:
 
 
 def summary(now: datetime | None = None) -> Summary:
-    sites = annotated_sites(now).aggregate(
-        sites=Count("pk"),
-        ok=Count("pk", filter=problem_filter("ok")),
-        disconnect=Count("pk", filter=problem_filter("disconnect")),
-        stale=Count("pk", filter=problem_filter("stale")),
-        credential=Count("pk", filter=problem_filter("credential")),
-        pending=Count("pk", filter=Q(health=Health.PENDING)),
+    """Counts from two small GROUP BY queries: one pass over the websites, one over the
+    integrations (cheaper than one filtered COUNT per number over every row)."""
+    now = now or timezone.now()
+    stale = ExpressionWrapper(Q(stale_after__lt=now), output_field=BooleanField())
+    groups = list(
+        DataFastSite.objects.annotate(stale=stale)
+        .values("health", "has_disconnect", "stale")
+        .annotate(total=Count("pk"))
+        .order_by()
     )
-    integrations = Integration.objects.aggregate(
-        enabled=Count("pk", filter=Q(status=IntegrationStatus.ENABLED)),
-        disabled=Count("pk", filter=Q(status=IntegrationStatus.DISABLED)),
-        gone=Count("pk", filter=Q(status=IntegrationStatus.GONE)),
-    )
+
+    def sites(predicate: Callable[[dict[str, Any]], bool]) -> int:
+        return sum(group["total"] for group in groups if predicate(group))
+
+    def is_stale(group: dict[str, Any]) -> bool:
+        return bool(group["stale"]) or group["health"] == Health.FAILING
+
+    statuses = dict(Integration.objects.values_list("status").annotate(total=Count("pk")).order_by())
     return Summary(
-        sites=sites["sites"],
-        sites_ok=sites["ok"],
-        sites_with_disconnect=sites["disconnect"],
-        sites_stale=sites["stale"],
-        sites_with_credential_problem=sites["credential"],
-        sites_pending=sites["pending"],
-        integrations_enabled=integrations["enabled"],
-        integrations_disabled=integrations["disabled"],
-        integrations_gone=integrations["gone"],
+        sites=sites(lambda group: True),
+        sites_ok=sites(
+            lambda group: group["health"] == Health.OK and not group["has_disconnect"] and not is_stale(group)
+        ),
+        sites_with_disconnect=sites(lambda group: group["has_disconnect"]),
+        sites_stale=sites(is_stale),
+        sites_with_credential_problem=sites(lambda group: group["health"] in CREDENTIAL_PROBLEMS),
+        sites_pending=sites(lambda group: group["health"] == Health.PENDING),
+        integrations_enabled=statuses.get(IntegrationStatus.ENABLED, 0),
+        integrations_disabled=statuses.get(IntegrationStatus.DISABLED, 0),
+        integrations_gone=statuses.get(IntegrationStatus.GONE, 0),
         organisations=Organisation.objects.count(),
     )
 
