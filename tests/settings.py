@@ -35,6 +35,7 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 # A file, not shared-cache memory: worker and sender threads then get SQLite's normal locking
 # (WAL, IMMEDIATE, busy timeout) instead of "database table is locked" errors.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    VAR_DIR.mkdir(exist_ok=True)  # noqa: F405 (absent in a fresh clone)
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
 
 # Static files straight from the finders (no collectstatic in tests; the live server needs them).
