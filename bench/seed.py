@@ -1,0 +1,64 @@
+"""Register the sandbox's generated credentials in the bench database, as `load_demo` does for the
+demo: one DataFastAccount per token (secret via `set_secret`), its websites, the organisations with
+their labels, and one partner-level ChargebackStopKey per partner key. Bulk inserts, one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, Organisation
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Registered:
+    sites: int
+    accounts: int
+    keys: int
+    organisations: int
+
+
+@transaction.atomic
+def register(scenario: dict[str, Any], *, next_poll_at: datetime, site_limit: int | None = None) -> Registered:
+    """`site_limit` registers only the first N websites (in token order), for smaller databases."""
+    names = {website["id"]: website["name"] for website in scenario["datafast"]["websites"]}
+    accounts = []
+    for token in scenario["datafast"]["tokens"]:
+        account = DataFastAccount(name=token["label"])
+        account.set_secret(token["token"])
+        accounts.append(account)
+    DataFastAccount.objects.bulk_create(accounts)
+    sites = [
+        DataFastSite(account=account, name=names[website_id], website_id=website_id, next_poll_at=next_poll_at)
+        for account, token in zip(accounts, scenario["datafast"]["tokens"], strict=True)
+        for website_id in token["websites"]
+    ]
+    sites.sort(key=lambda site: int(site.website_id[8:], 16))  # the scenario's order: site 1, 2, 3...
+    DataFastSite.objects.bulk_create(sites[:site_limit], batch_size=BATCH)
+    cbs = scenario["chargebackstop"]
+    Organisation.objects.bulk_create(
+        [Organisation(organisation_id=org["id"], label=org["label"]) for org in cbs["organisations"]], batch_size=BATCH
+    )
+    keys = []
+    for entry in cbs["keys"]:
+        key = ChargebackStopKey(name=entry["label"], level=entry["level"], next_poll_at=next_poll_at)
+        key.set_secret(entry["key"])
+        keys.append(key)
+    ChargebackStopKey.objects.bulk_create(keys)
+    return Registered(
+        sites=len(sites[:site_limit]), accounts=len(accounts), keys=len(keys), organisations=len(cbs["organisations"])
+    )
+
+
+def superuser() -> Any:
+    user_model = get_user_model()
+    user, _ = user_model.objects.get_or_create(
+        username="bench", defaults={"is_staff": True, "is_superuser": True, "email": "bench@example.com"}
+    )
+    return user

@@ -1,0 +1,116 @@
+"""The bench's private copy of the product: its own database, Redis port, sandbox, worker(s) and
+beat, all real processes in a temporary directory, with the environment the product reads."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+import requests
+from cryptography.fernet import Fernet
+
+from bench.processes import Supervisor, celery, environment, free_port, python, redis_binary
+
+ADMIN_ADDRESS = "bench-admin@example.com"
+
+
+@dataclass
+class Ports:
+    redis: int = field(default_factory=free_port)
+    sandbox: int = field(default_factory=free_port)
+    smtp: int = field(default_factory=free_port)
+
+
+class Stack:
+    def __init__(self, workdir: Path, database_url: str, overrides: dict[str, object] | None = None) -> None:
+        self.workdir = workdir
+        self.ports = Ports()
+        self.sandbox_url = f"http://127.0.0.1:{self.ports.sandbox}"
+        self.redis_url = f"redis://127.0.0.1:{self.ports.redis}/0"
+        self.env = environment(
+            {
+                "DJANGO_SETTINGS_MODULE": "bench.settings",
+                "PAYSTATUS_SKIP_DOTENV": "true",
+                "SECRET_KEY": secrets.token_urlsafe(50),
+                "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                "DATABASE_URL": database_url,
+                "REDIS_URL": self.redis_url,
+                "DATAFAST_BASE_URL": self.sandbox_url,
+                "CHARGEBACKSTOP_BASE_URL": self.sandbox_url,
+                "ADMINS": ADMIN_ADDRESS,
+                "EMAIL_URL": f"smtp://127.0.0.1:{self.ports.smtp}",
+                "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
+                "BENCH_STATIC_ROOT": str(workdir / "static"),
+                "BENCH_SETTINGS": json.dumps(overrides or {}),
+            }
+        )
+        self.supervisor = Supervisor(workdir, self.env)
+        self.workers: list[str] = []
+        self._beats = 0
+
+    # --- infrastructure --------------------------------------------------------------------
+
+    def start_redis(self) -> None:
+        (self.workdir / "redis").mkdir(exist_ok=True)
+        argv = [redis_binary(), "--port", str(self.ports.redis), "--bind", "127.0.0.1", "--save", ""]
+        argv += ["--appendonly", "no", "--dir", str(self.workdir / "redis"), "--loglevel", "warning"]
+        client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=0.2)
+        self.supervisor.start("redis", argv, ready=lambda: bool(client.ping()))
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url)
+
+    def start_sandbox(self) -> None:
+        argv = [python(), "manage.py", "sandbox", "--host", "127.0.0.1", "--port", str(self.ports.sandbox)]
+        argv += ["--scenario", "empty", "-v", "0"]
+        self.supervisor.start(
+            "sandbox", argv, ready=lambda: requests.get(f"{self.sandbox_url}/_sandbox/stats", timeout=1).ok
+        )
+
+    # --- the poller --------------------------------------------------------------------------
+
+    def start_workers(self, *, workers: int, threads: int, env: dict[str, str] | None = None) -> list[int]:
+        """`workers` processes of `celery worker --pool threads --concurrency <threads>`, as the Procfile starts
+        them (the app module adds only the bench's dispatch-timing hook). Returns their pids."""
+        pids = []
+        for number in range(1, workers + 1):
+            name = f"worker{number}"
+            argv = [celery(), "-A", "bench.celeryapp", "worker", "--pool", "threads", "--concurrency", str(threads)]
+            argv += ["--loglevel", "INFO", "--without-mingle", "--without-gossip", "-n", f"bench{number}@%h"]
+            log = self.supervisor.log_path(name)
+            offset = log.stat().st_size if log.exists() else 0
+            process = self.supervisor.start(
+                name,
+                argv,
+                ready=lambda log=log, offset=offset: " ready." in log.read_text(errors="replace")[offset:],
+                env=env,
+                timeout=60,
+            )
+            self.workers.append(name)
+            pids.append(process.pid)
+        return pids
+
+    def start_beat(self, *, tick: int, env: dict[str, str] | None = None) -> None:
+        self._beats += 1
+        schedule = self.workdir / f"beat-schedule-{self._beats}"
+        argv = [celery(), "-A", "dashboard", "beat", "--loglevel", "INFO", "--schedule", str(schedule)]
+        log = self.supervisor.log_path("beat")
+        offset = log.stat().st_size if log.exists() else 0
+        self.supervisor.start(
+            "beat",
+            argv,
+            ready=lambda: "beat: Starting" in log.read_text(errors="replace")[offset:],
+            env={"POLL_TICK_SECONDS": str(tick), **(env or {})},
+        )
+
+    def stop_pollers(self) -> None:
+        self.supervisor.stop("beat")
+        for name in self.workers:
+            self.supervisor.stop(name, timeout=60)
+        self.workers = []
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
