@@ -7,6 +7,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from scripts.run import default_worker_processes
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -16,10 +18,10 @@ class Scale:
     integrations: int = 1000
     partner_keys: int = 5
     latency: float = 0.1
-    # As `make run` starts them: POLL_CONCURRENCY polls in flight in all, split over one worker
-    # process per core (at most 4), since Python threads share one core.
+    # As `make run` starts them: POLL_CONCURRENCY polls in flight in all, split over
+    # WORKER_PROCESSES worker processes (by default two per core, at most 8).
     concurrency: int = field(default_factory=lambda: int(os.environ.get("POLL_CONCURRENCY", "32")))
-    workers: int = field(default_factory=lambda: int(os.environ.get("WORKER_PROCESSES", min(os.cpu_count() or 1, 4))))
+    workers: int = field(default_factory=lambda: int(os.environ.get("WORKER_PROCESSES") or default_worker_processes()))
     sequential_sample: int = 50
     page_requests: int = 200
     small_sites: int = 500
