@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def default_worker_processes() -> int:
     """Two per core, at most 8. Python threads of one process share one core and queue for the
-    GIL; on 2 cores, 4 processes of 8 threads ran the 5,000-site bench cycle in 22 s where 2 of 16
-    took 25 s and 8 of 4 took 24 s (`make bench`, README)."""
+    GIL; on 2 cores, 4 processes of 8 threads ran the 5,000-site bench cycle in 21-22 s where 2 of
+    16 took 24-25 s and 8 of 4 took 24 s (`make bench`, README)."""
     return min(2 * (os.cpu_count() or 1), 8)
 
 
