@@ -134,3 +134,12 @@ def test_upstream_base_urls_come_only_from_settings():
             if re.search(r"(DataFastClient|ChargebackStopClient)\([^)]*base_url=", line):
                 offenders.append(f"{path.relative_to(ROOT)}:{number}")
     assert offenders == []
+
+
+def test_a_command_on_an_unmigrated_database_says_to_migrate(tmp_path):
+    env = production_env(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    result = manage("poll", "--sync", env=env)
+    assert result.returncode == 2
+    assert "no Paystatus tables yet" in result.stderr
+    assert "manage.py migrate" in result.stderr
+    assert "Traceback" not in result.stderr
