@@ -177,6 +177,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": every(3600),
         "options": {"expires": 600},
     },
+    "compact-history": {
+        "task": "integrations_app.tasks.compact_history",
+        "schedule": every(24 * 3600),
+        "options": {"expires": 3600},
+    },
 }
 
 # --- Alerts and email ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.db import DatabaseError
 
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
-from integrations_app.history import prune
+from integrations_app.history import compact, prune
 from integrations_app.polling.dispatch import Batch, claim_due, run_poll
 from integrations_app.polling.locks import exclusive
 
@@ -77,3 +77,8 @@ def send_pending_alerts() -> int:
 @shared_task
 def prune_history() -> dict[str, int]:
     return prune()
+
+
+@shared_task
+def compact_history() -> list[str]:
+    return compact()
