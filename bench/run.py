@@ -2,8 +2,8 @@
 run a real poll cycle, time the pages, the detection latency and the retention, and print one
 table (also written to bench/results/latest.md).
 
-    .venv/bin/python bench/run.py            # the full run (about 40 minutes on 2 cores)
-    .venv/bin/python bench/run.py --quick    # a small trial (about 5 minutes)
+    .venv/bin/python bench/run.py            # the full run (about 11 minutes on 2 cores)
+    .venv/bin/python bench/run.py --quick    # a small trial (about 2.5 minutes)
     .venv/bin/python bench/run.py --postgres --output bench/results/postgres.md
     .venv/bin/python bench/run.py --only cycle --sites 2000 --workers 1
 
