@@ -77,3 +77,10 @@ def test_a_poll_already_running_elsewhere_is_skipped(worker, sandbox):
         time.sleep(1.0)
     assert PollAttempt.objects.count() == 0
     assert result.id
+
+
+def test_every_beat_entry_names_a_registered_task(settings):
+    app.loader.import_default_modules()
+    names = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert names <= set(app.tasks), names - set(app.tasks)
+    assert "integrations_app.tasks.compact_history" in names
