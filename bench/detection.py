@@ -1,73 +1,34 @@
 """Detection latency: switch a provider off in the sandbox and time until the alert email reaches a
-real SMTP server (aiosmtpd, in this process), with the worker(s) and beat running as in production
+real SMTP server (the tests' aiosmtpd sink, in this process), with the worker(s) and beat running as in production
 and the watched websites on a 60-second poll interval."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import logging
 import random
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.utils import timezone
 
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import ChargebackStopKey, DataFastSite, PollAttempt, ProviderState
+from tests.smtp_sink import SmtpSink
 
 
-@dataclass
-class Received:
-    at: float
-    subject: str
-    body: str
-
-
-class _Handler:
-    def __init__(self) -> None:
-        self.messages: list[Received] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+def first_mentioning(sink: SmtpSink, name: str, after: float) -> float | None:
+    """When the first message since `after` that names `name` arrived ("site 1" is not "site 17")."""
+    pattern = re.compile(re.escape(name) + r"\b")
+    for at, message in sink.received_since(after):
         text = message.get_body(preferencelist=("plain",))
         body = text.get_content() if text is not None else ""
-        with self.lock:
-            self.messages.append(Received(time.time(), str(message["Subject"]), body))
-        return "250 Message accepted for delivery"
-
-
-class MailSink:
-    """A real SMTP server on a port picked beforehand (aiosmtpd cannot report one it picked)."""
-
-    def __init__(self, port: int) -> None:
-        self.handler = _Handler()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=port)
-
-    def __enter__(self) -> MailSink:
-        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.controller.stop()
-
-    def first_mentioning(self, name: str, after: float) -> Received | None:
-        """The first message since `after` that names `name` ("site 1" is not "site 17")."""
-        pattern = re.compile(re.escape(name) + r"\b")
-        with self.handler.lock:
-            return next(
-                (m for m in self.handler.messages if m.at >= after and pattern.search(m.subject + "\n" + m.body)),
-                None,
-            )
+        if pattern.search(f"{message['Subject']}\n{body}"):
+            return at
+    return None
 
 
 @dataclass
@@ -131,7 +92,7 @@ def wait_for_poll(site: DataFastSite, after_attempt: int, deadline: float, alive
 
 
 def run_trial(
-    sink: MailSink,
+    sink: SmtpSink,
     sandbox: Any,
     site: DataFastSite,
     provider: str,
@@ -151,9 +112,9 @@ def run_trial(
     deadline = time.monotonic() + 2 * interval + 60
     while time.monotonic() < deadline:
         alive()
-        received = sink.first_mentioning(site.name, switched)
-        if received is not None:
-            trial.seconds = received.at - switched
+        received_at = first_mentioning(sink, site.name, switched)
+        if received_at is not None:
+            trial.seconds = received_at - switched
             break
         time.sleep(0.05)
     return trial

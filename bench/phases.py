@@ -3,6 +3,7 @@ set, because Django reads its settings from it."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import random
@@ -28,11 +29,11 @@ if TYPE_CHECKING:
 django.setup()
 
 from bench import cycle, detection, pages, plans, retention, seed  # noqa: E402
-from bench.detection import MailSink  # noqa: E402
 from bench.sandbox import SandboxControl  # noqa: E402
 from integrations_app.alerts.batching import GROUP_QUIET  # noqa: E402
 from integrations_app.models import DataFastSite  # noqa: E402
 from integrations_app.sandbox.scenarios import generated_scenario  # noqa: E402
+from tests.smtp_sink import SmtpSink  # noqa: E402
 
 NEEDS_POLLED_DATA = {"cycle", "detection", "pages", "plans"}
 
@@ -53,7 +54,8 @@ def run_all(stack: Stack, scale: Scale, phases: set[str], report: Report, *, clu
             generated_scenario(**scale.scenario_args()), next_poll_at=timezone.now() + timedelta(days=1)
         )
         print(f"  {registered}", flush=True)
-        with MailSink(stack.ports.smtp) as sink:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection
+        with SmtpSink(stack.ports.smtp) as sink:
             poll_cycles(stack, sandbox, scale, report)
             stack.stop_pollers()
             if "detection" in phases:
@@ -181,7 +183,7 @@ def report_sequential(report: Report, sequential: cycle.Sequential) -> None:
     )
 
 
-def detection_latency(stack: Stack, sandbox: SandboxControl, sink: MailSink, scale: Scale, report: Report) -> None:
+def detection_latency(stack: Stack, sandbox: SandboxControl, sink: SmtpSink, scale: Scale, report: Report) -> None:
     """Worker(s) and beat as in production (the default tick), watched websites on the interval."""
     watched = detection.watched_sites(scale.detection_trials, seed=scale.seed)
     detection.spread_schedule([site for site, _ in watched], scale.interval, seed=scale.seed)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import psycopg
 
-from bench.processes import StartupError, free_port
+from bench.processes import StartupError
+from tests.ports import free_port
 
 VERSIONS = Path("/usr/lib/postgresql")
 

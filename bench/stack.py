@@ -12,7 +12,9 @@ import redis
 import requests
 from cryptography.fernet import Fernet
 
-from bench.processes import Supervisor, celery, environment, free_port, python, redis_binary
+from bench.processes import Supervisor, celery, environment, python
+from tests.ports import free_port
+from tests.redis_server import redis_binary
 
 ADMIN_ADDRESS = "bench-admin@example.com"
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
+
+from tests.ports import free_port
 
 os.environ["PAYSTATUS_SKIP_DOTENV"] = "true"
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-that-is-long-enough-for-django-checks-0123")
@@ -16,15 +17,8 @@ os.environ.setdefault("ADMINS", "ops@example.com,oncall@example.com")
 os.environ.setdefault("SITE_URL", "http://testserver")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 # The suite starts its own Redis (tests/redis_server.py) on this port; settings must know it first.
-TEST_REDIS_PORT = int(os.environ.setdefault("TEST_REDIS_PORT", str(_free_port())))
+TEST_REDIS_PORT = int(os.environ.setdefault("TEST_REDIS_PORT", str(free_port())))
 os.environ["REDIS_URL"] = f"redis://127.0.0.1:{TEST_REDIS_PORT}/0"
 
 from dashboard.settings import *  # noqa: E402,F403

@@ -12,7 +12,7 @@ from integrations_app.models import Alert, StatusChange
 from integrations_app.polling.chargebackstop import poll_key
 from integrations_app.polling.datafast import poll_site
 from tests import demo, factories
-from tests.smtp_sink import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from integrations_app.upstream.errors import (
 )
 from integrations_app.upstream.secret import Secret
 from tests import demo
+from tests.ports import free_port
 
 PATH = "/api/v1/admin/websites/"
 
@@ -134,11 +134,8 @@ def test_a_body_that_trickles_past_the_deadline_is_a_transient_timeout(client, s
 
 
 def test_a_refused_connection_is_transient(settings):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     settings.UPSTREAM_RETRIES = 0
-    client = DataFastClient(demo.DATAFAST_TOKEN, base_url=f"http://127.0.0.1:{port}")
+    client = DataFastClient(demo.DATAFAST_TOKEN, base_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(TransientError) as caught:
         client.website_integrations(demo.ACME_STORE)
     assert caught.value.reason == "connection"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,6 +22,7 @@ from integrations_app.models import AuditEntry, ChargebackStopKey, DataFastAccou
 from integrations_app.upstream.secret import mask
 from integrations_app.views import context as broker_context
 from tests import demo, factories
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -78,10 +78,7 @@ def broker(redis_clean: Any) -> Iterator[redis.Redis]:
 
 
 def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"redis://127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{free_port()}/0"
 
 
 @pytest.fixture

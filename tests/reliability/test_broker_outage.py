@@ -5,7 +5,6 @@ polling resumes with the same worker and beat processes, restarted by nobody."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from integrations_app.models import ChargebackStopKey, DataFastSite, Organisatio
 from integrations_app.polling import locks
 from integrations_app.views import context as broker_context
 from tests import factories
+from tests.ports import free_port
 from tests.redis_server import RedisServer
 from tests.reliability.processes import Launcher, wait_for
 from tests.reliability.relay import TcpRelay
@@ -27,12 +27,6 @@ pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 NOTICE = "Worker/broker unreachable."
 INTERVAL_SECONDS = 2
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def forget_redis_clients() -> None:
