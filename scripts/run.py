@@ -16,6 +16,10 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+DOTENV = ROOT / ".env"
+EMBEDDED_REDIS_PORT = 6391
+SANDBOX_PORT = 8700
 
 
 def default_worker_processes() -> int:
@@ -23,12 +27,6 @@ def default_worker_processes() -> int:
     GIL; on 2 cores, 4 processes of 8 threads ran the 5,000-site bench cycle in 21-22 s where 2 of
     16 took 24-25 s and 8 of 4 took 24 s (`make bench`, README)."""
     return min(2 * (os.cpu_count() or 1), 8)
-
-
-BIN = ROOT / ".venv" / "bin"
-DOTENV = ROOT / ".env"
-EMBEDDED_REDIS_PORT = 6391
-SANDBOX_PORT = 8700
 
 
 def read_dotenv() -> dict[str, str]:
