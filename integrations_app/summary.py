@@ -1,99 +1,92 @@
-"""The overview's numbers and lists, built in a constant number of queries whatever the size.
+"""The overview's numbers, built in a constant number of queries whatever the size.
 
-Shared by the overview page and `/api/status.json`, so both always agree.
+Shared by the overview page and `/api/status.json`, so both always agree. Every count of what is
+wrong comes from `problems.counts`, so the cards add up to the totals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
+from django.db.models import Count
 from django.utils import timezone
 
-from integrations_app.models import DataFastSite, Health, Integration, Organisation
+from integrations_app import problems
+from integrations_app.models import ChargebackStopKey, DataFastSite, Integration, Organisation
 from integrations_app.models.chargebackstop import IntegrationStatus
+from integrations_app.problems import ORDER, Problem
 
-CREDENTIAL_PROBLEMS = [Health.CREDENTIAL_REJECTED, Health.NOT_FOUND]
-PROBLEMS = {
-    "disconnect": "With a disconnect",
-    "stale": "Stale",
-    "credential": "Credential problems",
-    "ok": "All connected",
-}
+# The problem filter's choices: every problem, in the order they sort.
+PROBLEMS = {problem.value: problem.label for problem in ORDER}
+
+
+@dataclass(frozen=True)
+class Card:
+    problem: Problem
+    count: int
+
+    @property
+    def label(self) -> str:
+        return str(self.problem.label)
+
+    @property
+    def icon(self) -> str:
+        return problems.ICONS[self.problem]
+
+    @property
+    def serious(self) -> bool:
+        return problems.is_problem(self.problem)
 
 
 @dataclass(frozen=True)
 class Summary:
     sites: int
-    sites_ok: int
-    sites_with_disconnect: int
-    sites_stale: int
-    sites_with_credential_problem: int
-    sites_pending: int
+    sites_by_problem: dict[str, int]
+    keys: int
+    keys_by_problem: dict[str, int]
+    organisations: int
+    organisations_by_problem: dict[str, int]
     integrations_enabled: int
     integrations_disabled: int
     integrations_gone: int
-    organisations: int
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def sites_with_problem(self) -> int:
+        return sum(count for code, count in self.sites_by_problem.items() if problems.is_problem(Problem(code)))
 
-def annotated_sites(now: datetime | None = None) -> QuerySet[DataFastSite]:
-    now = now or timezone.now()
-    return DataFastSite.objects.annotate(
-        is_stale_now=Q(stale_after__lt=now) | Q(health=Health.FAILING),
-        has_credential_problem=Q(health__in=CREDENTIAL_PROBLEMS),
-    )
-
-
-def problem_filter(problem: str) -> Q:
-    if problem == "disconnect":
-        return Q(has_disconnect=True)
-    if problem == "stale":
-        return Q(is_stale_now=True)
-    if problem == "credential":
-        return Q(has_credential_problem=True)
-    if problem == "ok":
-        return Q(has_disconnect=False, is_stale_now=False, has_credential_problem=False, health=Health.OK)
-    return Q()
+    @property
+    def site_cards(self) -> list[Card]:
+        """One card per problem some website has, and always the two headline ones (disconnected,
+        OK): together they count every website."""
+        return [
+            Card(problem, self.sites_by_problem[problem.value])
+            for problem in ORDER
+            if self.sites_by_problem[problem.value] or problem in (Problem.DISCONNECTED, Problem.OK)
+        ]
 
 
 def summary(now: datetime | None = None) -> Summary:
-    """Counts from two small GROUP BY queries: one pass over the websites, one over the
-    integrations (cheaper than one filtered COUNT per number over every row)."""
     now = now or timezone.now()
-    stale = ExpressionWrapper(Q(stale_after__lt=now), output_field=BooleanField())
-    groups = list(
-        DataFastSite.objects.annotate(stale=stale)
-        .values("health", "has_disconnect", "stale")
-        .annotate(total=Count("pk"))
-        .order_by()
-    )
-
-    def sites(predicate: Callable[[dict[str, Any]], bool]) -> int:
-        return sum(group["total"] for group in groups if predicate(group))
-
-    def is_stale(group: dict[str, Any]) -> bool:
-        return bool(group["stale"]) or group["health"] == Health.FAILING
-
+    sites = problems.counts(DataFastSite.objects.all(), now)
+    keys = problems.counts(ChargebackStopKey.objects.all(), now)
+    organisations = problems.counts(Organisation.objects.all(), now)
     statuses = dict(Integration.objects.values_list("status").annotate(total=Count("pk")).order_by())
     return Summary(
-        sites=sites(lambda group: True),
-        sites_ok=sites(
-            lambda group: group["health"] == Health.OK and not group["has_disconnect"] and not is_stale(group)
-        ),
-        sites_with_disconnect=sites(lambda group: group["has_disconnect"]),
-        sites_stale=sites(is_stale),
-        sites_with_credential_problem=sites(lambda group: group["health"] in CREDENTIAL_PROBLEMS),
-        sites_pending=sites(lambda group: group["health"] == Health.PENDING),
+        sites=sum(sites.values()),
+        sites_by_problem=sites,
+        keys=sum(keys.values()),
+        keys_by_problem=keys,
+        organisations=sum(organisations.values()),
+        organisations_by_problem=organisations,
         integrations_enabled=statuses.get(IntegrationStatus.ENABLED, 0),
         integrations_disabled=statuses.get(IntegrationStatus.DISABLED, 0),
         integrations_gone=statuses.get(IntegrationStatus.GONE, 0),
-        organisations=Organisation.objects.count(),
     )
 
 

@@ -56,7 +56,7 @@ def test_the_overview_counts_and_lists_sites_and_organisations(viewer_client, po
     response = viewer_client.get(reverse("overview"))
     html = response.content.decode()
     summary = response.context["summary"]
-    assert (summary.sites, summary.sites_with_disconnect, summary.sites_ok) == (2, 1, 1)
+    assert (summary.sites, summary.sites_by_problem["disconnected"], summary.sites_by_problem["ok"]) == (2, 1, 1)
     assert summary.integrations_enabled == Integration.objects.filter(status="ENABLED").count()
     assert "Acme Store" in html and "Bluebird Books" in html
     assert "Acme Retail Group" in html or demo.ACME_ORG in html
@@ -66,7 +66,7 @@ def test_the_overview_counts_and_lists_sites_and_organisations(viewer_client, po
 @pytest.mark.parametrize(
     ("query", "shown", "hidden"),
     [
-        ("problem=disconnect", "Acme Store", "Bluebird Books"),
+        ("problem=disconnected", "Acme Store", "Bluebird Books"),
         ("problem=ok", "Bluebird Books", "Acme Store"),
         ("q=blue", "Bluebird Books", "Acme Store"),
         ("provider=lemonsqueezy", "Bluebird Books", "Acme Store"),
@@ -139,7 +139,7 @@ def test_the_alerts_page_lists_and_filters(viewer_client, polled):
 
 def test_status_json_has_the_overview_numbers(viewer_client, polled, client, settings):
     body = json.loads(viewer_client.get(reverse("status-json")).content)
-    assert (body["sites"], body["sites_with_disconnect"]) == (2, 1)
+    assert (body["sites"], body["sites_by_problem"]["disconnected"]) == (2, 1)
     client.logout()
     assert client.get(reverse("status-json")).status_code == 401
     settings.STATUS_API_TOKEN = "read-token-123456"
@@ -189,7 +189,7 @@ def query_counts(client) -> dict[str, int]:
     integration = Integration.objects.first()
     urls = [
         reverse("overview"),
-        reverse("overview") + "?problem=disconnect&provider=stripe&q=shop",
+        reverse("overview") + "?problem=disconnected&provider=stripe&q=shop",
         reverse("overview") + "?fragment=live",
         reverse("site-detail", args=[site.pk]),
         reverse("organisation-detail", args=[organisation.pk]),

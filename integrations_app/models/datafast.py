@@ -43,8 +43,8 @@ class DataFastSite(PolledSource):
     paddle_key_expires_at = models.DateTimeField(null=True, blank=True)
     # none / ok / expiring / expired; alerts fire on the way into expiring and expired.
     paddle_expiry_state = models.CharField(max_length=10, default="none", editable=False)
-    # A provider disconnected (an open alert) or the Paddle key expired; kept by polling so the
-    # overview counts and filters it without looking at every provider row.
+    # A provider is disconnected now and people heard of it (an open alert, or flapping); kept by
+    # polling so the problem state (integrations_app/problems.py) needs no look at provider rows.
     has_disconnect = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -22,9 +22,9 @@ from integrations_app.polling.outcome import (
 )
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, record_transition, settle_flapping
+from integrations_app.problems import is_disconnect, paddle_state
 from integrations_app.upstream.errors import UpstreamError
 
-PADDLE_WARNING = timedelta(days=14)
 PADDLE_FIELDS = ["currency", "paddle_key_expires_at", "paddle_expiry_state"]
 
 
@@ -53,7 +53,6 @@ def poll_site(site_id: int, *, dispatched_at: datetime | None = None) -> PollOut
         store_snapshot(site, result.as_snapshot(), now=started)
         changes += apply_providers(site, result, now=started)
         changes += apply_paddle_expiry(site, result, now=started, first_observation=first_observation)
-        site.has_disconnect = site.has_disconnect or site.paddle_expiry_state == "expired"
         site.save(update_fields=[*SOURCE_FIELDS, "snapshot_digest", "has_disconnect", *PADDLE_FIELDS])
     return PollOutcome(str(site), ok=True, changes=changes)
 
@@ -87,19 +86,12 @@ def apply_providers(site: DataFastSite, result: WebsiteIntegrations, *, now: dat
             state.save(update_fields=["alert_open", "flapping_since"])
     if new_rows:
         ProviderState.objects.bulk_create(new_rows)
-    site.has_disconnect = any(state.alert_open for state in states.values())
+    site.has_disconnect = any(is_disconnect(state) for state in states.values())
     return changes
 
 
 def paddle_expiry_state(result: WebsiteIntegrations, now: datetime) -> str:
-    expires = result.paddle_key_expires_at
-    if not result.connected["paddle"] or expires is None:
-        return "none"
-    if expires <= now:
-        return "expired"
-    if expires - now <= PADDLE_WARNING:
-        return "expiring"
-    return "ok"
+    return paddle_state(result.connected["paddle"], result.paddle_key_expires_at, now)
 
 
 def apply_paddle_expiry(

@@ -3,7 +3,7 @@ rely on colour alone (each carries an icon and a word)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -11,6 +11,10 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+
+from integrations_app import problems
+from integrations_app.datafast.client import PROVIDERS
+from integrations_app.humanize import age_words
 
 register = template.Library()
 
@@ -64,24 +68,9 @@ def _badge(state: str, label: str, compact: bool) -> SafeString:
     return format_html('<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>', css, icon, text)
 
 
-def _age(delta: timedelta) -> str:
-    seconds = int(abs(delta.total_seconds()))
-    if seconds < 60:
-        amount = "under a minute" if seconds >= 5 else "just now"
-        if amount == "just now":
-            return amount
-    elif seconds < 3600:
-        amount = f"{seconds // 60} min"
-    elif seconds < 86400 * 2:
-        amount = f"{seconds // 3600} h {seconds % 3600 // 60} min" if seconds < 86400 else f"{seconds // 3600} h"
-    else:
-        amount = f"{seconds // 86400} days"
-    return f"in {amount}" if delta.total_seconds() < 0 else f"{amount} ago"
-
-
 @register.filter
 def age(value: datetime | None) -> str:
-    return _age(timezone.now() - value) if value else ""
+    return age_words(timezone.now() - value) if value else ""
 
 
 @register.simple_tag
@@ -97,7 +86,7 @@ def when(value: datetime | None, empty: str = "never") -> SafeString:
         value.isoformat(),
         local.strftime("%A %d %B %Y, %H:%M:%S %Z"),
         stamp,
-        _age(timezone.now() - value),
+        age_words(timezone.now() - value),
     )
 
 
@@ -148,13 +137,34 @@ def _quiet(mark: str, words: str, compact: bool) -> SafeString:
 
 
 @register.simple_tag
-def source_status(source: Any) -> SafeString:
-    """How polling a website or key is going: a verdict from the API, not polled yet, stale, or OK."""
-    if source.has_problem:
-        return badge(source.health)
-    if source.health == "pending":
-        return badge("pending")
-    return badge("stale" if source.is_stale() else "ok")
+def problem_badge(row: Any, providers: Any = None) -> SafeString:
+    """What is wrong with a website, key or organisation, in words ("✖ Lemon Squeezy disconnected").
+    `row` came through `problems.with_problem`; `providers` (a site's provider states) names what
+    disconnected."""
+    problem = problems.problem_of(row)
+    text = problems.words(problem, row, disconnected=disconnected_providers(providers))
+    css, icon = problems.badge_parts(problem)
+    return format_html(
+        '<span class="badge {}" data-problem="{}"><span aria-hidden="true">{}</span> {}</span>',
+        css,
+        problem.value,
+        icon,
+        text,
+    )
+
+
+def disconnected_providers(providers: Any) -> list[str]:
+    """Labels of the disconnected providers, from a {provider: state} dict, cells in PROVIDERS
+    order, or ProviderState rows."""
+    if not providers:
+        return []
+    if not isinstance(providers, dict | list | tuple):  # ProviderState rows (a queryset or manager)
+        providers = {state.provider: state for state in providers.all()}
+    if isinstance(providers, dict):
+        pairs = [(label, providers.get(key)) for key, label in PROVIDERS.items()]
+    else:
+        pairs = list(zip(PROVIDERS.values(), providers, strict=True))
+    return problems.disconnected_labels(pairs)
 
 
 @register.simple_tag
@@ -180,15 +190,23 @@ SITE_ROW = (
     "<td>{currency}</td><td>{paddle}</td><td>{polled}</td></tr>"
 )
 ORGANISATION_ROW = (
-    '<tr><th scope="row" class="wrap"><a href="{url}">{name}</a>{org_id}</th><td>✔ {enabled}</td>'
+    '<tr><th scope="row" class="wrap"><a href="{url}">{name}</a>{org_id}</th><td>{status}</td><td>✔ {enabled}</td>'
     "<td>{disabled}</td><td>{gone}</td></tr>"
 )
 
 
+@register.simple_tag
+def paddle_badge(site: Any) -> SafeString:
+    """ "Expired" or "Expiring soon" for a website's Paddle key as of now, or nothing."""
+    state = problems.site_paddle_state(site)
+    return badge(state) if state in ("expired", "expiring") else mark_safe("")
+
+
 def _paddle(site: Any) -> SafeString:
-    if site.paddle_expiry_state == "expired":
+    state = problems.site_paddle_state(site)
+    if state == "expired":
         return badge("expired")
-    if site.paddle_expiry_state == "expiring":
+    if state == "expiring":
         return format_html("{} {}", badge("expiring"), when(site.paddle_key_expires_at))
     if site.paddle_key_expires_at:
         return when(site.paddle_key_expires_at)
@@ -205,7 +223,7 @@ def site_rows(rows: list[tuple[Any, list[Any]]]) -> SafeString:
                 "url": site.get_absolute_url(),
                 "name": site.name,
                 "paused": "" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
-                "status": source_status(site),
+                "status": problem_badge(site, cells),
                 "providers": provider_cells(cells),
                 "currency": site.currency or "—",
                 "paddle": _paddle(site),
@@ -228,6 +246,7 @@ def organisation_rows(organisations: Any) -> SafeString:
                 "org_id": format_html(' <small class="text-body-secondary">{}</small>', organisation.organisation_id)
                 if organisation.label
                 else "",
+                "status": problem_badge(organisation),
                 "enabled": organisation.enabled,
                 "disabled": format_html('<strong class="text-danger">✖ {}</strong>', organisation.disabled)
                 if organisation.disabled

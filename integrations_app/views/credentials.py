@@ -31,6 +31,7 @@ from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.models.sources import PolledSource
 from integrations_app.polling.schedule import lease_end
+from integrations_app.problems import with_problem
 from integrations_app.upstream.secret import Secret
 from integrations_app.views.access import staff_required
 from integrations_app.views.context import broker_reachable
@@ -69,14 +70,14 @@ KEY = Kind(ChargebackStopKey, ChargebackStopKeyForm, "ChargebackStop key", "key"
 @staff_required
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    # Four queries whatever the number of rows; secrets are never decrypted for a listing.
-    sites = DataFastSite.objects.order_by("name", "pk")
+    # Five queries whatever the number of rows; secrets are never decrypted for a listing.
+    sites = with_problem(DataFastSite.objects.order_by("name", "pk")).prefetch_related("providers")
     links = KeyOrganisation.objects.select_related("organisation").order_by(
         "organisation__label", "organisation__organisation_id"
     )
     context = {
         "accounts": DataFastAccount.objects.defer("secret").prefetch_related(Prefetch("sites", queryset=sites)),
-        "keys": ChargebackStopKey.objects.defer("secret").prefetch_related(
+        "keys": with_problem(ChargebackStopKey.objects.defer("secret")).prefetch_related(
             Prefetch("keyorganisation_set", queryset=links, to_attr="links")
         ),
     }

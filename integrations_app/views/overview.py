@@ -9,26 +9,27 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Organisation, ProviderState
-from integrations_app.summary import PROBLEMS, annotated_sites, count_integrations, problem_filter, summary
+from integrations_app.problems import Problem, only, with_problem
+from integrations_app.summary import PROBLEMS, count_integrations, summary
 
 PAGE_SIZE = 50
-# What the websites table shows (with what `source_status` needs), so rows stay light.
+# What the websites table shows (with what the problem's words need), so rows stay light.
 LISTED_FIELDS = [
     "pk",
     "name",
     "enabled",
-    "health",
-    "stale_after",
     "currency",
     "paddle_key_expires_at",
     "paddle_expiry_state",
     "last_polled_at",
+    "last_success_at",
 ]
 
 
@@ -68,8 +69,14 @@ def provider_cells(sites: list[DataFastSite]) -> list[list[Cell | None]]:
 @require_safe
 def overview(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
-    sites = annotated_sites().filter(problem_filter(filters["problem"])).only(*LISTED_FIELDS).order_by("name", "pk")
-    organisations = Organisation.objects.only("pk", "label", "organisation_id").order_by("label", "organisation_id")
+    # Problems first (the order of problems.ORDER), then by name ignoring case.
+    sites = with_problem(DataFastSite.objects.only(*LISTED_FIELDS)).order_by("problem_rank", Lower("name"), "pk")
+    organisations = with_problem(Organisation.objects.only("pk", "label", "organisation_id")).order_by(
+        "problem_rank", Lower("label"), "organisation_id"
+    )
+    if filters["problem"]:
+        sites = sites.filter(only(Problem(filters["problem"])))
+        organisations = organisations.filter(only(Problem(filters["problem"])))
     if filters["q"]:
         sites = sites.filter(Q(name__icontains=filters["q"]) | Q(website_id__iexact=filters["q"]))
         organisations = organisations.filter(

@@ -1,9 +1,12 @@
-"""`/api/status.json`: the overview's numbers for other tools. A logged-in session or the read
-token (`STATUS_API_TOKEN`, sent as `Authorization: Bearer …`) opens it."""
+"""`/api/status.json`: the overview's numbers for other tools, and every source with a problem in
+the pages' words. A logged-in session or the read token (`STATUS_API_TOKEN`, sent as
+`Authorization: Bearer …`) opens it."""
 
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -11,7 +14,12 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from integrations_app import problems
+from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation
+from integrations_app.problems import with_problem
 from integrations_app.summary import summary
+
+PROBLEM_LIST_MAX = 500  # of each kind: the counts are always complete, the list is bounded
 
 
 def _token_ok(request: HttpRequest) -> bool:
@@ -27,4 +35,35 @@ def _token_ok(request: HttpRequest) -> bool:
 def status_json(request: HttpRequest) -> JsonResponse:
     if not (request.user.is_authenticated or _token_ok(request)):
         return JsonResponse({"error": "log in, or send the read token as 'Authorization: Bearer …'"}, status=401)
-    return JsonResponse({"generated_at": timezone.now().isoformat(), **summary().as_dict()})
+    now = timezone.now()
+    return JsonResponse({"generated_at": now.isoformat(), **summary(now).as_dict(), "problems": problem_list(now)})
+
+
+def problem_list(now: datetime) -> list[dict[str, Any]]:
+    """Websites, keys and organisations with a problem, most serious first, in the words the pages
+    use. Four queries whatever the size."""
+    quiet = [problems.RANK[problem] for problem in problems.QUIET]
+    found: list[dict[str, Any]] = []
+    for kind, queryset in (
+        ("website", DataFastSite.objects.all()),
+        ("key", ChargebackStopKey.objects.all()),
+        ("organisation", Organisation.objects.all()),
+    ):
+        rows = list(
+            with_problem(queryset, now)
+            .exclude(problem_rank__in=quiet)
+            .order_by("problem_rank", "pk")[:PROBLEM_LIST_MAX]
+        )
+        disconnected = problems.disconnected_by_site(rows) if kind == "website" else {}
+        for row in rows:
+            problem = problems.problem_of(row)
+            found.append(
+                {
+                    "kind": kind,
+                    "name": str(row),
+                    "url": settings.SITE_URL + row.get_absolute_url(),
+                    "problem": problem.value,
+                    "words": problems.words(problem, row, disconnected=disconnected.get(row.pk, []), now=now),
+                }
+            )
+    return found

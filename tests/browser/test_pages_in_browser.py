@@ -37,7 +37,7 @@ def test_a_viewer_logs_in_and_reads_the_overview(page: Page, log_in, viewer_user
     expect(page.get_by_role("link", name="Acme Store")).to_be_visible()
     expect(page.get_by_role("link", name="Acme Retail Group")).to_be_visible()
     # The demo website nobody may read shows a credential problem, in words.
-    expect(page.locator("[data-count=sites_with_credential_problem]")).to_have_text("1")
+    expect(page.locator("[data-count=credential_rejected]")).to_have_text("1")
     expect(page.get_by_text("Credential rejected").first).to_be_visible()
     assert_accessible_basics(page)
     screenshot("overview")
@@ -60,7 +60,7 @@ def test_the_overview_filters_and_searches(page: Page, log_in, viewer_user, live
 def test_the_overview_refreshes_itself_without_a_reload(page: Page, log_in, viewer_user, sandbox, settings):
     settings.OVERVIEW_REFRESH_SECONDS = 1
     log_in(viewer_user)
-    counter = page.locator("[data-count=sites_with_disconnect]")
+    counter = page.locator("[data-count=disconnected]")
     before = int(counter.inner_text())
     page.evaluate("window.notReloaded = true")
     sandbox.state.set_connected(demo.ACME_STORE, "stripe", False)

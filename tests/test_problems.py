@@ -1,0 +1,236 @@
+"""One truth for "is anything broken": every combination of stored facts shows the same words in
+the overview row, the page header, the card that counts it, and `/api/status.json`."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from html import unescape
+from typing import Any
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations_app import problems
+from integrations_app.models import (
+    ChargebackStopKey,
+    DataFastSite,
+    Health,
+    Integration,
+    KeyOrganisation,
+    Organisation,
+    ProviderState,
+)
+from integrations_app.problems import Problem
+from integrations_app.summary import summary
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+INTERVAL = timedelta(minutes=5)
+HEALTHY = {"health": Health.OK, "last_success_at": NOW - timedelta(minutes=1), "stale_after": NOW + 2 * INTERVAL}
+STALE = {"health": Health.OK, "last_success_at": NOW - timedelta(minutes=11), "stale_after": NOW - timedelta(minutes=1)}
+PADDLE_EXPIRED = {"paddle_expiry_state": "expired", "paddle_key_expires_at": NOW - timedelta(days=3, hours=1)}
+# Stored as "ok" at the last poll: the key has passed its expiry since, and the pages must say so.
+PADDLE_EXPIRED_SINCE_POLL = {"paddle_expiry_state": "ok", "paddle_key_expires_at": NOW - timedelta(hours=2)}
+PADDLE_EXPIRING = {"paddle_expiry_state": "expiring", "paddle_key_expires_at": NOW + timedelta(days=4, hours=1)}
+LEMON_OFF = {"lemonsqueezy": {"connected": False, "alert_open": True}}
+
+# (facts on the website, provider states, expected problem, expected words)
+SITES: list[tuple[dict[str, Any], dict[str, dict[str, Any]], Problem, str]] = [
+    ({**HEALTHY}, {}, Problem.OK, "OK"),
+    ({"health": Health.PENDING}, {}, Problem.PENDING, "Not polled yet"),
+    ({**HEALTHY, "enabled": False}, {}, Problem.PAUSED, "Paused"),
+    ({**STALE, "enabled": False}, {}, Problem.PAUSED, "Paused"),
+    ({**HEALTHY, "health": Health.CREDENTIAL_REJECTED}, {}, Problem.CREDENTIAL_REJECTED, "Credential rejected"),
+    ({**HEALTHY, "health": Health.NOT_FOUND}, {}, Problem.NOT_FOUND, "Website not found"),
+    ({**HEALTHY, "has_disconnect": True}, LEMON_OFF, Problem.DISCONNECTED, "Lemon Squeezy disconnected"),
+    (
+        {**HEALTHY, "has_disconnect": True},
+        {**LEMON_OFF, "stripe": {"connected": False, "flapping_since": NOW}},
+        Problem.DISCONNECTED,
+        "Stripe and Lemon Squeezy disconnected",
+    ),
+    ({**HEALTHY, **PADDLE_EXPIRED}, {}, Problem.PADDLE_EXPIRED, "Paddle key expired 3 days ago"),
+    ({**HEALTHY, **PADDLE_EXPIRED_SINCE_POLL}, {}, Problem.PADDLE_EXPIRED, "Paddle key expired 2 h 0 min ago"),
+    ({**HEALTHY, "health": Health.FAILING}, {}, Problem.FAILING, "Failing to poll"),
+    ({**STALE}, {}, Problem.STALE, "Stale: last good poll 11 min ago"),
+    ({**HEALTHY, **PADDLE_EXPIRING}, {}, Problem.PADDLE_EXPIRING, "Paddle key expires in 4 days"),
+    # Precedence: the first in the documented order wins.
+    (
+        {**HEALTHY, "health": Health.CREDENTIAL_REJECTED, "has_disconnect": True},
+        LEMON_OFF,
+        Problem.CREDENTIAL_REJECTED,
+        "Credential rejected",
+    ),
+    (
+        {**HEALTHY, "has_disconnect": True, **PADDLE_EXPIRED},
+        LEMON_OFF,
+        Problem.DISCONNECTED,
+        "Lemon Squeezy disconnected",
+    ),
+    ({**STALE, **PADDLE_EXPIRED}, {}, Problem.PADDLE_EXPIRED, "Paddle key expired 3 days ago"),
+    ({**HEALTHY, "health": Health.FAILING, **PADDLE_EXPIRING}, {}, Problem.FAILING, "Failing to poll"),
+    ({**STALE, **PADDLE_EXPIRING}, {}, Problem.STALE, "Stale: last good poll 11 min ago"),
+    # A provider that was never connected is not a disconnect.
+    ({**HEALTHY}, {"polar": {"connected": False}}, Problem.OK, "OK"),
+]
+
+
+def make_site(number: int, facts: dict[str, Any], providers: dict[str, dict[str, Any]]) -> DataFastSite:
+    site = factories.site(website_id=f"{number:024x}", name=f"Site {number:02}", **facts)
+    ProviderState.objects.bulk_create(
+        ProviderState(site=site, provider=provider, **{"connected": True, **providers.get(provider, {})})
+        for provider in ("stripe", "lemonsqueezy", "polar", "paddle", "shopify", "woocommerce")
+    )
+    return site
+
+
+def badge_text(html: str, marker: str) -> str:
+    """The words of the problem badge after `marker` (a row's link, or the header's id)."""
+    start = html.index(marker)
+    match = re.search(r'data-problem="([a-z_]+)"><span aria-hidden="true">[^<]*</span> ([^<]*)</span>', html[start:])
+    assert match, f"no problem badge after {marker}"
+    return unescape(match.group(2))
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(factories.staff())
+    return client
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize(("facts", "providers", "expected", "words"), SITES)
+def test_a_website_shows_the_same_problem_in_row_header_card_and_json(staff_client, facts, providers, expected, words):
+    site = make_site(1, facts, providers)
+    assert problems.problem_of(problems.with_problem(DataFastSite.objects.all()).get()) == expected
+
+    overview = staff_client.get(reverse("overview")).content.decode()
+    assert badge_text(overview, f'href="{site.get_absolute_url()}"') == words
+    card = re.search(
+        rf'data-count="{expected.value}">(\d+)</div><div><span aria-hidden="true">[^<]*</span> ([^<]*) ', overview
+    )
+    assert card and card.group(1) == "1" and unescape(card.group(2)) == expected.label
+
+    page = staff_client.get(reverse("site-detail", args=[site.pk])).content.decode()
+    assert badge_text(page, 'id="source-status"') == words
+
+    body = json.loads(staff_client.get(reverse("status-json")).content)
+    assert body["sites_by_problem"][expected.value] == 1
+    listed = [item for item in body["problems"] if item["kind"] == "website"]
+    shown = [(item["name"], item["problem"], item["words"]) for item in listed]
+    assert shown == ([(site.name, expected.value, words)] if problems.is_problem(expected) else [])
+    assert all(item["url"].endswith(site.get_absolute_url()) for item in listed)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_cards_add_up_to_the_total_and_problems_sort_first(staff_client):
+    for number, (facts, providers, _, _) in enumerate(SITES):
+        make_site(number, facts, providers)
+    counted = summary()
+    assert sum(card.count for card in counted.site_cards) == counted.sites == len(SITES)
+    rows = staff_client.get(reverse("overview")).context["rows"]
+    ranks = [problems.RANK[problems.problem_of(site)] for site, _ in rows]
+    assert ranks == sorted(ranks)
+    assert problems.problem_of(rows[0][0]) == Problem.CREDENTIAL_REJECTED
+    assert problems.problem_of(rows[-1][0]) == Problem.OK
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_problem_filter_shows_exactly_the_websites_the_card_counts(staff_client):
+    for number, (facts, providers, _, _) in enumerate(SITES):
+        make_site(number, facts, providers)
+    counted = summary().sites_by_problem
+    for problem in Problem:
+        rows = staff_client.get(reverse("overview") + f"?problem={problem.value}").context["rows"]
+        assert len(rows) == counted[problem.value], problem
+        assert {problems.problem_of(site) for site, _ in rows} <= {problem}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_keys_and_organisations_show_their_problems(staff_client):
+    rejected = factories.key(name="Rejected", **{**HEALTHY, "health": Health.CREDENTIAL_REJECTED})
+    working = factories.key(name="Working", **HEALTHY)
+    paused = factories.key(name="Paused", enabled=False, **HEALTHY)
+    lost = Organisation.objects.create(organisation_id="org_lost", label="Lost one")
+    unwatched = Organisation.objects.create(organisation_id="org_unwatched", label="Unwatched")
+    fine = Organisation.objects.create(organisation_id="org_fine", label="Fine")
+    KeyOrganisation.objects.create(key=working, organisation=lost)
+    KeyOrganisation.objects.create(key=working, organisation=fine)
+    KeyOrganisation.objects.create(key=rejected, organisation=fine)  # another key still reads it
+    KeyOrganisation.objects.create(key=rejected, organisation=unwatched)
+    Integration.objects.create(
+        integration_id="int_lost",
+        organisation=lost,
+        seen_by=working,
+        name="Orders",
+        type="CUSTOM_ORDERS",
+        status="DISABLED",
+        alert_open=True,
+    )
+    Integration.objects.create(  # disabled in the dashboard: a notice, not an open problem
+        integration_id="int_quiet",
+        organisation=fine,
+        seen_by=working,
+        name="Old",
+        type="CUSTOM_ORDERS",
+        status="DISABLED",
+        alert_open=False,
+    )
+    expected_keys = {
+        rejected: (Problem.CREDENTIAL_REJECTED, "Credential rejected"),
+        working: (Problem.INTEGRATION_LOST, "Integration disabled or gone"),
+        paused: (Problem.PAUSED, "Paused"),
+    }
+    for key, (problem, words) in expected_keys.items():
+        row = problems.with_problem(ChargebackStopKey.objects.filter(pk=key.pk)).get()
+        assert problems.problem_of(row) == problem
+        page = staff_client.get(reverse("key-detail", args=[key.pk])).content.decode()
+        assert badge_text(page, 'id="source-status"') == words
+    expected_organisations = {
+        lost: (Problem.INTEGRATION_LOST, "Integration disabled or gone"),
+        unwatched: (Problem.STALE, "Stale"),
+        fine: (Problem.OK, "OK"),
+    }
+    overview = staff_client.get(reverse("overview")).content.decode()
+    for organisation, (problem, words) in expected_organisations.items():
+        assert (
+            problems.problem_of(problems.with_problem(Organisation.objects.filter(pk=organisation.pk)).get()) == problem
+        )
+        page = staff_client.get(reverse("organisation-detail", args=[organisation.pk])).content.decode()
+        assert badge_text(page, 'id="source-status"') == words
+        assert badge_text(overview, f'href="{organisation.get_absolute_url()}"') == words
+    body = json.loads(staff_client.get(reverse("status-json")).content)
+    assert body["keys_by_problem"]["credential_rejected"] == 1
+    assert body["organisations_by_problem"]["integration_lost"] == 1
+    listed = {(item["kind"], item["name"]): item["words"] for item in body["problems"]}
+    assert listed == {
+        ("key", "Rejected"): "Credential rejected",
+        ("key", "Working"): "Integration disabled or gone",
+        ("organisation", "Lost one"): "Integration disabled or gone",
+        ("organisation", "Unwatched"): "Stale",
+    }
+
+
+def test_the_paddle_state_of_a_stored_site_agrees_with_the_sql_rules():
+    """`site_paddle_state` (the Paddle cell) and the PADDLE_* rules (the status) say the same."""
+    now = timezone.now()
+    expiries = [None, now - timedelta(days=1), now + timedelta(days=3), now + timedelta(days=40)]
+    for number, (expires, stored) in enumerate(itertools.product(expiries, ("none", "ok", "expiring", "expired"))):
+        site = factories.site(
+            website_id=f"{number:024x}",
+            name=f"Paddle {number}",
+            paddle_expiry_state=stored,
+            paddle_key_expires_at=expires,
+            **{**HEALTHY, "last_success_at": now, "stale_after": now + INTERVAL},
+        )
+        row = problems.with_problem(DataFastSite.objects.filter(pk=site.pk), now).get()
+        state = problems.site_paddle_state(row, now)
+        expected = {"expired": Problem.PADDLE_EXPIRED, "expiring": Problem.PADDLE_EXPIRING}.get(state, Problem.OK)
+        assert problems.problem_of(row) == expected, (expires, stored)
