@@ -65,6 +65,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "integrations_app.views.access.manage_context",
                 "integrations_app.views.context.broker_notice",
+                "integrations_app.views.context.watcher_notice",
             ],
         },
     },

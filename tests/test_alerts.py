@@ -39,6 +39,7 @@ def test_a_disconnect_reaches_the_admins_by_smtp_with_text_and_html(sandbox, smt
         assert "Stripe disconnected on Acme Store" in body
         assert site_url in body
         assert "Europe/Paris" in body
+        assert "✖ Stripe disconnected" in body, "the source's state now, in the pages' words"
         assert demo.DATAFAST_TOKEN.reveal() not in body
     assert ("CET" in text) or ("CEST" in text)
     alert = Alert.objects.get()

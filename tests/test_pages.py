@@ -212,4 +212,5 @@ def test_pages_do_a_constant_number_of_queries(viewer_client):
     many_sites(300)  # 400 in all
     large = query_counts(viewer_client)
     assert large == small
-    assert max(small.values()) <= 15, small
+    # The overview: 3 problem counts, 4 watcher aggregates for the banner, the two tables and pagers.
+    assert max(small.values()) <= 19, small

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from integrations_app import problems
 from integrations_app.describe import describe, with_relations
-from integrations_app.models import Alert
+from integrations_app.models import Alert, ChargebackStopKey, DataFastSite, Organisation, StatusChange
 from integrations_app.models.history import Severity
 
 SUBJECT_PREFIX = "[Paystatus] "
@@ -33,13 +35,46 @@ def subject_for(described: list) -> str:
     return f"{SUBJECT_PREFIX}{len(described)} changes: {', '.join(parts)}"
 
 
+def _source_of(change: StatusChange) -> tuple[type[Any], int | None]:
+    """What a change is about: its website, else its organisation (integrations), else its key."""
+    if change.site_id:
+        return DataFastSite, change.site_id
+    if change.organisation_id:
+        return Organisation, change.organisation_id
+    return ChargebackStopKey, change.key_id
+
+
+def current_problems(changes: list[StatusChange]) -> dict[int, str]:
+    """{change pk: what is wrong with its website, key or organisation as the email is sent}, in the
+    pages' words, so a recovery that broke again since, or a second problem, is not missed."""
+    now = timezone.now()
+    wanted: dict[type[Any], set[int]] = {}
+    for change in changes:
+        model, pk = _source_of(change)
+        if pk is not None:
+            wanted.setdefault(model, set()).add(pk)
+    found: dict[tuple[type[Any], int | None], str] = {}
+    for model, pks in wanted.items():
+        rows = list(problems.with_problem(model.objects.filter(pk__in=pks), now))
+        disconnected = problems.disconnected_by_site(rows) if model is DataFastSite else {}
+        for row in rows:
+            problem = problems.problem_of(row)
+            words = problems.words(problem, row, disconnected=disconnected.get(row.pk, []), now=now)
+            found[model, row.pk] = f"{problems.ICONS[problem]} {words}"
+    return {change.pk: found[_source_of(change)] for change in changes if _source_of(change) in found}
+
+
 def build_message(alert: Alert) -> EmailMultiAlternatives:
     changes = list(with_relations(alert.changes.all()).order_by("severity", "at"))
     items = [(change, describe(change)) for change in changes]
+    now_words = current_problems(changes)
     described = [item for _, item in items]
     subject = subject_for(described)[:200]
     context = {
-        "items": [{"change": change, "described": item, "at": timezone.localtime(change.at)} for change, item in items],
+        "items": [
+            {"change": change, "described": item, "at": timezone.localtime(change.at), "now": now_words.get(change.pk)}
+            for change, item in items
+        ],
         "site_url": settings.SITE_URL,
         "time_zone": settings.TIME_ZONE,
         "subject": subject,

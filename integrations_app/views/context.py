@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import cache
 
 import redis
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest
 from redis.exceptions import RedisError
+
+from integrations_app.watcher import watcher_report
 
 BROKER_CHECK_SECONDS = 10
 _last = {"at": -BROKER_CHECK_SECONDS * 2.0, "ok": 1.0}
@@ -35,3 +39,19 @@ def broker_notice(request: HttpRequest) -> dict[str, bool]:
     if not request.user.is_authenticated:
         return {"broker_down": False}
     return {"broker_down": not broker_reachable()}
+
+
+def watcher_notice(request: HttpRequest) -> dict[str, Callable[[], list[str]]]:
+    """`watcher_problems` in every page: what `/healthz` reports as degraded, in words. Computed
+    only when a template shows it (the overview's live fragment does not)."""
+
+    @cache
+    def problems() -> list[str]:
+        if not request.user.is_authenticated:
+            return []
+        try:
+            return watcher_report().problems
+        except DatabaseError:
+            return ["the database cannot be read"]
+
+    return {"watcher_problems": problems}

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from django.db import DatabaseError, connection
-from django.db.models import Max
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
-from integrations_app.models import Alert, PollAttempt, StatusChange
 from integrations_app.polling.locks import redis_client
+from integrations_app.watcher import watcher_report
 
 
 def _database_ok() -> bool:
@@ -39,15 +37,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "database": "ok" if database else "unreachable",
         "broker": "ok" if broker else "unreachable",
     }
+    report = None
     if database:
-        newest = PollAttempt.objects.filter(ok=True).aggregate(at=Max("started_at"))["at"]
-        body["newest_successful_poll_age_seconds"] = (
-            round((timezone.now() - newest).total_seconds()) if newest else None
-        )
-        unsent_changes = StatusChange.objects.filter(notify=True, alert__isnull=True).count()
-        unsent_alerts = Alert.objects.exclude(status=Alert.Status.SENT).count()
-        body["unsent_alerts"] = unsent_alerts + (1 if unsent_changes else 0)
-        body["unsent_changes"] = unsent_changes
-    healthy = database and broker
+        try:
+            report = watcher_report()
+        except DatabaseError:
+            body["database"] = "unreachable"
+    if report is not None:
+        body.update(report.facts)
+        body["problems"] = report.problems
+    healthy = database and broker and report is not None and report.healthy
     body["status"] = "ok" if healthy else "degraded"
     return JsonResponse(body, status=200 if healthy else 503)
