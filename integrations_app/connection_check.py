@@ -55,3 +55,21 @@ def check_chargebackstop(api_key: Secret, *, level: str) -> CheckResult:
     if level == "organisation" and len(organisations) > 1:
         details.append("Warning: this looks like a partner key (it sees several organisations).")
     return CheckResult(True, "ChargebackStop accepted the key.", details, organisations)
+
+
+ACCOUNT_CHECK_SITES = 3  # a token is tested against a few of its websites, not all of them
+
+
+def check_datafast_account(token: Secret, website_ids: list[str]) -> CheckResult:
+    """A DataFast token is tested against its websites (the integrations endpoint is what it polls)."""
+    if not website_ids:
+        return CheckResult(True, "No website on this account yet: the token is tested when you add one.")
+    tried = website_ids[:ACCOUNT_CHECK_SITES]
+    for website_id in tried:
+        try:
+            DataFastClient(token).website_integrations(website_id)
+        except CredentialError as error:
+            return CheckResult(False, explain(error, what="DataFast") + f" (website {website_id})")
+        except UpstreamError as error:
+            return CheckResult(False, explain(error, what="DataFast"))
+    return CheckResult(True, f"DataFast accepted the token for {len(tried)} of its {len(website_ids)} websites.")

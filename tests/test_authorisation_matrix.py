@@ -94,6 +94,8 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("key-poll", "POST"): STAFF_ACTION,
     ("site-test", "GET"): STAFF_POST_ONLY,
     ("site-test", "POST"): STAFF_ACTION,
+    ("account-test", "GET"): STAFF_POST_ONLY,
+    ("account-test", "POST"): STAFF_ACTION,
     ("key-test", "GET"): STAFF_POST_ONLY,
     ("key-test", "POST"): STAFF_ACTION,
     # Credentials (staff); create and edit POSTs are invalid forms, deletes act.
@@ -149,6 +151,7 @@ ROUTE_OBJECT = {
     "key-delete": "key",
     "account-edit": "account",
     "account-delete": "account",
+    "account-test": "account",
     "organisation-detail": "organisation",
     "integration-detail": "integration",
     "integration-rename": "integration",

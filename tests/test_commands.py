@@ -135,3 +135,16 @@ def test_poll_sync_polls_everything_and_prints_a_summary(sandbox):
     out = run("poll", "--sync")
     assert "Polled 3 sources" in out
     assert "3 ok, 0 failed" in out
+
+
+def test_add_chargebackstop_key_warns_when_the_secret_is_saved_twice(sandbox):
+    run("add_chargebackstop_key", "--name", "Northwind", "--level", "partner", stdin=demo.PARTNER_KEY.reveal())
+    errors = io.StringIO()
+    old_stdin, sys.stdin = sys.stdin, io.StringIO(demo.PARTNER_KEY.reveal())
+    try:
+        call_command(
+            "add_chargebackstop_key", "--name", "Twice", "--level", "partner", stdout=io.StringIO(), stderr=errors
+        )
+    finally:
+        sys.stdin = old_stdin
+    assert "already saved as the ChargebackStop key “Northwind”" in errors.getvalue()

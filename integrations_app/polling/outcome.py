@@ -89,6 +89,28 @@ def _set_health(source: Source, new: str, *, reason: str, now: datetime) -> list
     return [change]
 
 
+def _confirm_first_verdict(source: Source, *, reason: str, now: datetime) -> list[StatusChange]:
+    """A source whose very first answer was a 401/403/404 is recorded quietly (whoever added it was
+    just shown that answer by the form or the command); the next poll that gives the same verdict
+    alerts, once. Only good states stay silent for good on a first observation."""
+    if source.health_alert_open or source.health not in (Health.CREDENTIAL_REJECTED, Health.NOT_FOUND):
+        return []
+    source.health_alert_open = True
+    since = f" (since the first poll, {source.health_since:%Y-%m-%d %H:%M %Z})"
+    limit = StatusChange._meta.get_field("reason").max_length or 300
+    change = StatusChange.objects.create(
+        kind=ChangeKind.SOURCE_HEALTH,
+        severity=Severity.PROBLEM,
+        at=now,
+        old=source.health,
+        new=source.health,
+        reason=reason[: limit - len(since)] + since,
+        notify=True,
+        **_links(source),
+    )
+    return [change]
+
+
 def record_success(source: Source, *, started: datetime, duration_ms: int, requests: int = 1) -> list[StatusChange]:
     """Record a good answer. The caller saves the source (`SOURCE_FIELDS` and what else it set),
     in one UPDATE with the rest of the poll."""
@@ -126,10 +148,11 @@ def record_failure(
     source.last_error_kind, source.last_error_message, source.last_error_status = kind, message, status
     if source.failing_since is None:
         source.failing_since = started
-    if isinstance(error, CredentialError):
-        changes = _set_health(source, Health.CREDENTIAL_REJECTED, reason=message, now=started)
-    elif isinstance(error, NotFoundError):
-        changes = _set_health(source, Health.NOT_FOUND, reason=message, now=started)
+    if isinstance(error, CredentialError | NotFoundError):
+        verdict = Health.CREDENTIAL_REJECTED if isinstance(error, CredentialError) else Health.NOT_FOUND
+        changes = _set_health(source, verdict, reason=message, now=started) or _confirm_first_verdict(
+            source, reason=message, now=started
+        )
     elif source.health in (Health.OK, Health.PENDING) and (
         started - source.failing_since >= settings.POLL_FAILING_AFTER_INTERVALS * source.interval
     ):

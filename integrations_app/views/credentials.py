@@ -25,7 +25,13 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from integrations_app import audit, tasks
-from integrations_app.connection_check import CheckResult, check_chargebackstop, check_datafast
+from integrations_app.connection_check import (
+    CheckResult,
+    check_chargebackstop,
+    check_datafast,
+    check_datafast_account,
+)
+from integrations_app.credentials.duplicates import duplicate_warning
 from integrations_app.credentials.forms import ChargebackStopKeyForm, DataFastAccountForm, DataFastSiteForm
 from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
@@ -103,6 +109,7 @@ def _form_page(
             saved = form.save()
             _audit_save(request, kind, saved, before, secret_changed=getattr(form, "secret_changed", False))
         messages.success(request, f"Saved the {kind.noun} “{saved.name}”.")
+        _check_after_save(request, kind, saved)
         return redirect(kind.done_url(saved))
     context = {
         "form": form,
@@ -114,6 +121,33 @@ def _form_page(
         "no_accounts": kind is SITE and not DataFastAccount.objects.exists(),
     }
     return render(request, "integrations_app/credentials/form.html", context)
+
+
+def _check_after_save(request: HttpRequest, kind: Kind, saved: Any) -> None:
+    """Check what was saved against its API, as the commands do, and say what it found. The save
+    stands whatever the answer: an API that is down must not stop an operator."""
+    if kind is SITE:
+        _report_check(
+            request,
+            SITE.target(saved),
+            lambda: DataFastAccount.objects.get(pk=saved.account_id).secret,
+            lambda token: check_datafast(token, saved.website_id),
+            after_save=True,
+        )
+        return
+    reread = type(saved).objects.only("secret")
+    if kind is ACCOUNT:
+        website_ids = list(saved.sites.order_by("name").values_list("website_id", flat=True))
+        check: Callable[[Secret], CheckResult] = lambda token: check_datafast_account(token, website_ids)  # noqa: E731
+    else:
+        check = lambda api_key: check_chargebackstop(api_key, level=saved.level)  # noqa: E731
+    _report_check(request, kind.target(saved), lambda: reread.get(pk=saved.pk).secret, check, after_save=True)
+    try:
+        warning = duplicate_warning(saved, reread.get(pk=saved.pk).secret, kind.noun)
+    except SecretUnreadable:
+        warning = ""
+    if warning:
+        messages.warning(request, warning)
 
 
 def _audit_save(
@@ -221,7 +255,12 @@ def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _report_check(
-    request: HttpRequest, target: str, secret: Callable[[], Secret], check: Callable[[Secret], CheckResult]
+    request: HttpRequest,
+    target: str,
+    secret: Callable[[], Secret],
+    check: Callable[[Secret], CheckResult],
+    *,
+    after_save: bool = False,
 ) -> None:
     try:
         value = secret()
@@ -235,10 +274,15 @@ def _report_check(
         result.summary = result.summary.replace(value.reveal(), value.masked)
         result.details = [line.replace(value.reveal(), value.masked) for line in result.details]
     text = " ".join([result.summary, *(f"{line}." if not line.endswith(".") else line for line in result.details)])
-    (messages.success if result.ok else messages.error)(request, text)
-    audit.record(
-        request.user, "connection.test", target, after={"ok": result.ok, "summary": result.summary}, ok=result.ok
-    )
+    if after_save and not result.ok:
+        # Saved all the same: a warning, not an error, and it says so.
+        messages.warning(request, f"Saved, but the check failed: {text}")
+    else:
+        (messages.success if result.ok else messages.error)(request, text)
+    if not after_save:  # the save has its own audit entry
+        audit.record(
+            request.user, "connection.test", target, after={"ok": result.ok, "summary": result.summary}, ok=result.ok
+        )
 
 
 @staff_required
@@ -253,6 +297,20 @@ def site_test(request: HttpRequest, pk: int) -> HttpResponse:
         lambda token: check_datafast(token, site.website_id),
     )
     return redirect(site.get_absolute_url())
+
+
+@staff_required
+@require_POST
+def account_test(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(DataFastAccount.objects.defer("secret"), pk=pk)
+    website_ids = list(account.sites.order_by("name").values_list("website_id", flat=True))
+    _report_check(
+        request,
+        ACCOUNT.target(account),
+        lambda: DataFastAccount.objects.only("secret").get(pk=account.pk).secret,
+        lambda token: check_datafast_account(token, website_ids),
+    )
+    return redirect("credentials")
 
 
 @staff_required

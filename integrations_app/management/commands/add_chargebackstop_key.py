@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from integrations_app.connection_check import check_chargebackstop
+from integrations_app.credentials.duplicates import duplicate_warning
 from integrations_app.credentials.forms import ChargebackStopKeyForm
 from integrations_app.management.commands._form_errors import raise_for_errors
 from integrations_app.management.commands._secret_input import read_secret
@@ -45,6 +46,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             key = form.save()
         self.stdout.write(f"Saved {key.get_level_display().lower()}-level key {key.name} ({key.secret_hint}).")
+        if warning := duplicate_warning(key, key.secret, "ChargebackStop key"):
+            self.stderr.write(f"Warning: {warning}")
         result = check_chargebackstop(key.secret, level=key.level)
         self.stdout.write(result.summary)
         for line in result.details:

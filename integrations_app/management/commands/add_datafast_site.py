@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from integrations_app.connection_check import check_datafast
+from integrations_app.credentials.duplicates import duplicate_warning
 from integrations_app.credentials.forms import DataFastAccountForm, DataFastSiteForm
 from integrations_app.management.commands._form_errors import raise_for_errors
 from integrations_app.management.commands._secret_input import read_secret
@@ -50,6 +51,8 @@ class Command(BaseCommand):
             raise_for_errors(site_form, SITE_OPTIONS)
             site = site_form.save()
         self.stdout.write(f"Saved website {site.name} ({site.website_id}) on account {site.account.name}.")
+        if account_form is not None and (warning := duplicate_warning(account, account.secret, "DataFast account")):
+            self.stderr.write(f"Warning: {warning}")
         result = check_datafast(site.account.secret, site.website_id)
         self.stdout.write(result.summary)
         for line in result.details:

@@ -1,0 +1,37 @@
+"""The same secret saved under two names means everything it reaches is polled twice."""
+
+from __future__ import annotations
+
+import hmac
+
+from integrations_app.crypto import SecretUnreadable
+from integrations_app.models import ChargebackStopKey, DataFastAccount
+from integrations_app.upstream.secret import Secret
+
+
+def same_secret_elsewhere(saved: DataFastAccount | ChargebackStopKey, secret: Secret) -> list[str]:
+    """Names of the other rows of the same kind that hold `secret`. Rows are few (one per token or
+    key), so each is decrypted on its own: one unreadable secret does not stop the comparison."""
+    model = type(saved)
+    wanted = secret.reveal().encode()
+    found = []
+    for pk, name in model.objects.exclude(pk=saved.pk).order_by("name").values_list("pk", "name"):
+        try:
+            theirs = model.objects.only("secret").get(pk=pk).secret
+            if theirs is not None and hmac.compare_digest(theirs.reveal().encode(), wanted):
+                found.append(name)
+        except SecretUnreadable:
+            continue
+    return found
+
+
+def duplicate_warning(saved: DataFastAccount | ChargebackStopKey, secret: Secret, noun: str) -> str:
+    """A warning to show after saving, or "" when the secret is used nowhere else."""
+    others = same_secret_elsewhere(saved, secret)
+    if not others:
+        return ""
+    listed = ", ".join(f"“{name}”" for name in others)
+    return (
+        f"The same secret is already saved as the {noun} {listed}: everything it reaches is polled twice. "
+        f"Delete one of them unless that is what you want."
+    )
