@@ -171,10 +171,29 @@ def is_problem(problem: Problem) -> bool:
     return problem not in QUIET
 
 
+def with_a_problem(by_problem: dict[str, int]) -> int:
+    """How many of the rows counted by `counts` have a problem (paused, pending and ok do not)."""
+    return sum(count for code, count in by_problem.items() if is_problem(Problem(code)))
+
+
 def disconnected_labels(cells: Sequence[tuple[str, Any]]) -> list[str]:
     """Provider labels whose state is a disconnect people should hear about: not connected now,
     and either alerted or flapping (the same test the poller stores as `has_disconnect`)."""
     return [label for label, state in cells if state is not None and is_disconnect(state)]
+
+
+def disconnected_providers(providers: Any) -> list[str]:
+    """Labels of the disconnected providers, from a {provider: state} dict, cells in PROVIDERS
+    order, or ProviderState rows."""
+    if not providers:
+        return []
+    if not isinstance(providers, dict | list | tuple):  # ProviderState rows (a queryset or manager)
+        providers = {state.provider: state for state in providers.all()}
+    if isinstance(providers, dict):
+        pairs = [(label, providers.get(key)) for key, label in PROVIDERS.items()]
+    else:
+        pairs = list(zip(PROVIDERS.values(), providers, strict=True))
+    return disconnected_labels(pairs)
 
 
 def is_disconnect(state: Any) -> bool:

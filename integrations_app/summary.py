@@ -37,8 +37,12 @@ class Card:
         return problems.ICONS[self.problem]
 
     @property
-    def serious(self) -> bool:
-        return problems.is_problem(self.problem)
+    def border(self) -> str:
+        """A danger or warning border matching the problem's badge, none for the quiet states."""
+        css = problems.CSS[self.problem]
+        return (
+            {"text-bg-danger": "border-danger", "text-bg-warning": "border-warning"}.get(css, "") if self.count else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,6 @@ class Summary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @property
-    def sites_with_problem(self) -> int:
-        return sum(count for code, count in self.sites_by_problem.items() if problems.is_problem(Problem(code)))
 
     @property
     def site_cards(self) -> list[Card]:

@@ -18,7 +18,9 @@ os.environ.setdefault("SITE_URL", "http://testserver")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # Never the real APIs: a test that does not point them at the sandbox reaches a closed local port
 # (connection refused at once) instead of the network.
-os.environ["DATAFAST_BASE_URL"] = os.environ["CHARGEBACKSTOP_BASE_URL"] = "http://127.0.0.1:9"
+# (Worker processes that the reliability tests start get the sandbox's URL in their environment.)
+os.environ.setdefault("DATAFAST_BASE_URL", "http://127.0.0.1:9")
+os.environ.setdefault("CHARGEBACKSTOP_BASE_URL", "http://127.0.0.1:9")
 
 # The suite starts its own Redis (tests/redis_server.py) on this port; settings must know it first.
 TEST_REDIS_PORT = int(os.environ.setdefault("TEST_REDIS_PORT", str(free_port())))

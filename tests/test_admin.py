@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from integrations_app.models import DataFastAccount
+from integrations_app.polling.datafast import poll_site
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +57,15 @@ def test_a_key_keeps_its_secret_when_the_field_is_left_blank(admin_client):
     assert response.status_code == 302, response.content.decode()[:2000]
     key.refresh_from_db()
     assert (key.name, key.secret) == ("Renamed", demo.PARTNER_KEY)
+
+
+def test_the_admin_lists_show_the_status_from_the_one_status_function(admin_client, sandbox):
+    site = factories.site(website_id=demo.BLUEBIRD_BOOKS, name="Bluebird Books")
+    poll_site(site.pk)
+    sandbox.state.set_connected(demo.BLUEBIRD_BOOKS, "lemonsqueezy", False)
+    poll_site(site.pk)
+    html = admin_client.get(reverse("admin:integrations_app_datafastsite_changelist")).content.decode()
+    assert "Lemon Squeezy disconnected" in html
+    factories.key(name="Paused key", enabled=False)
+    html = admin_client.get(reverse("admin:integrations_app_chargebackstopkey_changelist")).content.decode()
+    assert "Paused" in html

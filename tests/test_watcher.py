@@ -26,7 +26,7 @@ def healthz(client) -> tuple[int, dict]:
 @pytest.fixture
 def polled_site(sandbox, settings):
     settings.POLL_INTERVAL_SECONDS = 300
-    site = factories.site()
+    site = factories.site(website_id=demo.BLUEBIRD_BOOKS, name="Bluebird Books")  # nothing wrong with it
     poll_site(site.pk)
     return site
 
@@ -35,6 +35,15 @@ def test_a_working_watcher_is_healthy(client, polled_site, redis_clean):
     status, body = healthz(client)
     assert (status, body["status"], body["problems"]) == (200, "ok", [])
     assert body["enabled_sources"] == 1 and body["newest_poll_age_seconds"] < 60
+    assert body["sources_with_problem"] == {"websites": 0, "keys": 0, "organisations": 0}
+
+
+def test_healthz_counts_sources_with_a_problem_from_the_status_function(client, polled_site, redis_clean, sandbox):
+    sandbox.state.set_connected(demo.BLUEBIRD_BOOKS, "stripe", False)
+    poll_site(polled_site.pk)
+    status, body = healthz(client)
+    assert status == 200, "a disconnect alerts on its own; it does not make the watcher degraded"
+    assert body["sources_with_problem"]["websites"] == 1
 
 
 def test_no_finished_poll_for_two_intervals_is_degraded_on_healthz_and_in_the_banner(client, polled_site, redis_clean):
@@ -69,7 +78,7 @@ def test_a_source_never_accepted_is_not_a_stall(client, sandbox, redis_clean):
 
 
 def test_changes_waiting_to_be_sent_are_degraded(client, polled_site, redis_clean, sandbox):
-    sandbox.state.set_connected(demo.ACME_STORE, "stripe", False)
+    sandbox.state.set_connected(demo.BLUEBIRD_BOOKS, "stripe", False)
     poll_site(polled_site.pk)
     assert healthz(client)[0] == 200, "a fresh change is within the grouping window"
     StatusChange.objects.update(at=timezone.now() - timedelta(minutes=6))
@@ -82,7 +91,7 @@ def test_changes_waiting_to_be_sent_are_degraded(client, polled_site, redis_clea
 @pytest.mark.usefixtures("redis_clean", "mailoutbox")
 def test_a_failed_alert_of_the_last_day_is_degraded(client, polled_site, sandbox, settings):
     settings.ALERT_RECIPIENTS = []
-    sandbox.state.set_connected(demo.ACME_STORE, "stripe", False)
+    sandbox.state.set_connected(demo.BLUEBIRD_BOOKS, "stripe", False)
     poll_site(polled_site.pk)
     send_pending_alerts(wait=False)
     assert Alert.objects.get().status == Alert.Status.FAILED

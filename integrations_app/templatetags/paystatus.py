@@ -13,7 +13,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from integrations_app import problems
-from integrations_app.datafast.client import PROVIDERS
 from integrations_app.humanize import age_words
 
 register = template.Library()
@@ -142,7 +141,7 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
     `row` came through `problems.with_problem`; `providers` (a site's provider states) names what
     disconnected."""
     problem = problems.problem_of(row)
-    text = problems.words(problem, row, disconnected=disconnected_providers(providers))
+    text = problems.words(problem, row, disconnected=problems.disconnected_providers(providers))
     css, icon = problems.badge_parts(problem)
     return format_html(
         '<span class="badge {}" data-problem="{}"><span aria-hidden="true">{}</span> {}</span>',
@@ -151,20 +150,6 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
         icon,
         text,
     )
-
-
-def disconnected_providers(providers: Any) -> list[str]:
-    """Labels of the disconnected providers, from a {provider: state} dict, cells in PROVIDERS
-    order, or ProviderState rows."""
-    if not providers:
-        return []
-    if not isinstance(providers, dict | list | tuple):  # ProviderState rows (a queryset or manager)
-        providers = {state.provider: state for state in providers.all()}
-    if isinstance(providers, dict):
-        pairs = [(label, providers.get(key)) for key, label in PROVIDERS.items()]
-    else:
-        pairs = list(zip(PROVIDERS.values(), providers, strict=True))
-    return problems.disconnected_labels(pairs)
 
 
 @register.simple_tag

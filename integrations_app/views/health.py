@@ -8,6 +8,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
+from integrations_app import problems
+from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation
 from integrations_app.polling.locks import redis_client
 from integrations_app.watcher import watcher_report
 
@@ -28,6 +30,15 @@ def broker_ok() -> bool:
         return False
 
 
+def sources_with_problem() -> dict[str, int]:
+    """How many websites, keys and organisations have a problem, from the one status function:
+    facts for the outside monitor, not a reason to degrade (each problem alerts on its own)."""
+    return {
+        name: problems.with_a_problem(problems.counts(model.objects.all()))
+        for name, model in (("websites", DataFastSite), ("keys", ChargebackStopKey), ("organisations", Organisation))
+    }
+
+
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -41,6 +52,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if database:
         try:
             report = watcher_report()
+            body["sources_with_problem"] = sources_with_problem()
         except DatabaseError:
             body["database"] = "unreachable"
     if report is not None:
