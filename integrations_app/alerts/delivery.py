@@ -13,6 +13,7 @@ from django.utils import timezone
 from integrations_app.alerts.batching import batch_pending
 from integrations_app.alerts.emails import build_message
 from integrations_app.models import Alert
+from integrations_app.text import fit
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -55,7 +56,7 @@ def deliver(alert: Alert, now: datetime) -> bool:
         message.send()
     except Exception as error:  # any transport failure: log it on the alert and retry later
         alert.status = Status.FAILED
-        alert.error = f"{type(error).__name__}: {error}"[:500]
+        alert.error = fit(alert, "error", f"{type(error).__name__}: {error}")
         alert.next_attempt_at = now + retry_delay(alert.attempts)
         alert.save(update_fields=["status", "error", "next_attempt_at", "subject"])
         logger.warning("alert %s failed (attempt %s): %s", alert.pk, alert.attempts, alert.error)

@@ -23,6 +23,7 @@ from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation, StatusChange
 from integrations_app.models.chargebackstop import IntegrationStatus
 from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.text import fit
 from integrations_app.upstream.errors import UpstreamError
 
 
@@ -209,8 +210,8 @@ def rename_integration(user: AbstractBaseUser, integration: Integration, name: s
             kind=ChangeKind.INTEGRATION_NAME,
             severity=Severity.INFO,
             at=now,
-            old=old_name[:64],
-            new=remote.name[:64],
+            old=fit(StatusChange, "old", old_name),
+            new=fit(StatusChange, "new", remote.name),
             reason=_dashboard_change(user, "renamed"),
             integration=integration,
             organisation=integration.organisation,

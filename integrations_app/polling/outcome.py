@@ -11,6 +11,7 @@ from django.conf import settings
 from integrations_app.models import ChargebackStopKey, DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.polling.schedule import next_poll_time
+from integrations_app.text import fit
 from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
 
 Source = DataFastSite | ChargebackStopKey
@@ -23,10 +24,9 @@ SOURCE_FIELDS = [
     "last_error_kind",
     "last_error_message",
     "last_error_status",
-    "health",
-    "health_since",
-    "health_alert_open",
 ]
+# Written only by `_set_health`'s compare-and-set, so a stale copy of the row never overwrites them.
+HEALTH_FIELDS = ["health", "health_since", "health_alert_open"]
 
 
 @dataclass
@@ -62,28 +62,53 @@ def _attempt(source: Source, **fields: Any) -> PollAttempt:
     return PollAttempt.objects.create(**_links(source), **fields)
 
 
+@dataclass(frozen=True)
+class HealthDecision:
+    severity: str
+    notify: bool
+    alert_open: bool  # whether an incident is open for the source afterwards
+
+
+def decide_health_change(source: Source, old: str, new: str) -> HealthDecision:
+    """Who hears of a health move, and whether it opens or closes an incident. Pure: the
+    compare-and-set in `_set_health` makes sure it is acted on once."""
+    first_observation = old == Health.PENDING
+    if new == Health.OK:
+        if source.health_alert_open:
+            return HealthDecision(Severity.RECOVERY, notify=True, alert_open=False)
+        return HealthDecision(Severity.INFO, notify=False, alert_open=False)
+    if first_observation and new != Health.FAILING:
+        return HealthDecision(Severity.INFO, notify=False, alert_open=source.health_alert_open)
+    return HealthDecision(Severity.PROBLEM, notify=True, alert_open=True)
+
+
 def _set_health(source: Source, new: str, *, reason: str, now: datetime) -> list[StatusChange]:
+    """Move the source's health to `new` and record the change, once. Two polls of one source can
+    overlap (Redis down, a lease outlived): each decided from the row it loaded, so the move is a
+    conditional UPDATE on the health it started from, and only the poll whose UPDATE changed the
+    row writes the change. The loser takes the row as the winner left it. The health fields are
+    written here only, never by the poll's closing save (`SOURCE_FIELDS`)."""
     old = source.health
     if old == new:
         return []
-    first_observation = old == Health.PENDING
-    if new == Health.OK:
-        severity, notify = (Severity.RECOVERY, True) if source.health_alert_open else (Severity.INFO, False)
-        source.health_alert_open = False
-    elif first_observation and new != Health.FAILING:
-        severity, notify = Severity.INFO, False
-    else:
-        severity, notify = Severity.PROBLEM, True
-        source.health_alert_open = True
-    source.health, source.health_since = new, now
+    decision = decide_health_change(source, old, new)
+    moved = (
+        type(source)
+        .objects.filter(pk=source.pk, health=old, health_alert_open=source.health_alert_open)
+        .update(health=new, health_since=now, health_alert_open=decision.alert_open)
+    )
+    if not moved:
+        source.refresh_from_db(fields=HEALTH_FIELDS)
+        return []
+    source.health, source.health_since, source.health_alert_open = new, now, decision.alert_open
     change = StatusChange.objects.create(
         kind=ChangeKind.SOURCE_HEALTH,
-        severity=severity,
+        severity=decision.severity,
         at=now,
         old=old,
         new=new,
-        reason=reason,
-        notify=notify,
+        reason=fit(StatusChange, "reason", reason),
+        notify=decision.notify,
         **_links(source),
     )
     return [change]
@@ -110,7 +135,7 @@ def record_failure(
     source; anything else becomes "failing" once it has lasted POLL_FAILING_AFTER_INTERVALS."""
     kind = error_kind(error)
     status = getattr(error, "status", None)
-    message = str(error)[:300]
+    message = fit(PollAttempt, "message", str(error))
     _attempt(
         source,
         started_at=started,
@@ -123,7 +148,8 @@ def record_failure(
     )
     source.last_polled_at = started
     source.next_poll_at = next_poll_time(started, source.interval)
-    source.last_error_kind, source.last_error_message, source.last_error_status = kind, message, status
+    source.last_error_kind, source.last_error_status = kind, status
+    source.last_error_message = fit(source, "last_error_message", message)
     if source.failing_since is None:
         source.failing_since = started
     if isinstance(error, CredentialError):
