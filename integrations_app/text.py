@@ -57,6 +57,7 @@ def refuse_invisible(value: str) -> None:
     """The one rule for names typed in the dashboard, its admin and its commands."""
     if any(_is_invisible(char) for char in value):
         raise ValidationError(
-            "A name cannot contain control or invisible characters (tabs, line breaks, direction marks and similar).",
+            "A name cannot contain control characters or invisible ones "
+            "(tabs, line breaks, direction marks and similar).",
             code="invisible_character",
         )
