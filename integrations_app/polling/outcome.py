@@ -11,6 +11,7 @@ from django.conf import settings
 from integrations_app.models import ChargebackStopKey, DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.polling.schedule import next_poll_time
+from integrations_app.polling.transitions import claim
 from integrations_app.text import fit
 from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
 
@@ -25,8 +26,8 @@ SOURCE_FIELDS = [
     "last_error_message",
     "last_error_status",
 ]
-# Written only by `_set_health`'s compare-and-set, so a stale copy of the row never overwrites them.
-HEALTH_FIELDS = ["health", "health_since", "health_alert_open"]
+# `health`, `health_since` and `health_alert_open` are written only by `_set_health`'s
+# compare-and-set, so a stale copy of the row never overwrites them.
 
 
 @dataclass
@@ -92,15 +93,9 @@ def _set_health(source: Source, new: str, *, reason: str, now: datetime) -> list
     if old == new:
         return []
     decision = decide_health_change(source, old, new)
-    moved = (
-        type(source)
-        .objects.filter(pk=source.pk, health=old, health_alert_open=source.health_alert_open)
-        .update(health=new, health_since=now, health_alert_open=decision.alert_open)
-    )
-    if not moved:
-        source.refresh_from_db(fields=HEALTH_FIELDS)
+    expected = {"health": old, "health_alert_open": source.health_alert_open}
+    if not claim(source, expected, {"health": new, "health_since": now, "health_alert_open": decision.alert_open}):
         return []
-    source.health, source.health_since, source.health_alert_open = new, now, decision.alert_open
     change = StatusChange.objects.create(
         kind=ChangeKind.SOURCE_HEALTH,
         severity=decision.severity,
