@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from integrations_app import problems
-from integrations_app.credentials.forms import ChargebackStopKeyForm, DataFastAccountForm, SecretForm
+from integrations_app.credentials.forms import (
+    ChargebackStopKeyForm,
+    DataFastAccountForm,
+    DataFastSiteForm,
+    NamedForm,
+    SecretForm,
+    name_messages,
+)
 from integrations_app.models import (
     Alert,
     AuditEntry,
@@ -24,6 +32,7 @@ from integrations_app.models import (
     StatusChange,
 )
 from integrations_app.problems import disconnected_providers, problem_of, with_problem
+from integrations_app.text import refuse_invisible
 
 
 class StatusColumn(admin.ModelAdmin):
@@ -39,15 +48,55 @@ class StatusColumn(admin.ModelAdmin):
         return problems.words(problem_of(obj), obj, disconnected=disconnected)
 
 
-class ChargebackStopKeyAdminForm(SecretForm):
-    """The pages' write-only secret and its checks; hand-entered organisations are the inline's job."""
+class ChargebackStopKeyAdminForm(NamedForm, SecretForm):
+    """The pages' name rules, write-only secret and its checks; hand-entered organisations are the
+    inline's job."""
 
+    noun = ChargebackStopKeyForm.noun
     credential_label = ChargebackStopKeyForm.credential_label
     credential_validators = ChargebackStopKeyForm.credential_validators
 
     class Meta:
         model = ChargebackStopKey
         fields = ["name", "level", "enabled", "poll_interval_seconds"]
+        error_messages = {"name": name_messages(ChargebackStopKeyForm.noun)}
+
+
+class DataFastSiteAdminForm(forms.ModelForm):
+    """The pages' name rules, without the pages' widget styling (the admin's date widgets need theirs)."""
+
+    noun = DataFastSiteForm.noun
+    clean_name = NamedForm.clean_name
+
+    class Meta:
+        model = DataFastSite
+        exclude: list[str] = []
+        error_messages = {"name": name_messages(DataFastSiteForm.noun)}
+
+
+class TypedTextAdminForm(forms.ModelForm):
+    """For rows whose text mostly comes from upstream: what an operator types here follows the
+    pages' character rule (an upstream value left as it is stays as it came)."""
+
+    typed_fields: tuple[str, ...] = ()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name in self.typed_fields:
+            if name in self.changed_data and cleaned.get(name):
+                try:
+                    refuse_invisible(cleaned[name])
+                except forms.ValidationError as error:
+                    self.add_error(name, error)
+        return cleaned
+
+
+class IntegrationAdminForm(TypedTextAdminForm):
+    typed_fields = ("name",)
+
+
+class OrganisationAdminForm(TypedTextAdminForm):
+    typed_fields = ("label",)
 
 
 @admin.register(DataFastAccount)
@@ -68,6 +117,7 @@ class ProviderStateInline(admin.TabularInline):
 
 @admin.register(DataFastSite)
 class DataFastSiteAdmin(StatusColumn):
+    form = DataFastSiteAdminForm
     list_display = ["name", "website_id", "account", "enabled", "status", "health", "currency", "last_success_at"]
     list_filter = ["enabled", "health", "account", "currency"]
     search_fields = ["name", "website_id"]
@@ -103,12 +153,14 @@ class ChargebackStopKeyAdmin(StatusColumn):
 
 @admin.register(Organisation)
 class OrganisationAdmin(StatusColumn):
+    form = OrganisationAdminForm
     list_display = ["__str__", "organisation_id", "status", "created_at"]
     search_fields = ["organisation_id", "label"]
 
 
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
+    form = IntegrationAdminForm
     list_display = ["name", "integration_id", "organisation", "type", "status", "since"]
     list_filter = ["status", "type", "organisation"]
     search_fields = ["name", "integration_id"]

@@ -206,3 +206,22 @@ def test_a_flapping_provider_gets_one_notice_then_one_when_it_settles(sandbox):
     settled = alerts()[-1]
     assert (settled.kind, settled.new) == (ChangeKind.FLAPPING, "connected")
     assert ProviderState.objects.get(site=site, provider="stripe").flapping_since is None
+
+
+def test_a_long_upstream_error_message_still_makes_the_failing_alert(sandbox, settings):
+    """The "failing" reason quotes the error: it must fit its column (PostgreSQL refuses longer)."""
+    site = factories.site(poll_interval_seconds=60)
+    poll_site(site.pk)
+    body = {"status": "error", "error": {"code": "OVERLOADED", "message": "é" * 400}}
+    sandbox.state.faults.add(PATH, kind="status", status=503, body=body)
+    settings.UPSTREAM_RETRIES = 0
+    start = timezone.now()
+    for minute in range(5):
+        with time_machine.travel(start + timedelta(minutes=minute, seconds=1)):
+            poll_site(site.pk)
+    site.refresh_from_db()
+    (failing,) = alerts()
+    assert failing.new == Health.FAILING
+    assert len(failing.reason) <= StatusChange._meta.get_field("reason").max_length
+    assert failing.reason.startswith("no good answer since then: server error (HTTP 503): éé")
+    assert len(site.last_error_message) <= 300

@@ -7,12 +7,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
+from django.core.mail.message import sanitize_address
 from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations_app.alerts.batching import batch_pending
-from integrations_app.alerts.emails import build_message
+from integrations_app.alerts.emails import build_message, fallback_subject
 from integrations_app.models import Alert
+from integrations_app.text import fit
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -44,6 +48,25 @@ def claim(pk: int, now: datetime) -> bool:
     return updated == 1
 
 
+def _checked_message(alert: Alert) -> EmailMultiAlternatives:
+    """The alert's message with every header and address checked before any connection: a
+    subject the mail library refuses (BadHeaderError) is replaced by a fallback of our own words."""
+    message = build_message(alert)
+    try:
+        _check(message)
+    except BadHeaderError:
+        logger.warning("alert %s: subject refused by the mail library, sending a fallback subject", alert.pk)
+        message = build_message(alert, subject=fallback_subject(alert))
+        _check(message)
+    return message
+
+
+def _check(message: EmailMultiAlternatives) -> None:
+    message.message()  # renders every header, raising BadHeaderError on a line break
+    for address in [message.from_email, *message.recipients()]:
+        sanitize_address(address, message.encoding or settings.DEFAULT_CHARSET)
+
+
 def deliver(alert: Alert, now: datetime) -> bool:
     if not alert.recipients:
         alert.status, alert.error = Status.FAILED, "No recipients: set ADMINS to a list of email addresses."
@@ -51,11 +74,20 @@ def deliver(alert: Alert, now: datetime) -> bool:
         alert.save(update_fields=["status", "error", "attempts"])
         return False
     try:
-        message = build_message(alert)
+        message = _checked_message(alert)
+    except (BadHeaderError, ValueError) as error:
+        # The message itself cannot be made (a header the mail library refuses even with the
+        # fallback subject, an address it cannot parse): every retry would fail the same way.
+        alert.status, alert.attempts = Status.FAILED, MAX_ATTEMPTS
+        alert.error = fit(alert, "error", f"{type(error).__name__}: {error}")
+        alert.save(update_fields=["status", "error", "attempts", "subject"])
+        logger.error("alert %s cannot be sent, given up: %s", alert.pk, alert.error)
+        return False
+    try:
         message.send()
     except Exception as error:  # any transport failure: log it on the alert and retry later
         alert.status = Status.FAILED
-        alert.error = f"{type(error).__name__}: {error}"[:500]
+        alert.error = fit(alert, "error", f"{type(error).__name__}: {error}")
         alert.next_attempt_at = now + retry_delay(alert.attempts)
         alert.save(update_fields=["status", "error", "next_attempt_at", "subject"])
         logger.warning("alert %s failed (attempt %s): %s", alert.pk, alert.attempts, alert.error)

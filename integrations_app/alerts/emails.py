@@ -14,6 +14,7 @@ from integrations_app import problems
 from integrations_app.describe import describe, with_relations
 from integrations_app.models import Alert, ChargebackStopKey, DataFastSite, Organisation, StatusChange
 from integrations_app.models.history import Severity
+from integrations_app.text import fit, one_line
 
 SUBJECT_PREFIX = "[Paystatus] "
 
@@ -64,12 +65,19 @@ def current_problems(changes: list[StatusChange]) -> dict[int, str]:
     return {change.pk: found[_source_of(change)] for change in changes if _source_of(change) in found}
 
 
-def build_message(alert: Alert) -> EmailMultiAlternatives:
+def fallback_subject(alert: Alert) -> str:
+    """A subject of our own words only, for when the mail library refuses the usual one."""
+    return f"{SUBJECT_PREFIX}alert {alert.pk}: {alert.changes.count()} change(s), see the dashboard"
+
+
+def build_message(alert: Alert, *, subject: str = "") -> EmailMultiAlternatives:
+    """The alert email. Its subject is one clean line (names come from upstream and from people:
+    a CR/LF in one must not break the header, a direction override must not reorder it)."""
     changes = list(with_relations(alert.changes.all()).order_by("severity", "at"))
     items = [(change, describe(change)) for change in changes]
     now_words = current_problems(changes)
     described = [item for _, item in items]
-    subject = subject_for(described)[:200]
+    subject = fit(alert, "subject", one_line(subject or subject_for(described)))
     context = {
         "items": [
             {"change": change, "described": item, "at": timezone.localtime(change.at), "now": now_words.get(change.pk)}

@@ -5,15 +5,22 @@ pages show the new state at once instead of after the next poll. `changed_here_a
 with the time the answer arrived: a poll that started before it read a listing that may predate
 the change, and polling skips the row rather than undo it. Every attempt, failed or not, is
 audited; upstream failures are re-raised as the typed errors for the views to explain.
+
+Rename and disable claim the integration first (`_claimed`, a conditional UPDATE on the state the
+user saw and on `action_until`), so five concurrent POSTs send one PATCH and record one change;
+create is made once by its form's one-time token instead (views.manage, FormSubmission).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations_app import audit
@@ -23,6 +30,7 @@ from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation, StatusChange
 from integrations_app.models.chargebackstop import IntegrationStatus
 from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.text import fit
 from integrations_app.upstream.errors import UpstreamError
 
 
@@ -52,6 +60,32 @@ def why_not_disable(integration: Integration) -> str:
     if integration.status != IntegrationStatus.ENABLED:
         return f"Only enabled integrations can be disabled; this one is {integration.get_status_display().lower()}."
     return ""
+
+
+# Longer than any PATCH may take (its deadline), so a claim outlives the request that holds it;
+# a request killed mid-way leaves a claim that simply runs out.
+ACTION_CLAIM = timedelta(minutes=2)
+
+
+@contextmanager
+def _claimed(
+    integration: Integration, expected: dict[str, Any], why_not: Callable[[Integration], str]
+) -> Iterator[None]:
+    """Hold the integration for one dashboard change, or refuse: another request holds it, or it
+    is no longer as the user saw it (`expected`). Released when the change is over, either way."""
+    now = timezone.now()
+    free = Q(action_until__isnull=True) | Q(action_until__lt=now)
+    if not Integration.objects.filter(free, pk=integration.pk, **expected).update(action_until=now + ACTION_CLAIM):
+        integration.refresh_from_db()
+        raise ActionRefused(
+            why_not(integration)
+            or "Another change to this integration is under way in the dashboard, or has just been made; "
+            "its page shows the result."
+        )
+    try:
+        yield
+    finally:
+        Integration.objects.filter(pk=integration.pk).update(action_until=None)
 
 
 def key_for(integration: Integration) -> ChargebackStopKey:
@@ -190,6 +224,13 @@ def rename_integration(user: AbstractBaseUser, integration: Integration, name: s
         raise ActionRefused(refusal)
     key = key_for(integration)
     client = _client(key)
+    with _claimed(integration, {"name": integration.name}, why_not_rename):
+        return _rename(user, integration, name, key, client)
+
+
+def _rename(
+    user: AbstractBaseUser, integration: Integration, name: str, key: ChargebackStopKey, client: ChargebackStopClient
+) -> Integration:
     target = f"integration {integration.integration_id}"
     before = _facts(integration.name, integration.status, integration.merchant_ids)
     try:
@@ -209,8 +250,8 @@ def rename_integration(user: AbstractBaseUser, integration: Integration, name: s
             kind=ChangeKind.INTEGRATION_NAME,
             severity=Severity.INFO,
             at=now,
-            old=old_name[:64],
-            new=remote.name[:64],
+            old=fit(StatusChange, "old", old_name),
+            new=fit(StatusChange, "new", remote.name),
             reason=_dashboard_change(user, "renamed"),
             integration=integration,
             organisation=integration.organisation,
@@ -234,6 +275,13 @@ def disable_integration(user: AbstractBaseUser, integration: Integration) -> Int
         raise ActionRefused(refusal)
     key = key_for(integration)
     client = _client(key)
+    with _claimed(integration, {"status": IntegrationStatus.ENABLED}, why_not_disable):
+        return _disable(user, integration, key, client)
+
+
+def _disable(
+    user: AbstractBaseUser, integration: Integration, key: ChargebackStopKey, client: ChargebackStopClient
+) -> Integration:
     target = f"integration {integration.integration_id}"
     before = _facts(integration.name, integration.status, integration.merchant_ids)
     after = {**before, "status": IntegrationStatus.DISABLED.value}

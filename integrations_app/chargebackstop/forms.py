@@ -4,7 +4,6 @@ for its shape is refused here first, so a bad form never costs an upstream reque
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -15,6 +14,7 @@ from django.core.exceptions import ValidationError
 
 from integrations_app.chargebackstop.client import DISABLED, ENABLED, NAME_MAX_LENGTH
 from integrations_app.models import ChargebackStopKey, KeyOrganisation, Organisation
+from integrations_app.text import refuse_invisible
 
 MERCHANT_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
 MERCHANT_ID_MAX_LENGTH = 100
@@ -66,16 +66,11 @@ class MerchantIdsField(forms.Field):
             raise ValidationError(f"Each merchant ID may appear once; listed more than once: {_name_some(duplicates)}.")
 
 
-def _no_control_characters(value: str) -> None:
-    if any(unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029" for ch in value):
-        raise ValidationError("The name contains a control character (a tab, a line break or similar); remove it.")
-
-
 def name_field(**kwargs: Any) -> forms.CharField:
     return forms.CharField(
         max_length=NAME_MAX_LENGTH,
         strip=True,
-        validators=[_no_control_characters],
+        validators=[refuse_invisible],  # the one rule for typed names
         error_messages={
             "required": "Enter a name.",
             "max_length": "A name is at most %(limit_value)d characters; this one has %(show_value)d.",

@@ -7,7 +7,6 @@ secret only ever as its masked hint.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -18,6 +17,7 @@ from django.core.exceptions import ValidationError
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation, Organisation
 from integrations_app.models.chargebackstop import KeyLevel
 from integrations_app.models.datafast import dft_token_validator
+from integrations_app.text import refuse_invisible
 from integrations_app.upstream.http import HEADER_SAFE
 
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
@@ -59,8 +59,7 @@ class NamedForm(StyledModelForm):
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
         # Control and invisible formatting characters (tabs, bidi overrides) make look-alike names.
-        if any(unicodedata.category(char).startswith("C") for char in name):
-            raise ValidationError("A name cannot contain control characters such as tabs or line breaks.")
+        refuse_invisible(name)
         others = type(self.instance).objects.filter(name__iexact=name).exclude(pk=self.instance.pk)
         if others.exists():
             raise ValidationError(f"Another {self.noun} is already called “{name}”. Choose a different name.")

@@ -86,6 +86,9 @@ class Integration(models.Model):
     last_seen_at = models.DateTimeField(default=timezone.now)
     # A poll that started before a change made here must not undo it with what it read earlier.
     changed_here_at = models.DateTimeField(null=True, blank=True)
+    # A rename or disable from the dashboard is under way until then: concurrent requests for the
+    # same integration are refused instead of sending their own PATCH (chargebackstop.actions).
+    action_until = models.DateTimeField(null=True, blank=True, editable=False)
     alert_open = models.BooleanField(default=False)
     flapping_since = models.DateTimeField(null=True, blank=True)
 

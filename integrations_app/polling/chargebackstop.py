@@ -26,7 +26,8 @@ from integrations_app.polling.outcome import (
     record_success,
 )
 from integrations_app.polling.snapshots import store_snapshot
-from integrations_app.polling.transitions import Subject, record_transition, settle_flapping
+from integrations_app.polling.transitions import Subject, claim, record_transition, settle_flapping
+from integrations_app.text import fit
 from integrations_app.upstream.errors import UpstreamError
 
 ENABLED, GONE = IntegrationStatus.ENABLED, IntegrationStatus.GONE
@@ -110,7 +111,9 @@ def apply_integrations(
         elif not _changed_here_after(row, now):
             changes += _apply_one(row, remote, key, organisations, now)
     if appeared:
-        Integration.objects.bulk_create(appeared)
+        # An overlapping poll may have inserted some first: only the rows this poll inserted
+        # (first seen at its `now`) get an "appeared" change.
+        Integration.objects.bulk_create(appeared, ignore_conflicts=True)
         if not first_observation:
             changes += StatusChange.objects.bulk_create(
                 StatusChange(
@@ -124,7 +127,7 @@ def apply_integrations(
                     key=key,
                 )
                 for row in Integration.objects.filter(
-                    integration_id__in=[row.integration_id for row in appeared]
+                    integration_id__in=[row.integration_id for row in appeared], first_seen_at=now
                 ).select_related("organisation")
             )
     Integration.objects.filter(integration_id__in=listed).update(last_seen_at=now, seen_by=key)
@@ -160,24 +163,25 @@ def _apply_one(
 ) -> list[StatusChange]:
     changes: list[StatusChange] = []
     subject = Subject.integration(row, key)
-    if remote.name != row.name:
+    old_name = row.name
+    if remote.name != old_name and claim(row, {"name": old_name}, {"name": remote.name}):
         changes.append(
             StatusChange.objects.create(
                 kind=ChangeKind.INTEGRATION_NAME,
                 severity=Severity.INFO,
                 at=now,
-                old=row.name[:64],
-                new=remote.name[:64],
+                old=fit(StatusChange, "old", old_name),
+                new=fit(StatusChange, "new", remote.name),
                 reason=f"renamed {OUTSIDE}",
                 outside_dashboard=True,
                 **subject.links,
             )
         )
-        row.name = remote.name
     status = remote.status
     if status != row.status:
         changes += record_transition(
             subject,
+            to=status,
             old=row.status,
             new=status,
             bad=_badness(row.status, status),
@@ -185,7 +189,6 @@ def _apply_one(
             now=now,
             outside_dashboard=True,
         )
-        row.status, row.since = status, now
     elif row.flapping_since is not None and (
         settled := settle_flapping(subject, current=status, bad=status != ENABLED, now=now)
     ):
@@ -193,18 +196,8 @@ def _apply_one(
     row.type = remote.type
     row.merchant_ids = list(remote.merchant_ids)
     row.organisation = organisations[remote.organisation_id]
-    row.save(
-        update_fields=[
-            "name",
-            "status",
-            "since",
-            "type",
-            "merchant_ids",
-            "organisation",
-            "alert_open",
-            "flapping_since",
-        ]
-    )
+    # Name, status and flags were written by their compare-and-set above, never from this copy.
+    row.save(update_fields=["type", "merchant_ids", "organisation"])
     return changes
 
 
@@ -217,8 +210,9 @@ def _badness(old: str, new: str) -> bool | None:
 
 
 def _mark_gone(row: Integration, key: ChargebackStopKey, now: datetime) -> list[StatusChange]:
-    changes = record_transition(
+    return record_transition(
         Subject.integration(row, key),
+        to=GONE,
         old=row.status,
         new=GONE,
         bad=_badness(row.status, GONE),
@@ -226,6 +220,3 @@ def _mark_gone(row: Integration, key: ChargebackStopKey, now: datetime) -> list[
         now=now,
         outside_dashboard=True,
     )
-    row.status, row.since = GONE, now
-    row.save(update_fields=["status", "since", "alert_open", "flapping_since"])
-    return changes

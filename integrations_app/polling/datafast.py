@@ -21,11 +21,11 @@ from integrations_app.polling.outcome import (
     record_success,
 )
 from integrations_app.polling.snapshots import store_snapshot
-from integrations_app.polling.transitions import Subject, record_transition, settle_flapping
+from integrations_app.polling.transitions import Subject, claim, record_transition, settle_flapping
 from integrations_app.problems import is_disconnect, paddle_state
 from integrations_app.upstream.errors import UpstreamError
 
-PADDLE_FIELDS = ["currency", "paddle_key_expires_at", "paddle_expiry_state"]
+PADDLE_FIELDS = ["currency", "paddle_key_expires_at"]  # and `paddle_expiry_state`, by compare-and-set
 
 
 def connection_word(connected: bool) -> str:
@@ -71,21 +71,20 @@ def apply_providers(site: DataFastSite, result: WebsiteIntegrations, *, now: dat
         if state.connected != connected:
             changes += record_transition(
                 subject,
+                to=connected,
                 old=connection_word(state.connected),
                 new=connection_word(connected),
                 bad=not connected,
                 reason=f"DataFast reports {PROVIDERS[provider]} {connection_word(connected)}",
                 now=now,
             )
-            state.connected, state.since = connected, now
-            state.save(update_fields=["connected", "since", "alert_open", "flapping_since"])
         elif state.flapping_since is not None and (
             settled := settle_flapping(subject, current=connection_word(connected), bad=not connected, now=now)
         ):
             changes.append(settled)
-            state.save(update_fields=["alert_open", "flapping_since"])
     if new_rows:
-        ProviderState.objects.bulk_create(new_rows)
+        # An overlapping first poll may have inserted them already: its rows stand.
+        ProviderState.objects.bulk_create(new_rows, ignore_conflicts=True)
     site.has_disconnect = any(is_disconnect(state) for state in states.values())
     return changes
 
@@ -99,12 +98,14 @@ def apply_paddle_expiry(
 ) -> list[StatusChange]:
     """Alert once when the Paddle key comes within 14 days of expiry, once when it expires,
     and once more when a new key clears it. The first poll of a site only records the state.
-    Sets PADDLE_FIELDS on the site; the caller saves it."""
+    Sets PADDLE_FIELDS on the site for the caller to save; the expiry state itself is moved here
+    with a compare-and-set, so overlapping polls alert once."""
     old, new = site.paddle_expiry_state, paddle_expiry_state(result, now)
     site.currency = result.currency
     site.paddle_key_expires_at = result.paddle_key_expires_at
-    site.paddle_expiry_state = new
-    if old == new or first_observation:
+    if old == new or not claim(site, {"paddle_expiry_state": old}, {"paddle_expiry_state": new}):
+        return []
+    if first_observation:
         return []
     if new in ("expiring", "expired"):
         severity, notify = Severity.PROBLEM, True

@@ -11,6 +11,8 @@ from django.conf import settings
 from integrations_app.models import ChargebackStopKey, DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.polling.schedule import next_poll_time
+from integrations_app.polling.transitions import claim
+from integrations_app.text import fit
 from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
 
 Source = DataFastSite | ChargebackStopKey
@@ -23,10 +25,9 @@ SOURCE_FIELDS = [
     "last_error_kind",
     "last_error_message",
     "last_error_status",
-    "health",
-    "health_since",
-    "health_alert_open",
 ]
+# `health`, `health_since` and `health_alert_open` are written only by `_set_health`'s
+# compare-and-set, so a stale copy of the row never overwrites them.
 
 
 @dataclass
@@ -62,28 +63,47 @@ def _attempt(source: Source, **fields: Any) -> PollAttempt:
     return PollAttempt.objects.create(**_links(source), **fields)
 
 
+@dataclass(frozen=True)
+class HealthDecision:
+    severity: str
+    notify: bool
+    alert_open: bool  # whether an incident is open for the source afterwards
+
+
+def decide_health_change(source: Source, old: str, new: str) -> HealthDecision:
+    """Who hears of a health move, and whether it opens or closes an incident. Pure: the
+    compare-and-set in `_set_health` makes sure it is acted on once."""
+    first_observation = old == Health.PENDING
+    if new == Health.OK:
+        if source.health_alert_open:
+            return HealthDecision(Severity.RECOVERY, notify=True, alert_open=False)
+        return HealthDecision(Severity.INFO, notify=False, alert_open=False)
+    if first_observation and new != Health.FAILING:
+        return HealthDecision(Severity.INFO, notify=False, alert_open=source.health_alert_open)
+    return HealthDecision(Severity.PROBLEM, notify=True, alert_open=True)
+
+
 def _set_health(source: Source, new: str, *, reason: str, now: datetime) -> list[StatusChange]:
+    """Move the source's health to `new` and record the change, once. Two polls of one source can
+    overlap (Redis down, a lease outlived): each decided from the row it loaded, so the move is a
+    conditional UPDATE on the health it started from, and only the poll whose UPDATE changed the
+    row writes the change. The loser takes the row as the winner left it. The health fields are
+    written here only, never by the poll's closing save (`SOURCE_FIELDS`)."""
     old = source.health
     if old == new:
         return []
-    first_observation = old == Health.PENDING
-    if new == Health.OK:
-        severity, notify = (Severity.RECOVERY, True) if source.health_alert_open else (Severity.INFO, False)
-        source.health_alert_open = False
-    elif first_observation and new != Health.FAILING:
-        severity, notify = Severity.INFO, False
-    else:
-        severity, notify = Severity.PROBLEM, True
-        source.health_alert_open = True
-    source.health, source.health_since = new, now
+    decision = decide_health_change(source, old, new)
+    expected = {"health": old, "health_alert_open": source.health_alert_open}
+    if not claim(source, expected, {"health": new, "health_since": now, "health_alert_open": decision.alert_open}):
+        return []
     change = StatusChange.objects.create(
         kind=ChangeKind.SOURCE_HEALTH,
-        severity=severity,
+        severity=decision.severity,
         at=now,
         old=old,
         new=new,
-        reason=reason,
-        notify=notify,
+        reason=fit(StatusChange, "reason", reason),
+        notify=decision.notify,
         **_links(source),
     )
     return [change]
@@ -92,19 +112,19 @@ def _set_health(source: Source, new: str, *, reason: str, now: datetime) -> list
 def _confirm_first_verdict(source: Source, *, reason: str, now: datetime) -> list[StatusChange]:
     """A source whose very first answer was a 401/403/404 is recorded quietly (whoever added it was
     just shown that answer by the form or the command); the next poll that gives the same verdict
-    alerts, once. Only good states stay silent for good on a first observation."""
+    alerts, once (compare-and-set, like every health move). Only good states stay silent for good
+    on a first observation."""
     if source.health_alert_open or source.health not in (Health.CREDENTIAL_REJECTED, Health.NOT_FOUND):
         return []
-    source.health_alert_open = True
-    since = f" (since the first poll, {source.health_since:%Y-%m-%d %H:%M %Z})"
-    limit = StatusChange._meta.get_field("reason").max_length or 300
+    if not claim(source, {"health": source.health, "health_alert_open": False}, {"health_alert_open": True}):
+        return []
     change = StatusChange.objects.create(
         kind=ChangeKind.SOURCE_HEALTH,
         severity=Severity.PROBLEM,
         at=now,
         old=source.health,
         new=source.health,
-        reason=reason[: limit - len(since)] + since,
+        reason=fit(StatusChange, "reason", f"since the first poll ({source.health_since:%Y-%m-%d %H:%M %Z}): {reason}"),
         notify=True,
         **_links(source),
     )
@@ -132,7 +152,7 @@ def record_failure(
     source; anything else becomes "failing" once it has lasted POLL_FAILING_AFTER_INTERVALS."""
     kind = error_kind(error)
     status = getattr(error, "status", None)
-    message = str(error)[:300]
+    message = fit(PollAttempt, "message", str(error))
     _attempt(
         source,
         started_at=started,
@@ -145,7 +165,8 @@ def record_failure(
     )
     source.last_polled_at = started
     source.next_poll_at = next_poll_time(started, source.interval)
-    source.last_error_kind, source.last_error_message, source.last_error_status = kind, message, status
+    source.last_error_kind, source.last_error_status = kind, status
+    source.last_error_message = fit(source, "last_error_message", message)
     if source.failing_since is None:
         source.failing_since = started
     if isinstance(error, CredentialError | NotFoundError):

@@ -3,7 +3,10 @@
 Rules (DESIGN.md, "State changes are rows"):
 - going bad opens an incident and alerts; going good alerts only to close an open incident;
 - a subject that changes FLAP_LIMIT times within FLAP_WINDOW gets one flapping notice, then silence
-  until it has been quiet for FLAP_QUIET; the notice that ends it says where it settled.
+  until it has been quiet for FLAP_QUIET; the notice that ends it says where it settled;
+- a transition is written once, whatever runs twice: two overlapping polls both decide from the
+  row they loaded, so the row is moved with a conditional UPDATE on what it held (`_claim`), and
+  only the poll whose UPDATE changed it writes the change.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from django.db import models
 
 from integrations_app.models import Integration, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.text import fit
 
 FLAP_LIMIT = 4
 FLAP_WINDOW = timedelta(hours=24)
@@ -28,16 +32,20 @@ class Subject:
 
     row: ProviderState | Integration
     kind: str
+    state_field: str  # the column that holds the state: `connected` or `status`
     links: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def provider(cls, state: ProviderState) -> Subject:
-        return cls(state, ChangeKind.PROVIDER, {"site": state.site, "provider": state.provider})
+        return cls(state, ChangeKind.PROVIDER, "connected", {"site": state.site, "provider": state.provider})
 
     @classmethod
     def integration(cls, integration: Integration, key: Any = None) -> Subject:
         links = {"integration": integration, "organisation": integration.organisation, "key": key}
-        return cls(integration, ChangeKind.INTEGRATION_STATUS, links)
+        return cls(integration, ChangeKind.INTEGRATION_STATUS, "status", links)
+
+    def flags(self) -> dict[str, Any]:
+        return {"alert_open": self.row.alert_open, "flapping_since": self.row.flapping_since}
 
     def history(self) -> models.QuerySet[StatusChange]:
         if self.kind == ChangeKind.PROVIDER:
@@ -47,9 +55,22 @@ class Subject:
         return StatusChange.objects.filter(integration=self.row, kind=ChangeKind.INTEGRATION_STATUS)
 
 
+def claim(row: models.Model, expected: dict[str, Any], values: dict[str, Any]) -> bool:
+    """Compare-and-set: write `values` to `row` only if it still holds `expected`. True when this
+    caller moved it (and `row` now holds `values`); otherwise `row` is reloaded as it now is."""
+    moved = type(row).objects.filter(pk=row.pk, **expected).update(**values) == 1
+    if moved:
+        for name, value in values.items():
+            setattr(row, name, value)
+    else:
+        row.refresh_from_db(fields=[*expected, *values])
+    return moved
+
+
 def record_transition(
     subject: Subject,
     *,
+    to: Any,
     old: str,
     new: str,
     bad: bool | None,
@@ -57,9 +78,10 @@ def record_transition(
     now: datetime,
     outside_dashboard: bool = False,
 ) -> list[StatusChange]:
-    """Write the change (and a flapping notice when it starts); update the subject's flags.
+    """Move the subject's state to `to` and write the change (and a flapping notice when it starts),
+    once: nothing when another poll moved the row first. `old`/`new` are the words for the change.
     `bad` is True going into a problem, False coming out of one, None for a neutral move
-    (DISABLED to GONE, say). The caller saves `subject.row`."""
+    (DISABLED to GONE, say). Writes the state, `since` and the flags itself."""
     row = subject.row
     if bad is None:
         severity, notify = Severity.INFO, False
@@ -75,39 +97,45 @@ def record_transition(
             kind=subject.kind,
             severity=severity,
             at=now,
-            old=old,
-            new=new,
-            reason=reason,
+            old=fit(StatusChange, "old", old),
+            new=fit(StatusChange, "new", new),
+            reason=fit(StatusChange, "reason", reason),
             outside_dashboard=outside_dashboard,
             notify=notify,
             **subject.links,
         )
     ]
-    if row.flapping_since is not None:
+    flapping_since, alert_open = row.flapping_since, row.alert_open
+    if flapping_since is not None:
         changes[0].notify = False
     elif notify and subject.history().filter(at__gte=now - FLAP_WINDOW).count() + 1 >= FLAP_LIMIT:
         changes[0].notify = False
-        row.flapping_since = now
+        flapping_since = now
         changes.append(
             StatusChange(
                 kind=ChangeKind.FLAPPING,
                 severity=Severity.NOTICE,
                 at=now,
-                old=old,
-                new=new,
+                old=fit(StatusChange, "old", old),
+                new=fit(StatusChange, "new", new),
                 reason=f"changed {FLAP_LIMIT} or more times within 24 hours; alerts paused until it settles",
                 notify=True,
                 **subject.links,
             )
         )
     if changes[0].notify:
-        row.alert_open = bool(bad)
+        alert_open = bool(bad)
+    expected = {subject.state_field: getattr(row, subject.state_field), **subject.flags()}
+    values = {subject.state_field: to, "since": now, "alert_open": alert_open, "flapping_since": flapping_since}
+    if not claim(row, expected, values):
+        return []
     StatusChange.objects.bulk_create(changes)
     return changes
 
 
 def settle_flapping(subject: Subject, *, current: str, bad: bool, now: datetime) -> StatusChange | None:
-    """End a flapping spell once the subject has been quiet for FLAP_QUIET, saying where it settled."""
+    """End a flapping spell once the subject has been quiet for FLAP_QUIET, saying where it settled
+    (once, like `record_transition`; it writes the flags itself)."""
     row = subject.row
     if row.flapping_since is None:
         return None
@@ -120,14 +148,14 @@ def settle_flapping(subject: Subject, *, current: str, bad: bool, now: datetime)
         severity = Severity.RECOVERY
     else:
         severity = Severity.NOTICE
-    row.flapping_since = None
-    row.alert_open = bad
+    if not claim(row, subject.flags(), {"flapping_since": None, "alert_open": bad}):
+        return None
     return StatusChange.objects.create(
         kind=ChangeKind.FLAPPING,
         severity=severity,
         at=now,
-        new=current,
-        reason=f"stopped flapping; settled as {current}",
+        new=fit(StatusChange, "new", current),
+        reason=fit(StatusChange, "reason", f"stopped flapping; settled as {current}"),
         notify=True,
         **subject.links,
     )

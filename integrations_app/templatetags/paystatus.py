@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from integrations_app import problems
+from integrations_app import problems, text
 from integrations_app.humanize import age_words
 
 register = template.Library()
@@ -42,6 +42,19 @@ BADGES = {
     "notice": ("text-bg-info", "ℹ", "Notice"),
     "info": ("text-bg-light border", "·", "Info"),
 }
+
+
+@register.filter
+def bdi(value: object) -> SafeString:
+    """Text from upstream (integration and organisation names) isolated from the text around it:
+    a right-to-left override inside cannot reorder the rest of the line."""
+    return format_html("<bdi>{}</bdi>", value)
+
+
+@register.filter
+def one_line(value: object) -> str:
+    """Upstream text where no markup may go (a title, an attribute): cleaned into one plain line."""
+    return text.one_line(str(value))
 
 
 @register.simple_tag
@@ -227,8 +240,10 @@ def organisation_rows(organisations: Any) -> SafeString:
         (
             {
                 "url": organisation.get_absolute_url(),
-                "name": str(organisation),
-                "org_id": format_html(' <small class="text-body-secondary">{}</small>', organisation.organisation_id)
+                "name": bdi(organisation),
+                "org_id": format_html(
+                    ' <small class="text-body-secondary">{}</small>', bdi(organisation.organisation_id)
+                )
                 if organisation.label
                 else "",
                 "status": problem_badge(organisation),

@@ -77,10 +77,11 @@ def names(*limits: int) -> st.SearchStrategy[str]:
 
 
 def has_control_character(value: str, *, invisible_too: bool) -> bool:
-    """Control characters (tabs, line breaks, NUL, U+2028/9); with `invisible_too`, every `C*`
-    category (bidi overrides, zero-width spaces, unassigned code points)."""
+    """Control characters (tabs, line breaks, NUL, U+2028/9); with `invisible_too`, also every `C*`
+    category (bidi overrides, zero-width spaces, unassigned code points): the rule of every name
+    typed in the dashboard."""
     if invisible_too:
-        return any(unicodedata.category(char).startswith("C") for char in value)
+        return any(unicodedata.category(char).startswith("C") or char in "\u2028\u2029" for char in value)
     return any(unicodedata.category(char) == "Cc" or char in "\u2028\u2029" for char in value)
 
 

@@ -19,6 +19,6 @@ def recompute_has_disconnect(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("integrations_app", "0003_site_has_disconnect")]
+    dependencies = [("integrations_app", "0004_integration_action_until")]
 
     operations = [migrations.RunPython(recompute_has_disconnect, migrations.RunPython.noop)]
