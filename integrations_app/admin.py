@@ -23,6 +23,12 @@ from integrations_app.models import (
 )
 
 
+@admin.display(description="secret")
+def secret_state(obj: DataFastAccount | ChargebackStopKey) -> str:
+    """The masked hint, or "secret unreadable: encryption key missing"; never decrypts."""
+    return obj.secret_display
+
+
 class ChargebackStopKeyAdminForm(SecretForm):
     """The pages' write-only secret and its checks; hand-entered organisations are the inline's job."""
 
@@ -38,9 +44,9 @@ class ChargebackStopKeyAdminForm(SecretForm):
 class DataFastAccountAdmin(admin.ModelAdmin):
     form = DataFastAccountForm
     exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
-    list_display = ["name", "secret_hint", "created_at"]
+    list_display = ["name", secret_state, "created_at"]
     search_fields = ["name"]
-    readonly_fields = ["secret_hint"]
+    readonly_fields = [secret_state]
 
 
 class ProviderStateInline(admin.TabularInline):
@@ -78,10 +84,10 @@ class KeyOrganisationInline(admin.TabularInline):
 class ChargebackStopKeyAdmin(admin.ModelAdmin):
     form = ChargebackStopKeyAdminForm
     exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
-    list_display = ["name", "level", "secret_hint", "enabled", "health", "last_success_at"]
+    list_display = ["name", "level", secret_state, "enabled", "health", "last_success_at"]
     list_filter = ["level", "enabled", "health"]
     search_fields = ["name"]
-    readonly_fields = ["secret_hint", "health", "health_since", "last_success_at", "last_error_message"]
+    readonly_fields = [secret_state, "health", "health_since", "last_success_at", "last_error_message"]
     inlines = [KeyOrganisationInline]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
+from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.polling.schedule import next_poll_time
@@ -126,7 +127,8 @@ def record_failure(
     source.last_error_kind, source.last_error_message, source.last_error_status = kind, message, status
     if source.failing_since is None:
         source.failing_since = started
-    if isinstance(error, CredentialError):
+    if isinstance(error, (CredentialError, SecretUnreadable)):
+        # A secret no key decrypts is as unusable as one the upstream rejects: the same alert.
         changes = _set_health(source, Health.CREDENTIAL_REJECTED, reason=message, now=started)
     elif isinstance(error, NotFoundError):
         changes = _set_health(source, Health.NOT_FOUND, reason=message, now=started)

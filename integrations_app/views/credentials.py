@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from integrations_app import audit, tasks
 from integrations_app.connection_check import CheckResult, check_chargebackstop, check_datafast
 from integrations_app.credentials.forms import ChargebackStopKeyForm, DataFastAccountForm, DataFastSiteForm
-from integrations_app.crypto import SecretUnreadable
+from integrations_app.crypto import UNREADABLE, SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.models.sources import PolledSource
 from integrations_app.polling.schedule import lease_end
@@ -75,8 +75,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "organisation__label", "organisation__organisation_id"
     )
     context = {
-        "accounts": DataFastAccount.objects.defer("secret").prefetch_related(Prefetch("sites", queryset=sites)),
-        "keys": ChargebackStopKey.objects.defer("secret").prefetch_related(
+        "accounts": DataFastAccount.objects.prefetch_related(Prefetch("sites", queryset=sites)),
+        "keys": ChargebackStopKey.objects.prefetch_related(
             Prefetch("keyorganisation_set", queryset=links, to_attr="links")
         ),
     }
@@ -145,8 +145,8 @@ def _delete_page(request: HttpRequest, kind: Kind, obj: Any, consequences: list[
     return render(request, "integrations_app/credentials/confirm_delete.html", context)
 
 
-# The secret column is deferred: an edit or delete page must work even when a secret cannot be
-# decrypted (a lost encryption key), which is exactly when an operator needs to replace it.
+# Loading a row never decrypts its secret (see crypto.StoredSecret): an edit or delete page works
+# even when a secret cannot be decrypted (a lost encryption key), exactly when it needs replacing.
 
 
 @staff_required
@@ -156,12 +156,12 @@ def account_create(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _form_page(request, ACCOUNT, get_object_or_404(DataFastAccount.objects.defer("secret"), pk=pk))
+    return _form_page(request, ACCOUNT, get_object_or_404(DataFastAccount.objects, pk=pk))
 
 
 @staff_required
 def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(DataFastAccount.objects.defer("secret"), pk=pk)
+    account = get_object_or_404(DataFastAccount.objects, pk=pk)
     names = list(account.sites.order_by("name").values_list("name", flat=True))
     if names:
         consequences = [
@@ -181,14 +181,12 @@ def site_create(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def site_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _form_page(
-        request, SITE, get_object_or_404(DataFastSite.objects.select_related("account").defer("account__secret"), pk=pk)
-    )
+    return _form_page(request, SITE, get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk))
 
 
 @staff_required
 def site_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(DataFastSite.objects.select_related("account").defer("account__secret"), pk=pk)
+    site = get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk)
     consequences = [
         "Its poll history, snapshots and status changes are deleted with it.",
         f"The DataFast account “{site.account.name}” and its token stay.",
@@ -203,12 +201,12 @@ def key_create(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def key_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _form_page(request, KEY, get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk))
+    return _form_page(request, KEY, get_object_or_404(ChargebackStopKey.objects, pk=pk))
 
 
 @staff_required
 def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk)
+    key = get_object_or_404(ChargebackStopKey.objects, pk=pk)
     consequences = [
         "Its poll history and status changes are deleted with it.",
         "Organisations and integrations it found stay in the dashboard; nothing changes at ChargebackStop.",
@@ -224,10 +222,9 @@ def _report_check(
 ) -> None:
     try:
         value = secret()
+        value.reveal()  # decrypted here, for this request only
     except SecretUnreadable:
-        result = CheckResult(
-            False, "The stored secret cannot be decrypted (check FIELD_ENCRYPTION_KEYS), or enter it again."
-        )
+        result = CheckResult(False, f"{UNREADABLE}: check FIELD_ENCRYPTION_KEYS, or enter the secret again.")
     else:
         result = check(value)
         # An upstream may echo what it was sent; whatever it says, the secret never reaches a page.
@@ -243,12 +240,11 @@ def _report_check(
 @staff_required
 @require_POST
 def site_test(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(DataFastSite, pk=pk)
-    # The account is read inside the check: its secret decrypts on load, which may fail.
+    site = get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk)
     _report_check(
         request,
         SITE.target(site),
-        lambda: DataFastAccount.objects.get(pk=site.account_id).secret,
+        lambda: site.account.secret,
         lambda token: check_datafast(token, site.website_id),
     )
     return redirect(site.get_absolute_url())
@@ -257,11 +253,11 @@ def site_test(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def key_test(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk)
+    key = get_object_or_404(ChargebackStopKey.objects, pk=pk)
     _report_check(
         request,
         KEY.target(key),
-        lambda: ChargebackStopKey.objects.only("secret").get(pk=key.pk).secret,
+        lambda: key.secret,
         lambda api_key: check_chargebackstop(api_key, level=key.level),
     )
     return redirect(key.get_absolute_url())
@@ -310,5 +306,5 @@ def poll_site_now(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def poll_key_now(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk)
+    key = get_object_or_404(ChargebackStopKey.objects, pk=pk)
     return _poll_now(request, key, tasks.poll_key, KEY.target(key))
