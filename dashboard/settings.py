@@ -190,7 +190,11 @@ vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT... as djang
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="Paystatus <paystatus@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ALERT_RECIPIENTS = env.emails("ADMINS")
-ADMINS = [(address, address) for address in ALERT_RECIPIENTS]
+# Django's own error mail (500s with their traceback) goes to ERROR_EMAILS, never to the alert
+# recipients: an alert inbox must not fill with tracebacks. Empty (the default): no error mail.
+ADMINS = [(address, address) for address in env.emails("ERROR_EMAILS")]
+# Error reports hide every secret-like POST field, variable and setting, named or not.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "integrations_app.error_reports.SecretReportFilter"
 
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -233,5 +237,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # A request with a foreign Host is noise from scanners: logged here, never mailed.
+        "django.security.DisallowedHost": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
 }

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from integrations_app.credentials.forms import ChargebackStopKeyForm, DataFastAccountForm, SecretForm
 from integrations_app.models import (
@@ -29,6 +31,16 @@ def secret_state(obj: DataFastAccount | ChargebackStopKey) -> str:
     return obj.secret_display
 
 
+class SecretAdmin(admin.ModelAdmin):
+    """An admin whose add and change pages take a secret: it never reaches an error report."""
+
+    exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
+
+    @method_decorator(sensitive_post_parameters("secret"))
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().changeform_view(request, *args, **kwargs)
+
+
 class ChargebackStopKeyAdminForm(SecretForm):
     """The pages' write-only secret and its checks; hand-entered organisations are the inline's job."""
 
@@ -41,9 +53,8 @@ class ChargebackStopKeyAdminForm(SecretForm):
 
 
 @admin.register(DataFastAccount)
-class DataFastAccountAdmin(admin.ModelAdmin):
+class DataFastAccountAdmin(SecretAdmin):
     form = DataFastAccountForm
-    exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
     list_display = ["name", secret_state, "created_at"]
     search_fields = ["name"]
     readonly_fields = [secret_state]
@@ -81,9 +92,8 @@ class KeyOrganisationInline(admin.TabularInline):
 
 
 @admin.register(ChargebackStopKey)
-class ChargebackStopKeyAdmin(admin.ModelAdmin):
+class ChargebackStopKeyAdmin(SecretAdmin):
     form = ChargebackStopKeyAdminForm
-    exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
     list_display = ["name", "level", secret_state, "enabled", "health", "last_success_at"]
     list_filter = ["level", "enabled", "health"]
     search_fields = ["name"]

@@ -14,12 +14,13 @@ from typing import Any
 
 from celery import Task
 from django.contrib import messages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
@@ -98,11 +99,15 @@ def _form_page(
     title = f"Add a {kind.noun}" if creating else f"Edit the {kind.noun} “{obj.name}”"
     form = kind.form(request.POST if request.method == "POST" else None, instance=obj, initial=initial)
     if form.is_valid():
-        with transaction.atomic():
-            saved = form.save()
-            _audit_save(request, kind, saved, before, secret_changed=getattr(form, "secret_changed", False))
-        messages.success(request, f"Saved the {kind.noun} “{saved.name}”.")
-        return redirect(kind.done_url(saved))
+        try:
+            with transaction.atomic():
+                saved = form.save()
+                _audit_save(request, kind, saved, before, secret_changed=getattr(form, "secret_changed", False))
+        except IntegrityError:
+            form = _check_again(request, kind, instance, initial)
+        else:
+            messages.success(request, f"Saved the {kind.noun} “{saved.name}”.")
+            return redirect(kind.done_url(saved))
     context = {
         "form": form,
         "kind": kind,
@@ -113,6 +118,17 @@ def _form_page(
         "no_accounts": kind is SITE and not DataFastAccount.objects.exists(),
     }
     return render(request, "integrations_app/credentials/form.html", context)
+
+
+def _check_again(request: HttpRequest, kind: Kind, instance: Any, initial: dict[str, Any] | None) -> Any:
+    """The form again after a unique column refused the save: another request saved the same name
+    (or website ID) between this form's checks and its save. Checked now, with that row in the
+    database, the clash is an error on its field rather than a 500."""
+    fresh = kind.model() if instance is None else type(instance).objects.filter(pk=instance.pk).first()
+    form = kind.form(request.POST, instance=fresh or kind.model(), initial=initial)
+    if form.is_valid():  # not a clash the form knows how to name
+        form.add_error(None, f"Another {kind.noun} was saved at the same moment; check the form and save again.")
+    return form
 
 
 def _audit_save(
@@ -149,11 +165,13 @@ def _delete_page(request: HttpRequest, kind: Kind, obj: Any, consequences: list[
 # even when a secret cannot be decrypted (a lost encryption key), exactly when it needs replacing.
 
 
+@sensitive_post_parameters("secret")  # out of error reports, whatever else happens
 @staff_required
 def account_create(request: HttpRequest) -> HttpResponse:
     return _form_page(request, ACCOUNT)
 
 
+@sensitive_post_parameters("secret")  # out of error reports, whatever else happens
 @staff_required
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _form_page(request, ACCOUNT, get_object_or_404(DataFastAccount.objects, pk=pk))
@@ -194,11 +212,13 @@ def site_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return _delete_page(request, SITE, site, consequences)
 
 
+@sensitive_post_parameters("secret")  # out of error reports, whatever else happens
 @staff_required
 def key_create(request: HttpRequest) -> HttpResponse:
     return _form_page(request, KEY)
 
 
+@sensitive_post_parameters("secret")  # out of error reports, whatever else happens
 @staff_required
 def key_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _form_page(request, KEY, get_object_or_404(ChargebackStopKey.objects, pk=pk))
