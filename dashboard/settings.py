@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import schedule as every
@@ -125,6 +127,9 @@ CHARGEBACKSTOP_MAX_PAGES = 200
 
 # Read-only token for /api/status.json (empty: only logged-in users may read it).
 STATUS_API_TOKEN = env.string("STATUS_API_TOKEN", default="")
+# Wrong tokens from one client address: this many within the window, then 429 until it ends.
+STATUS_API_FAILURE_LIMIT = 10
+STATUS_API_FAILURE_WINDOW = 600  # seconds
 
 # The overview refreshes its numbers and tables in place this often.
 OVERVIEW_REFRESH_SECONDS = 30
@@ -223,12 +228,23 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Login throttling (django-axes): five failures for a username from one address lock it for 15 min.
+# The request header a reverse proxy in front of Paystatus sets to the client's address (such as
+# X-Forwarded-For or X-Real-IP). Empty (the default): the socket's address, and the header is
+# ignored, since without a proxy that sets it any client could send one of its choosing.
+TRUSTED_PROXY_HEADER = env.string("TRUSTED_PROXY_HEADER", default="")
+if TRUSTED_PROXY_HEADER and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", TRUSTED_PROXY_HEADER):
+    raise env.ConfigError(f"TRUSTED_PROXY_HEADER: {TRUSTED_PROXY_HEADER!r} is not a header name (such as X-Real-IP).")
+
+# Login throttling (django-axes): five failures for a username from one client address lock that
+# pair (not the account for everyone) for 15 min, counted from the lockout: guessing on meanwhile
+# does not extend it. `manage.py axes_reset` lifts every lockout at once.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = 0.25  # hours
+AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "integrations_app.throttle.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LOGGING = {

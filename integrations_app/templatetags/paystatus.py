@@ -237,3 +237,9 @@ def organisation_rows(organisations: Any) -> SafeString:
             for organisation in organisations
         ),
     )
+
+
+@register.filter
+def minutes(value: timedelta | None) -> int:
+    """A duration in whole minutes, rounded up (a lockout of 14 min 30 s reads "15")."""
+    return 0 if value is None else -(-int(value.total_seconds()) // 60)
