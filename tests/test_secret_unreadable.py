@@ -135,3 +135,22 @@ def test_rotating_keys_refuses_an_unreadable_secret_and_rotates_the_rest(rotated
     settings.FIELD_ENCRYPTION_KEYS = [new_key]
     assert DataFastAccount.objects.get(pk=rotated_away["account"].pk).secret == demo.DATAFAST_TOKEN
     assert ChargebackStopKey.objects.get().secret == demo.PARTNER_KEY
+
+
+def test_checks_of_an_unreadable_secret_say_so_instead_of_failing(rotated_away, client):
+    out = io.StringIO()
+    call_command(
+        "add_datafast_site",
+        "--name=Bluebird",
+        f"--website-id={demo.BLUEBIRD_BOOKS}",
+        "--account=Acme Holdings",
+        stdout=out,
+    )
+    assert "Saved website Bluebird" in out.getvalue() and UNREADABLE in out.getvalue()
+    client.force_login(factories.staff())
+    for url in (
+        reverse("site-test", args=[rotated_away["acme"].pk]),
+        reverse("key-test", args=[rotated_away["key"].pk]),
+    ):
+        page = client.post(url, follow=True)
+        assert page.status_code == 200 and UNREADABLE in page.content.decode(), url
