@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import schedule as every
@@ -126,6 +128,9 @@ CHARGEBACKSTOP_MAX_PAGES = 200
 
 # Read-only token for /api/status.json (empty: only logged-in users may read it).
 STATUS_API_TOKEN = env.string("STATUS_API_TOKEN", default="")
+# Wrong tokens from one client address: this many within the window, then 429 until it ends.
+STATUS_API_FAILURE_LIMIT = 10
+STATUS_API_FAILURE_WINDOW = 600  # seconds
 
 # The overview refreshes its numbers and tables in place this often.
 OVERVIEW_REFRESH_SECONDS = 30
@@ -191,7 +196,11 @@ vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT... as djang
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="Paystatus <paystatus@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ALERT_RECIPIENTS = env.emails("ADMINS")
-ADMINS = [(address, address) for address in ALERT_RECIPIENTS]
+# Django's own error mail (500s with their traceback) goes to ERROR_EMAILS, never to the alert
+# recipients: an alert inbox must not fill with tracebacks. Empty (the default): no error mail.
+ADMINS = [(address, address) for address in env.emails("ERROR_EMAILS")]
+# Error reports hide every secret-like POST field, variable and setting, named or not.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "integrations_app.error_reports.SecretReportFilter"
 
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -220,12 +229,23 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Login throttling (django-axes): five failures for a username from one address lock it for 15 min.
+# The request header a reverse proxy in front of Paystatus sets to the client's address (such as
+# X-Forwarded-For or X-Real-IP). Empty (the default): the socket's address, and the header is
+# ignored, since without a proxy that sets it any client could send one of its choosing.
+TRUSTED_PROXY_HEADER = env.string("TRUSTED_PROXY_HEADER", default="")
+if TRUSTED_PROXY_HEADER and not re.fullmatch(r"[A-Za-z0-9-]{1,64}", TRUSTED_PROXY_HEADER):
+    raise env.ConfigError(f"TRUSTED_PROXY_HEADER: {TRUSTED_PROXY_HEADER!r} is not a header name (such as X-Real-IP).")
+
+# Login throttling (django-axes): five failures for a username from one client address lock that
+# pair (not the account for everyone) for 15 min, counted from the lockout: guessing on meanwhile
+# does not extend it. `manage.py axes_reset` lifts every lockout at once.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = 0.25  # hours
+AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "integrations_app.throttle.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 LOGGING = {
@@ -234,5 +254,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # A request with a foreign Host is noise from scanners: logged here, never mailed.
+        "django.security.DisallowedHost": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
 }

@@ -7,7 +7,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from integrations_app import problems
 from integrations_app.credentials.forms import (
@@ -33,6 +35,22 @@ from integrations_app.models import (
 )
 from integrations_app.problems import disconnected_providers, problem_of, with_problem
 from integrations_app.text import refuse_invisible
+
+
+@admin.display(description="secret")
+def secret_state(obj: DataFastAccount | ChargebackStopKey) -> str:
+    """The masked hint, or "secret unreadable: encryption key missing"; never decrypts."""
+    return obj.secret_display
+
+
+class SecretAdmin(admin.ModelAdmin):
+    """An admin whose add and change pages take a secret: it never reaches an error report."""
+
+    exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
+
+    @method_decorator(sensitive_post_parameters("secret"))
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().changeform_view(request, *args, **kwargs)
 
 
 class StatusColumn(admin.ModelAdmin):
@@ -100,12 +118,11 @@ class OrganisationAdminForm(TypedTextAdminForm):
 
 
 @admin.register(DataFastAccount)
-class DataFastAccountAdmin(admin.ModelAdmin):
+class DataFastAccountAdmin(SecretAdmin):
     form = DataFastAccountForm
-    exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
-    list_display = ["name", "secret_hint", "created_at"]
+    list_display = ["name", secret_state, "created_at"]
     search_fields = ["name"]
-    readonly_fields = ["secret_hint"]
+    readonly_fields = [secret_state]
 
 
 class ProviderStateInline(admin.TabularInline):
@@ -141,13 +158,12 @@ class KeyOrganisationInline(admin.TabularInline):
 
 
 @admin.register(ChargebackStopKey)
-class ChargebackStopKeyAdmin(StatusColumn):
+class ChargebackStopKeyAdmin(SecretAdmin, StatusColumn):
     form = ChargebackStopKeyAdminForm
-    exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
-    list_display = ["name", "level", "secret_hint", "enabled", "status", "health", "last_success_at"]
+    list_display = ["name", "level", secret_state, "enabled", "status", "health", "last_success_at"]
     list_filter = ["level", "enabled", "health"]
     search_fields = ["name"]
-    readonly_fields = ["secret_hint", "health", "health_since", "last_success_at", "last_error_message"]
+    readonly_fields = [secret_state, "health", "health_since", "last_success_at", "last_error_message"]
     inlines = [KeyOrganisationInline]
 
 

@@ -3,11 +3,41 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from integrations_app.models import AuditEntry
+from integrations_app.crypto import SecretUnreadable
+from integrations_app.models import AuditEntry, ChargebackStopKey, DataFastAccount
+from integrations_app.upstream.secret import mask
+
+BEARER = re.compile(r"(?P<scheme>Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
+
+
+def known_secrets() -> list[str]:
+    """Every stored secret that can be read, longest first (so no shorter one splits it)."""
+    values = []
+    for model in (DataFastAccount, ChargebackStopKey):
+        for secret in model.objects.values_list("secret", flat=True):
+            try:
+                values.append(secret.reveal())
+            except SecretUnreadable:
+                continue  # never sent anywhere, so no upstream can echo it
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(value: Any, secrets: list[str]) -> Any:
+    """`value` with bearer tokens and anything equal to a known secret masked, keys included."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, mask(secret))
+        return BEARER.sub(lambda match: f"{match['scheme']}{mask('')}", value)
+    if isinstance(value, dict):
+        return {redact(str(key), secrets): redact(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(item, secrets) for item in value]
+    return value
 
 
 def record(
@@ -22,7 +52,11 @@ def record(
     upstream_answer: Any = "",
 ) -> AuditEntry:
     """`before`/`after` must never hold a secret: callers pass field values, secrets as their hint."""
+    # An upstream may send back what it was sent: redacted before it is stored, and before the cut,
+    # so that a secret straddling the 500th character cannot leave its first characters behind.
     answer = upstream_answer if isinstance(upstream_answer, str) else json.dumps(upstream_answer, default=str)
+    if answer:
+        answer = redact(answer, known_secrets())
     return AuditEntry.objects.create(
         user=user if user.is_authenticated else None,
         username=user.get_username() if user.is_authenticated else "anonymous",

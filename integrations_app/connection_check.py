@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from integrations_app.chargebackstop.client import ChargebackStopClient
+from integrations_app.crypto import UNREADABLE, SecretUnreadable
 from integrations_app.datafast.client import PROVIDERS, DataFastClient
 from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
 from integrations_app.upstream.secret import Secret
@@ -19,7 +20,9 @@ class CheckResult:
     organisation_ids: list[str] = field(default_factory=list)
 
 
-def explain(error: UpstreamError, *, what: str) -> str:
+def explain(error: UpstreamError | SecretUnreadable, *, what: str) -> str:
+    if isinstance(error, SecretUnreadable):
+        return f"{UNREADABLE}: check FIELD_ENCRYPTION_KEYS, or enter the secret again."
     if isinstance(error, CredentialError):
         meaning = "no access" if error.status == 403 else "bad or revoked credential"
         return f"{what} refused the credential (HTTP {error.status}): {meaning}."
@@ -33,7 +36,7 @@ def explain(error: UpstreamError, *, what: str) -> str:
 def check_datafast(token: Secret, website_id: str) -> CheckResult:
     try:
         result = DataFastClient(token).website_integrations(website_id)
-    except UpstreamError as error:
+    except (UpstreamError, SecretUnreadable) as error:  # a stored secret decrypts only here
         return CheckResult(False, explain(error, what="DataFast"))
     connected = [name for key, name in PROVIDERS.items() if result.connected[key]]
     details = [f"Connected: {', '.join(connected) or 'none'}", f"Currency: {result.currency}"]
@@ -45,7 +48,7 @@ def check_datafast(token: Secret, website_id: str) -> CheckResult:
 def check_chargebackstop(api_key: Secret, *, level: str) -> CheckResult:
     try:
         listing = ChargebackStopClient(api_key).list_integrations()
-    except UpstreamError as error:
+    except (UpstreamError, SecretUnreadable) as error:  # a stored secret decrypts only here
         return CheckResult(False, explain(error, what="ChargebackStop"))
     organisations = sorted({item.organisation_id for item in listing.integrations})
     details = [

@@ -3,6 +3,10 @@
 The first key encrypts, every key decrypts, so keys rotate by putting a new one first and
 running `rotate_encryption_key`. A value no key can open raises `SecretUnreadable`: never an empty
 token, never the ciphertext passed off as a token.
+
+Loading a row never decrypts: the field gives a `StoredSecret` that holds the ciphertext and
+decrypts only when `reveal()` is called to send a request. A secret whose key rotated away then
+breaks only what needs it (that source's poll, its "test connection"), never a page or a batch.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
-from integrations_app.upstream.secret import Secret
+from integrations_app.upstream.secret import Secret, mask
+
+UNREADABLE = "secret unreadable: encryption key missing"
 
 
 class SecretUnreadable(Exception):
@@ -23,6 +30,7 @@ class SecretUnreadable(Exception):
 
 
 @cache
+@sensitive_variables()  # the encryption keys stay out of error reports
 def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:
         raise ImproperlyConfigured(
@@ -36,18 +44,29 @@ def fernet() -> MultiFernet:
     return _fernet_for(tuple(settings.FIELD_ENCRYPTION_KEYS))
 
 
+@sensitive_variables("value")
 def encrypt(value: str) -> str:
     return fernet().encrypt(value.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt(token: str) -> str:
     try:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken:
         raise SecretUnreadable(
-            "A stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS: the key that encrypted it "
-            "is missing from the list (add it back after the new key, then run rotate_encryption_key)."
+            f"{UNREADABLE}: no key in FIELD_ENCRYPTION_KEYS decrypts the stored secret (add the key that "
+            "encrypted it back after the new one and run rotate_encryption_key, or enter the secret again)."
         ) from None
+
+
+def readable(token: str) -> bool:
+    """Whether a configured key opens `token`: the signature is checked, nothing is decrypted."""
+    try:
+        fernet().extract_timestamp(token.encode())
+    except InvalidToken:
+        return False
+    return True
 
 
 def rotate(token: str) -> str:
@@ -58,11 +77,53 @@ def rotate(token: str) -> str:
         raise SecretUnreadable("A stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS.") from None
 
 
+class StoredSecret(Secret):
+    """A secret as loaded from the database: the ciphertext, decrypted on the first `reveal()`.
+
+    Its repr shows no tail until it has been revealed, so printing a row never decrypts it.
+    """
+
+    __slots__ = ("_ciphertext",)
+
+    def __init__(self, ciphertext: str) -> None:  # no super(): no plaintext until reveal()
+        self._ciphertext = ciphertext
+
+    def reveal(self) -> str:
+        try:
+            return self._value
+        except AttributeError:
+            self._value = decrypt(self._ciphertext)
+            return self._value
+
+    @property
+    def ciphertext(self) -> str:
+        return self._ciphertext
+
+    @property
+    def readable(self) -> bool:
+        return readable(self._ciphertext)
+
+    @property
+    def masked(self) -> str:
+        return mask(self._value) if hasattr(self, "_value") else mask("")
+
+    def rotated(self) -> StoredSecret:
+        """The same secret re-encrypted with the first key (SecretUnreadable if no key opens it)."""
+        return StoredSecret(rotate(self._ciphertext))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.reveal() == self.reveal()
+
+    def __hash__(self) -> int:
+        return hash(self.reveal())
+
+
 class EncryptedSecretField(models.TextField):
     """Holds a `Secret` in Python and Fernet ciphertext in the database.
 
-    Decryption is lazy-safe: reading the column gives a `Secret` (whose repr is masked), so a
-    secret cannot slip into a template, a log line or a traceback by being printed.
+    Reading the column gives a `StoredSecret` (whose repr is masked), decrypted only when revealed,
+    so a secret cannot slip into a template, a log line or a traceback by being printed, and a row
+    whose key is gone still loads. Saving a row writes an unrevealed secret back as it was stored.
     """
 
     description = "An encrypted secret"
@@ -70,7 +131,7 @@ class EncryptedSecretField(models.TextField):
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Secret | None:
         if value is None or value == "":
             return None
-        return Secret(decrypt(value))
+        return StoredSecret(value)
 
     def to_python(self, value: Any) -> Secret | None:
         if value is None or isinstance(value, Secret):
@@ -82,6 +143,8 @@ class EncryptedSecretField(models.TextField):
     def get_prep_value(self, value: Any) -> str | None:
         if value is None or value == "":
             return None
+        if isinstance(value, StoredSecret):
+            return value.ciphertext  # unchanged: never decrypted to be saved again
         if isinstance(value, Secret):
             return encrypt(value.reveal())
         return encrypt(str(value))

@@ -8,12 +8,15 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from integrations_app.models import PollAttempt, Snapshot
+from integrations_app.models import FormSubmission, PollAttempt, Snapshot
 
 # Successful attempts are numerous and dull; failures explain incidents, so they stay longer.
 OK_ATTEMPTS_FOR = timedelta(days=2)
 FAILED_ATTEMPTS_FOR = timedelta(days=30)
 SNAPSHOTS_FOR = timedelta(days=90)
+# A form's one-time token only has to outlive a double click or a page resubmitted from the
+# browser's history; a week is far beyond that, and the table stays the size of a week's forms.
+FORM_SUBMISSIONS_FOR = timedelta(days=7)
 
 
 def prune() -> dict[str, int]:
@@ -23,7 +26,8 @@ def prune() -> dict[str, int]:
     latest_ids = set(Snapshot.objects.values("site", "key").annotate(latest=Max("id")).values_list("latest", flat=True))
     old = Snapshot.objects.filter(taken_at__lt=now - SNAPSHOTS_FOR).exclude(id__in=latest_ids)
     snapshots, _ = old.delete()
-    return {"ok_attempts": ok, "failed_attempts": failed, "snapshots": snapshots}
+    submissions, _ = FormSubmission.objects.filter(created_at__lt=now - FORM_SUBMISSIONS_FOR).delete()
+    return {"ok_attempts": ok, "failed_attempts": failed, "snapshots": snapshots, "form_submissions": submissions}
 
 
 def compact() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from integrations_app.crypto import UNREADABLE
 from integrations_app.models.sources import PolledSource
 
 TRANSIENT = {"timeout", "connection", "server_error", "rate_limited"}
@@ -23,5 +24,5 @@ def last_error(source: PolledSource, upstream: str) -> str:  # noqa: PLR0911 (on
     if kind == "schema":
         return f"{upstream} sent an answer Paystatus could not read"
     if kind == "secret_unreadable":
-        return "the stored secret cannot be decrypted (check FIELD_ENCRYPTION_KEYS)"
+        return f"{UNREADABLE} (check FIELD_ENCRYPTION_KEYS, or enter the secret again)"
     return f"{upstream} refused the request (HTTP {status})" if status else kind

@@ -11,6 +11,12 @@ function startLiveRefresh() {
         const url = new URL(window.location.href);
         url.searchParams.set("fragment", region.id);
         const response = await fetch(url, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" });
+        // The session expired (or access went): the server redirected the fragment to the login
+        // page. Reload the whole page, which leads there, instead of nesting it in this region.
+        if (response.redirected || response.status === 401 || response.status === 403) {
+          window.location.reload();
+          return;
+        }
         if (response.ok) {
           region.innerHTML = await response.text();
           region.dataset.refreshedAt = new Date().toISOString();

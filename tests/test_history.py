@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from integrations_app.history import compact, prune
-from integrations_app.models import PollAttempt, Snapshot
+from integrations_app.models import FormSubmission, PollAttempt, Snapshot
 from tests import factories
 
 
@@ -33,9 +34,22 @@ def test_prune_drops_old_successes_keeps_failures_a_month_and_each_sources_lates
     snapshot(site, timedelta(days=200), "oldest")
     latest = snapshot(site, timedelta(days=100), "latest, however old")
 
-    assert prune() == {"ok_attempts": 1, "failed_attempts": 1, "snapshots": 1}
+    assert prune() == {"ok_attempts": 1, "failed_attempts": 1, "snapshots": 1, "form_submissions": 0}
     assert set(PollAttempt.objects.values_list("pk", flat=True)) == {recent_ok.pk, failure_kept.pk}
     assert list(Snapshot.objects.values_list("pk", flat=True)) == [latest.pk]
+
+
+@pytest.mark.django_db
+def test_prune_drops_form_submissions_once_no_resubmission_can_need_them():
+    user = factories.staff()
+    now = timezone.now()
+    rows = {
+        age: FormSubmission.objects.create(token=uuid.uuid4(), user=user, created_at=now - age, finished=True)
+        for age in (timedelta(hours=1), timedelta(days=6), timedelta(days=8), timedelta(days=90))
+    }
+    assert prune()["form_submissions"] == 2
+    kept = set(FormSubmission.objects.values_list("pk", flat=True))
+    assert kept == {rows[timedelta(hours=1)].pk, rows[timedelta(days=6)].pk}
 
 
 @pytest.mark.django_db

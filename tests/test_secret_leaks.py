@@ -32,6 +32,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils.log import AdminEmailHandler
 
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.chargebackstop import actions
@@ -60,9 +61,19 @@ REPLACEMENT_TOKEN = "dft_leakcheck_replacement_31f0a9"
 REFUSED_FORM_TOKEN = "dft_leakcheck_refused_form_52b8d7"
 ADMIN_TOKEN = "dft_leakcheck_admin_e6a2c9f104"
 COMMAND_TOKEN = "dft_leakcheck_command_4d7f0b2e91"
+FORCED_ERROR_TOKEN = "dft_leakcheck_forced_error_8a3c5e"
 NEW_KEY = "cbs_leakcheck_b93d0e1f67a2c845"
 REPLACEMENT_KEY = "cbs_leakcheck_replacement_0e5c7a"
-NEW_SECRETS = [NEW_TOKEN, REPLACEMENT_TOKEN, REFUSED_FORM_TOKEN, ADMIN_TOKEN, COMMAND_TOKEN, NEW_KEY, REPLACEMENT_KEY]
+NEW_SECRETS = [
+    NEW_TOKEN,
+    REPLACEMENT_TOKEN,
+    REFUSED_FORM_TOKEN,
+    ADMIN_TOKEN,
+    COMMAND_TOKEN,
+    FORCED_ERROR_TOKEN,
+    NEW_KEY,
+    REPLACEMENT_KEY,
+]
 SECRETS = DEMO_SECRETS + NEW_SECRETS
 WINDOW = 12  # this many characters of a secret in a row count as a leak; a masked hint shows 4
 
@@ -349,6 +360,27 @@ def render_everything(staff: RecordingClient, viewer: RecordingClient, evidence:
     careful.post(reverse("key-create"), {"name": "x", "level": "partner", "secret": NEW_KEY})  # CSRF 403
 
 
+def force_server_errors(evidence: Evidence, settings: Any) -> None:
+    """With Django's error mail on, forms that carry a secret fail with a 500 (no encryption key
+    to save it with): the error email, with its POST data, traceback and settings, goes to the sink."""
+    settings.ADMINS = [("errors", "errors@example.com")]
+    mailer = next(handler for handler in logging.getLogger("django").handlers if isinstance(handler, AdminEmailHandler))
+    muted, keys = mailer.level, settings.FIELD_ENCRYPTION_KEYS
+    mailer.setLevel(logging.ERROR)  # every_log_record mutes the other handlers; this one is evidence
+    settings.FIELD_ENCRYPTION_KEYS = []
+    failing = RecordingClient(evidence, raise_request_exception=False)
+    failing.force_login(User.objects.get(username="root"))
+    try:
+        failing.post(reverse("account-create"), {"name": "Broken", "secret": FORCED_ERROR_TOKEN})
+        failing.post(reverse("admin:integrations_app_datafastaccount_add"), {"name": "B", "secret": FORCED_ERROR_TOKEN})
+        failing.post(
+            reverse("key-create"), {"name": "Broken", "level": "partner", "secret": FORCED_ERROR_TOKEN, "enabled": "on"}
+        )
+    finally:
+        settings.FIELD_ENCRYPTION_KEYS = keys
+        mailer.setLevel(muted)
+
+
 def client_errors(sandbox: Any, evidence: Evidence) -> None:
     """Each kind of error the clients raise, while the upstream echoes the credential."""
     faults = sandbox.state.faults
@@ -419,6 +451,7 @@ def test_no_secret_appears_anywhere_a_session_leaves_traces(sandbox, smtp_sink, 
     poll_through_echoing_faults(sandbox, evidence)
     press_every_button(staff, sandbox)
     render_everything(staff, viewer, evidence)
+    force_server_errors(evidence, settings)
     client_errors(sandbox, evidence)
     every_model_instance(evidence)
     for message in smtp_sink.messages:
@@ -428,6 +461,8 @@ def test_no_secret_appears_anywhere_a_session_leaves_traces(sandbox, smtp_sink, 
 
     # The session did what it set out to do, so the scan below means something.
     assert Alert.objects.filter(status="sent").exists() and smtp_sink.messages
+    error_mails = [message for message in smtp_sink.messages if "Internal Server Error" in message["Subject"]]
+    assert len(error_mails) == 3 and all("ImproperlyConfigured" in str(message) for message in error_mails)
     assert {entry.split(" ")[0] for entry, _ in evidence.texts} >= {"log", "GET", "POST", "command", "email"}
     assert any("credential refused (HTTP 401)" in text for _, text in evidence.texts)
     assert leaks([("a planted line", "prefix " + NEW_KEY[3:20])]), "the scan would not see a leak"

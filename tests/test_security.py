@@ -56,6 +56,7 @@ def test_check_deploy_reports_nothing_with_production_settings():
         ("POLL_INTERVAL_SECONDS", "soon"),
         ("FIELD_ENCRYPTION_KEYS", "not-a-key"),
         ("TIME_ZONE", "Mars/Olympus"),
+        ("TRUSTED_PROXY_HEADER", "X-Forwarded-For: 1.2.3.4"),
     ],
 )
 def test_a_bad_setting_stops_start_up_naming_the_variable(variable, value):

@@ -109,13 +109,14 @@ def key_for(integration: Integration) -> ChargebackStopKey:
 
 def _client(key: ChargebackStopKey) -> ChargebackStopClient:
     try:
-        return ChargebackStopClient(key.secret)
+        key.secret.reveal()  # decrypted now, so an unreadable key is refused before any request
     except SecretUnreadable:
         raise ActionRefused(
             f"The stored secret of the key “{key}” cannot be decrypted with FIELD_ENCRYPTION_KEYS; "
             "enter the key again on the Credentials page.",
             field="key",
         ) from None
+    return ChargebackStopClient(key.secret)
 
 
 def _facts(name: str, status: str, merchant_ids: list[str]) -> dict[str, Any]:

@@ -111,7 +111,7 @@ class CreateIntegrationForm(BootstrapForm):
     key = forms.ModelChoiceField(
         # The secret is not decrypted just to list the keys (a key with an unreadable secret
         # must not break the page); the action decrypts the one it uses.
-        queryset=ChargebackStopKey.objects.filter(enabled=True).defer("secret"),
+        queryset=ChargebackStopKey.objects.filter(enabled=True),
         label="API key",
         empty_label="Choose a key",
         help_text="The integration is created with this key; only organisations it reaches are offered.",

@@ -111,7 +111,7 @@ class SecretForm(StyledModelForm):
         field.error_messages["required"] = f"Enter the {self.credential_label.lower()}."
         field.error_messages["max_length"] = f"That is too long for a {self.credential_label.lower()}."
         if self.instance.pk:
-            field.help_text = f"Stored: {self.instance.secret_hint}. Leave blank to keep it."
+            field.help_text = f"Stored: {self.instance.secret_display}. Leave blank to keep it."
         else:
             field.required = True
             field.help_text = self.credential_help
@@ -194,7 +194,7 @@ class DataFastSiteForm(NamedForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         account = self.fields["account"]
-        account.queryset = DataFastAccount.objects.defer("secret").order_by("name")
+        account.queryset = DataFastAccount.objects.order_by("name")
         account.empty_label = "Choose an account"
 
     def clean_website_id(self) -> str:

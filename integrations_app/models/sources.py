@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from integrations_app.crypto import UNREADABLE, StoredSecret
 from integrations_app.upstream.secret import Secret, mask
 
 
@@ -32,6 +33,14 @@ class HasSecret(models.Model):
     def set_secret(self, value: str) -> None:
         setattr(self, self.SECRET_FIELD, Secret(value))
         self.secret_hint = mask(value)
+
+    @property
+    def secret_display(self) -> str:
+        """The hint, or why the secret cannot be used: checked with the keys, never decrypted."""
+        stored = getattr(self, self.SECRET_FIELD)
+        if isinstance(stored, StoredSecret) and not stored.readable:
+            return UNREADABLE
+        return self.secret_hint
 
 
 class PolledSource(models.Model):

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
+from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.polling.schedule import next_poll_time
@@ -169,8 +170,9 @@ def record_failure(
     source.last_error_message = fit(source, "last_error_message", message)
     if source.failing_since is None:
         source.failing_since = started
-    if isinstance(error, CredentialError | NotFoundError):
-        verdict = Health.CREDENTIAL_REJECTED if isinstance(error, CredentialError) else Health.NOT_FOUND
+    if isinstance(error, CredentialError | SecretUnreadable | NotFoundError):
+        # A secret no key decrypts is as unusable as one the upstream rejects: the same alert.
+        verdict = Health.NOT_FOUND if isinstance(error, NotFoundError) else Health.CREDENTIAL_REJECTED
         changes = _set_health(source, verdict, reason=message, now=started) or _confirm_first_verdict(
             source, reason=message, now=started
         )

@@ -3,7 +3,7 @@ rely on colour alone (each carries an icon and a word)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -256,3 +256,9 @@ def organisation_rows(organisations: Any) -> SafeString:
             for organisation in organisations
         ),
     )
+
+
+@register.filter
+def minutes(value: timedelta | None) -> int:
+    """A duration in whole minutes, rounded up (a lockout of 14 min 30 s reads "15")."""
+    return 0 if value is None else -(-int(value.total_seconds()) // 60)

@@ -14,12 +14,13 @@ from typing import Any
 
 from celery import Task
 from django.contrib import messages
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
@@ -33,7 +34,7 @@ from integrations_app.connection_check import (
 )
 from integrations_app.credentials.duplicates import duplicate_warning
 from integrations_app.credentials.forms import ChargebackStopKeyForm, DataFastAccountForm, DataFastSiteForm
-from integrations_app.crypto import SecretUnreadable
+from integrations_app.crypto import UNREADABLE, SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.models.sources import PolledSource
 from integrations_app.polling.schedule import lease_end
@@ -82,8 +83,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "organisation__label", "organisation__organisation_id"
     )
     context = {
-        "accounts": DataFastAccount.objects.defer("secret").prefetch_related(Prefetch("sites", queryset=sites)),
-        "keys": with_problem(ChargebackStopKey.objects.defer("secret")).prefetch_related(
+        "accounts": DataFastAccount.objects.prefetch_related(Prefetch("sites", queryset=sites)),
+        "keys": with_problem(ChargebackStopKey.objects.all()).prefetch_related(
             Prefetch("keyorganisation_set", queryset=links, to_attr="links")
         ),
     }
@@ -105,12 +106,16 @@ def _form_page(
     title = f"Add a {kind.noun}" if creating else f"Edit the {kind.noun} “{obj.name}”"
     form = kind.form(request.POST if request.method == "POST" else None, instance=obj, initial=initial)
     if form.is_valid():
-        with transaction.atomic():
-            saved = form.save()
-            _audit_save(request, kind, saved, before, secret_changed=getattr(form, "secret_changed", False))
-        messages.success(request, f"Saved the {kind.noun} “{saved.name}”.")
-        _check_after_save(request, kind, saved)
-        return redirect(kind.done_url(saved))
+        try:
+            with transaction.atomic():
+                saved = form.save()
+                _audit_save(request, kind, saved, before, secret_changed=getattr(form, "secret_changed", False))
+        except IntegrityError:
+            form = _check_again(request, kind, instance, initial)
+        else:
+            messages.success(request, f"Saved the {kind.noun} “{saved.name}”.")
+            _check_after_save(request, kind, saved)
+            return redirect(kind.done_url(saved))
     context = {
         "form": form,
         "kind": kind,
@@ -150,6 +155,17 @@ def _check_after_save(request: HttpRequest, kind: Kind, saved: Any) -> None:
         messages.warning(request, warning)
 
 
+def _check_again(request: HttpRequest, kind: Kind, instance: Any, initial: dict[str, Any] | None) -> Any:
+    """The form again after a unique column refused the save: another request saved the same name
+    (or website ID) between this form's checks and its save. Checked now, with that row in the
+    database, the clash is an error on its field rather than a 500."""
+    fresh = kind.model() if instance is None else type(instance).objects.filter(pk=instance.pk).first()
+    form = kind.form(request.POST, instance=fresh or kind.model(), initial=initial)
+    if form.is_valid():  # not a clash the form knows how to name
+        form.add_error(None, f"Another {kind.noun} was saved at the same moment; check the form and save again.")
+    return form
+
+
 def _audit_save(
     request: HttpRequest, kind: Kind, saved: Any, before: dict[str, Any] | None, *, secret_changed: bool
 ) -> None:
@@ -180,23 +196,25 @@ def _delete_page(request: HttpRequest, kind: Kind, obj: Any, consequences: list[
     return render(request, "integrations_app/credentials/confirm_delete.html", context)
 
 
-# The secret column is deferred: an edit or delete page must work even when a secret cannot be
-# decrypted (a lost encryption key), which is exactly when an operator needs to replace it.
+# Loading a row never decrypts its secret (see crypto.StoredSecret): an edit or delete page works
+# even when a secret cannot be decrypted (a lost encryption key), exactly when it needs replacing.
 
 
+@sensitive_post_parameters("secret")  # out of error reports, whatever else happens
 @staff_required
 def account_create(request: HttpRequest) -> HttpResponse:
     return _form_page(request, ACCOUNT)
 
 
+@sensitive_post_parameters("secret")  # out of error reports, whatever else happens
 @staff_required
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _form_page(request, ACCOUNT, get_object_or_404(DataFastAccount.objects.defer("secret"), pk=pk))
+    return _form_page(request, ACCOUNT, get_object_or_404(DataFastAccount.objects, pk=pk))
 
 
 @staff_required
 def account_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(DataFastAccount.objects.defer("secret"), pk=pk)
+    account = get_object_or_404(DataFastAccount.objects, pk=pk)
     names = list(account.sites.order_by("name").values_list("name", flat=True))
     if names:
         consequences = [
@@ -216,14 +234,12 @@ def site_create(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def site_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _form_page(
-        request, SITE, get_object_or_404(DataFastSite.objects.select_related("account").defer("account__secret"), pk=pk)
-    )
+    return _form_page(request, SITE, get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk))
 
 
 @staff_required
 def site_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(DataFastSite.objects.select_related("account").defer("account__secret"), pk=pk)
+    site = get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk)
     consequences = [
         "Its poll history, snapshots and status changes are deleted with it.",
         f"The DataFast account “{site.account.name}” and its token stay.",
@@ -231,19 +247,21 @@ def site_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return _delete_page(request, SITE, site, consequences)
 
 
+@sensitive_post_parameters("secret")  # out of error reports, whatever else happens
 @staff_required
 def key_create(request: HttpRequest) -> HttpResponse:
     return _form_page(request, KEY)
 
 
+@sensitive_post_parameters("secret")  # out of error reports, whatever else happens
 @staff_required
 def key_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _form_page(request, KEY, get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk))
+    return _form_page(request, KEY, get_object_or_404(ChargebackStopKey.objects, pk=pk))
 
 
 @staff_required
 def key_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk)
+    key = get_object_or_404(ChargebackStopKey.objects, pk=pk)
     consequences = [
         "Its poll history and status changes are deleted with it.",
         "Organisations and integrations it found stay in the dashboard; nothing changes at ChargebackStop.",
@@ -264,10 +282,9 @@ def _report_check(
 ) -> None:
     try:
         value = secret()
+        value.reveal()  # decrypted here, for this request only
     except SecretUnreadable:
-        result = CheckResult(
-            False, "The stored secret cannot be decrypted (check FIELD_ENCRYPTION_KEYS), or enter it again."
-        )
+        result = CheckResult(False, f"{UNREADABLE}: check FIELD_ENCRYPTION_KEYS, or enter the secret again.")
     else:
         result = check(value)
         # An upstream may echo what it was sent; whatever it says, the secret never reaches a page.
@@ -288,12 +305,11 @@ def _report_check(
 @staff_required
 @require_POST
 def site_test(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(DataFastSite, pk=pk)
-    # The account is read inside the check: its secret decrypts on load, which may fail.
+    site = get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk)
     _report_check(
         request,
         SITE.target(site),
-        lambda: DataFastAccount.objects.get(pk=site.account_id).secret,
+        lambda: site.account.secret,
         lambda token: check_datafast(token, site.website_id),
     )
     return redirect(site.get_absolute_url())
@@ -316,11 +332,11 @@ def account_test(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def key_test(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk)
+    key = get_object_or_404(ChargebackStopKey.objects, pk=pk)
     _report_check(
         request,
         KEY.target(key),
-        lambda: ChargebackStopKey.objects.only("secret").get(pk=key.pk).secret,
+        lambda: key.secret,
         lambda api_key: check_chargebackstop(api_key, level=key.level),
     )
     return redirect(key.get_absolute_url())
@@ -369,5 +385,5 @@ def poll_site_now(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 @require_POST
 def poll_key_now(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(ChargebackStopKey.objects.defer("secret"), pk=pk)
+    key = get_object_or_404(ChargebackStopKey.objects, pk=pk)
     return _poll_now(request, key, tasks.poll_key, KEY.target(key))

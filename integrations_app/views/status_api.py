@@ -1,6 +1,8 @@
 """`/api/status.json`: the overview's numbers for other tools, and every source with a problem in
 the pages' words. A logged-in session or the read token (`STATUS_API_TOKEN`, sent as
-`Authorization: Bearer …`) opens it."""
+`Authorization: Bearer …`) opens it. Wrong tokens are counted per client address: past
+`STATUS_API_FAILURE_LIMIT` in `STATUS_API_FAILURE_WINDOW` seconds, that address is answered 429
+until the window ends, so the token cannot be guessed at speed."""
 
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from integrations_app import problems
+from integrations_app import problems, throttle
 from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation
 from integrations_app.problems import with_problem
 from integrations_app.summary import summary
 
 PROBLEM_LIST_MAX = 500  # of each kind: the counts are always complete, the list is bounded
+SCOPE = "status-api-token"
 
 
 def _token_ok(request: HttpRequest) -> bool:
@@ -33,8 +36,15 @@ def _token_ok(request: HttpRequest) -> bool:
 @never_cache
 @require_safe
 def status_json(request: HttpRequest) -> JsonResponse:
-    if not (request.user.is_authenticated or _token_ok(request)):
-        return JsonResponse({"error": "log in, or send the read token as 'Authorization: Bearer …'"}, status=401)
+    if not request.user.is_authenticated:
+        if throttle.over_limit(SCOPE, request):
+            response = JsonResponse({"error": "too many wrong tokens from this address; try again later"}, status=429)
+            response["Retry-After"] = str(settings.STATUS_API_FAILURE_WINDOW)
+            return response
+        if not _token_ok(request):
+            if "Authorization" in request.headers:  # a guess (no header at all is just a browser)
+                throttle.count_failure(SCOPE, request)
+            return JsonResponse({"error": "log in, or send the read token as 'Authorization: Bearer …'"}, status=401)
     now = timezone.now()
     return JsonResponse({"generated_at": now.isoformat(), **summary(now).as_dict(), "problems": problem_list(now)})
 

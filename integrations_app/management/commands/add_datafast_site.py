@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=int, help="Poll interval in seconds (default POLL_INTERVAL_SECONDS).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        account = DataFastAccount.objects.defer("secret").filter(name__iexact=options["account"].strip()).first()
+        account = DataFastAccount.objects.filter(name__iexact=options["account"].strip()).first()
         account_form = None
         if account is None:
             token = read_secret(f"DataFast token for account {options['account']!r}: ")

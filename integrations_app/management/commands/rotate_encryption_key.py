@@ -20,8 +20,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             for model in (DataFastAccount, ChargebackStopKey):
                 for pk in model.objects.values_list("pk", flat=True):
+                    instance = model.objects.get(pk=pk)
                     try:
-                        instance = model.objects.get(pk=pk)
+                        instance.secret = instance.secret.rotated()
                     except SecretUnreadable:
                         raise CommandError(
                             f"{model._meta.verbose_name} #{pk} cannot be decrypted with any key in "
