@@ -41,9 +41,9 @@ def poll_key(key_id: int, *, dispatched_at: datetime | None = None) -> PollOutco
     started = timezone.now()
     clock = time.monotonic()
     try:
-        # Stop paging well before the lease runs out, so a slow listing is never polled twice at once.
-        deadline = clock + max(settings.POLL_LEASE_SECONDS - 30, settings.POLL_LEASE_SECONDS / 2)
-        listing = ChargebackStopClient(key.secret).list_integrations(deadline=deadline)
+        # One deadline for the whole listing, every page and retry included (the HTTP layer cuts a
+        # request that would outlive it); the overlap lock is renewed meanwhile, so it cannot expire.
+        listing = ChargebackStopClient(key.secret, deadline=clock + settings.POLL_DEADLINE_SECONDS).list_integrations()
     except (UpstreamError, SecretUnreadable) as error:
         duration = int((time.monotonic() - clock) * 1000)
         with write_transaction():
@@ -52,7 +52,9 @@ def poll_key(key_id: int, *, dispatched_at: datetime | None = None) -> PollOutco
     duration = int((time.monotonic() - clock) * 1000)
     first_observation = key.last_success_at is None
     with write_transaction():
-        changes = record_success(key, started=started, duration_ms=duration, requests=listing.pages)
+        changes = record_success(
+            key, started=started, duration_ms=duration, requests=listing.pages, message=listing.note
+        )
         store_snapshot(key, snapshot_payload(listing), now=started)
         organisations = learn_organisations(key, listing, now=started)
         changes += apply_integrations(key, listing, organisations, now=started, first_observation=first_observation)
