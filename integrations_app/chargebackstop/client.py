@@ -12,7 +12,7 @@ from urllib.parse import quote
 from django.conf import settings
 
 from integrations_app.upstream import http
-from integrations_app.upstream.errors import SchemaError, answered_with
+from integrations_app.upstream.errors import SchemaError, TransientError, answered_with
 from integrations_app.upstream.secret import Secret
 
 T = TypeVar("T")
@@ -228,14 +228,21 @@ class ChargebackStopClient:
             if pages and deadline is not None and time.monotonic() >= deadline:
                 stopped = f"stopped after {pages} pages at the poll's deadline"
                 break
-            self.last_status, payload, size = http.request_sized(
-                "GET",
-                self.base_url + "/v1/integrations/",
-                token=self.api_key,
-                parse_error=parse_error,
-                params={"limit": page_size, "offset": offset},
-                deadline=deadline,
-            )
+            try:
+                self.last_status, payload, size = http.request_sized(
+                    "GET",
+                    self.base_url + "/v1/integrations/",
+                    token=self.api_key,
+                    parse_error=parse_error,
+                    params={"limit": page_size, "offset": offset},
+                    deadline=deadline,
+                )
+            except TransientError as error:
+                # The deadline cut a later page: what was read so far still counts, as incomplete.
+                if not (pages and error.reason == "timeout" and deadline and time.monotonic() >= deadline - 0.1):
+                    raise
+                stopped = f"stopped after {pages} pages at the poll's deadline"
+                break
             with answered_with(self.last_status):
                 page = _parse_page(payload, first_position=offset + 1)
             del payload  # the page's parsed JSON goes now; only the checked items stay

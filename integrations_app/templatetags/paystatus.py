@@ -237,3 +237,10 @@ def organisation_rows(organisations: Any) -> SafeString:
             for organisation in organisations
         ),
     )
+
+
+@register.filter
+def more_than(items: list[Any] | None, shown: int) -> str:
+    """How many of `items` a page leaves out when it shows the first `shown` ("4,950"), or ""."""
+    left = len(items or []) - shown
+    return f"{left:,}" if left > 0 else ""
