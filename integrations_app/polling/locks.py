@@ -32,7 +32,8 @@ def exclusive(name: str, *, timeout: int, required: bool = True, renew: bool = F
     lock's expiry to `timeout` every third of it while the work runs: the lock then lasts as long as
     its holder, and still runs out `timeout` after a killed one.
     """
-    lock = redis_client().lock(f"paystatus:lock:{name}", timeout=timeout, blocking=False)
+    # Not thread-local: the renewing thread must see the token this thread acquired with.
+    lock = redis_client().lock(f"paystatus:lock:{name}", timeout=timeout, blocking=False, thread_local=False)
     try:
         acquired = lock.acquire()
     except RedisError:
