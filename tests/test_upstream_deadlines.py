@@ -88,6 +88,7 @@ def test_headers_sent_one_line_at_a_time_end_by_the_deadline(sandbox, short):
     sandbox.state.faults.add(DATAFAST, kind="slow_headers", seconds=0.5)
     error, elapsed = within(DEADLINE + 10, datafast)
     assert isinstance(error, TransientError) and error.reason == "timeout", error
+    assert error.status is None, "a status line before unfinished headers is no answer"
     assert elapsed < DEADLINE + SLACK
 
 

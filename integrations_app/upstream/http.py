@@ -107,6 +107,11 @@ class Deadline:
             self.at = at
             _watchdog.arm(self)
 
+    def release(self) -> None:
+        """The attempt is over: forget its sockets (a kept-alive one goes on to other requests)."""
+        with self._lock:
+            self._sockets.clear()
+
     def expire(self) -> None:
         with self._lock:
             self.expired = True
@@ -197,6 +202,7 @@ def _under(deadline: Deadline) -> Iterator[Deadline]:
         yield deadline
     finally:
         _watchdog.disarm(deadline)
+        deadline.release()
         _local.deadline = None
 
 
@@ -381,6 +387,13 @@ class _Sender:
             raise TransientError("no time was left to ask the API", reason="timeout")
         with _under(Deadline(limit)) as deadline:
             response = self._send(deadline, remaining)
+            if deadline.expired:
+                # Cut while the headers were arriving: http.client takes the shut socket for their
+                # end, so the status line it read says nothing about an answer.
+                response.close()
+                if _stopping.is_set():
+                    raise Interrupted("the worker is shutting down")
+                raise TransientError("the API did not answer before the deadline", reason="timeout")
             with response:
                 status = response.status_code
                 raw = self._body(response, deadline)

@@ -77,6 +77,8 @@ def test_each_hostile_poll_ends_by_its_deadline_and_the_worker_goes_on(launcher:
     for attempt in attempts_of(key):
         assert (attempt.ok, attempt.error_kind) == (False, "timeout"), attempt.message
         assert attempt.duration_ms <= (POLL_DEADLINE + SLACK) * 1000, attempt
+    for source in sources:
+        print(f"\n{source}: {[(a.error_kind, a.http_status, a.duration_ms) for a in attempts_of(source)]}")
     healthy_polls = attempts_of(healthy)
     assert all(attempt.ok for attempt in healthy_polls)
     assert len(healthy_polls) >= elapsed / 2 / 3, "the healthy source was starved by the hostile ones"
@@ -105,6 +107,7 @@ def test_a_worker_stops_within_ten_seconds_of_sigterm_while_upstreams_hang(launc
     wait_for(lambda: not worker.alive(), timeout=20, message="the worker to stop", logs=worker.tail)
     stopped_after = time.monotonic() - asked
 
+    print(f"\nworker stopped {stopped_after:.1f} s after SIGTERM")
     assert stopped_after < 10, f"the worker took {stopped_after:.1f} s to stop"
     assert worker.process.returncode == 0, worker.tail()
     # Cut by the shutdown, not by the upstream: nothing is recorded, and the lease brings them back.
