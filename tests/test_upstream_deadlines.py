@@ -10,13 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from integrations_app.chargebackstop.client import ChargebackStopClient
 from integrations_app.connection_check import check_chargebackstop, check_datafast
 from integrations_app.datafast.client import DataFastClient
 from integrations_app.upstream import http
 from integrations_app.upstream.errors import TransientError
-from tests import demo
+from tests import demo, factories
 
 DATAFAST = "/api/v1/admin/websites/"
 LISTING = "/v1/integrations/"
@@ -150,4 +151,21 @@ def test_test_connection_has_a_short_deadline(sandbox, settings, upstream):
 
     result, elapsed = within(DEADLINE + 10, check)
     assert result.ok is False and "did not answer" in result.summary, result
+    assert elapsed < DEADLINE + SLACK
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("upstream", ["site", "key"])
+def test_the_test_connection_button_answers_by_the_check_deadline(sandbox, settings, client, upstream):
+    """It once held a web thread for 100 s against headers sent one line at a time."""
+    settings.UPSTREAM_REQUEST_DEADLINE = 60.0
+    settings.CONNECTION_CHECK_DEADLINE = DEADLINE
+    client.force_login(factories.staff())
+    source = factories.site() if upstream == "site" else factories.key()
+    sandbox.state.faults.add("/", kind="slow_headers", seconds=0.5)
+    started = time.monotonic()
+    response = client.post(reverse(f"{upstream}-test", args=[source.pk]), follow=True)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert any("did not answer" in str(message) for message in response.context["messages"])
     assert elapsed < DEADLINE + SLACK
