@@ -291,12 +291,10 @@ def request(
     body: dict[str, Any] | None = None,
     session: requests.Session | None = None,
     deadline: float | None = None,
-    max_bytes: int | None = None,
 ) -> tuple[int, Any]:
     """Send one request and return the status and decoded JSON body of a 2xx answer, or raise a
     typed error. It ends by `UPSTREAM_REQUEST_DEADLINE` from now, or by `deadline` (a
-    `time.monotonic()` value) if that is earlier, retries included. A 2xx body longer than
-    `max_bytes` (at most `UPSTREAM_MAX_BODY_BYTES`) is a schema error."""
+    `time.monotonic()` value) if that is earlier, retries included."""
     return request_sized(
         method,
         url,
@@ -306,7 +304,6 @@ def request(
         body=body,
         session=session,
         deadline=deadline,
-        max_bytes=max_bytes,
     )[:2]
 
 
@@ -320,7 +317,6 @@ def request_sized(
     body: dict[str, Any] | None = None,
     session: requests.Session | None = None,
     deadline: float | None = None,
-    max_bytes: int | None = None,
 ) -> tuple[int, Any, int]:
     """`request`, also returning the size in bytes of the answer's body (a listing's budget)."""
     if not HEADER_SAFE.fullmatch(token.reveal()):
@@ -329,8 +325,7 @@ def request_sized(
         raise CredentialError("the stored credential has characters an HTTP header cannot carry; enter it again")
     limit = time.monotonic() + settings.UPSTREAM_REQUEST_DEADLINE
     limit = min(limit, deadline) if deadline is not None else limit
-    cap = min(max_bytes, settings.UPSTREAM_MAX_BODY_BYTES) if max_bytes is not None else None
-    send = _Sender(method, url, token, params, body, session or shared_session(), cap)
+    send = _Sender(method, url, token, params, body, session or shared_session())
     retries = settings.UPSTREAM_RETRIES if method == "GET" else 0
     read_timeouts = 0
     for attempt in itertools.count():
@@ -377,7 +372,6 @@ class _Sender:
     params: dict[str, Any] | None
     body: dict[str, Any] | None
     session: requests.Session
-    max_bytes: int | None
 
     def __call__(self, limit: float) -> tuple[int, bytes, float | None]:
         if _stopping.is_set():
@@ -434,7 +428,7 @@ class _Sender:
         status = response.status_code
         if 200 <= status < 300:
             deadline.tighten(time.monotonic() + settings.UPSTREAM_BODY_TIMEOUT)
-            return _read_body(response, deadline, max_bytes=self.max_bytes or settings.UPSTREAM_MAX_BODY_BYTES)
+            return _read_body(response, deadline, max_bytes=settings.UPSTREAM_MAX_BODY_BYTES)
         # An error body is read only so far: enough for its message, never long enough to hold a retry.
         deadline.tighten(time.monotonic() + settings.UPSTREAM_ERROR_BODY_SECONDS)
         try:
