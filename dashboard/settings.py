@@ -157,6 +157,29 @@ POLL_LEASE_SECONDS = env.positive_int("POLL_LEASE_SECONDS", default=POLL_TASK_TI
 # Sources whose poll keeps failing for this many intervals raise a "failing" alert.
 POLL_FAILING_AFTER_INTERVALS = 3
 
+# --- Hard deadlines and budgets under hostile upstreams (issue 9, sections 3 and 4) ----------
+# One wall-clock limit per upstream request, from connect to the last byte, retries included. The
+# HTTP layer enforces it itself (it shuts the socket), whatever the server sends and whatever the
+# per-read timeouts above would allow; Celery's time limits are not relied on.
+UPSTREAM_REQUEST_DEADLINE = float(env.positive_int("UPSTREAM_REQUEST_DEADLINE", default=30))
+# An error answer (429, 5xx) has its body read for at most this long before the connection is
+# closed, so a body that streams for ever cannot hold a retry.
+UPSTREAM_ERROR_BODY_SECONDS = 2.0
+# One wall-clock limit per poll: a whole ChargebackStop listing, every page and retry, included.
+POLL_DEADLINE_SECONDS = float(env.positive_int("POLL_DEADLINE_SECONDS", default=90))
+# "Test connection" and the credential checks on save hold a web thread: a short limit.
+CONNECTION_CHECK_DEADLINE = float(env.positive_int("CONNECTION_CHECK_DEADLINE", default=10))
+# What one ChargebackStop listing may take in, whatever its `count` says. Past any of these the
+# listing stops and is incomplete (nothing is declared gone), and the poll attempt says why.
+CHARGEBACKSTOP_LISTING_MAX_ITEMS = 20_000
+CHARGEBACKSTOP_LISTING_MAX_MERCHANT_IDS = 200_000
+CHARGEBACKSTOP_LISTING_MAX_BYTES = 20_000_000
+# Merchant IDs kept per integration (one listing more is an unreadable item, named in the poll
+# attempt; the create form has the same limit) and known per organisation (the first, sorted).
+CHARGEBACKSTOP_MAX_MERCHANT_IDS = 1_000
+CHARGEBACKSTOP_MAX_ORGANISATION_MERCHANT_IDS = 5_000
+# --- end of the deadline and budget block ---------------------------------------------------
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True

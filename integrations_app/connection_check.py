@@ -3,7 +3,10 @@ They report what the credential can see and never raise: an API that is down is 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+
+from django.conf import settings
 
 from integrations_app.chargebackstop.client import ChargebackStopClient
 from integrations_app.crypto import UNREADABLE, SecretUnreadable
@@ -33,9 +36,14 @@ def explain(error: UpstreamError | SecretUnreadable, *, what: str) -> str:
     return f"{what} gave an unexpected answer: {error.message}"
 
 
+def _deadline() -> float:
+    """A check holds a web thread (or a command): it gets a short limit of its own."""
+    return time.monotonic() + settings.CONNECTION_CHECK_DEADLINE
+
+
 def check_datafast(token: Secret, website_id: str) -> CheckResult:
     try:
-        result = DataFastClient(token).website_integrations(website_id)
+        result = DataFastClient(token, deadline=_deadline()).website_integrations(website_id)
     except (UpstreamError, SecretUnreadable) as error:  # a stored secret decrypts only here
         return CheckResult(False, explain(error, what="DataFast"))
     connected = [name for key, name in PROVIDERS.items() if result.connected[key]]
@@ -47,7 +55,7 @@ def check_datafast(token: Secret, website_id: str) -> CheckResult:
 
 def check_chargebackstop(api_key: Secret, *, level: str) -> CheckResult:
     try:
-        listing = ChargebackStopClient(api_key).list_integrations()
+        listing = ChargebackStopClient(api_key, deadline=_deadline()).list_integrations()
     except (UpstreamError, SecretUnreadable) as error:  # a stored secret decrypts only here
         return CheckResult(False, explain(error, what="ChargebackStop"))
     organisations = sorted({item.organisation_id for item in listing.integrations})
@@ -68,11 +76,12 @@ def check_datafast_account(token: Secret, website_ids: list[str]) -> CheckResult
     if not website_ids:
         return CheckResult(True, "No website on this account yet: the token is tested when you add one.")
     tried = website_ids[:ACCOUNT_CHECK_SITES]
+    client = DataFastClient(token, deadline=_deadline())  # one deadline for every website tried
     for website_id in tried:
         try:
-            DataFastClient(token).website_integrations(website_id)
+            client.website_integrations(website_id)
         except CredentialError as error:
             return CheckResult(False, explain(error, what="DataFast") + f" (website {website_id})")
-        except UpstreamError as error:
+        except (UpstreamError, SecretUnreadable) as error:
             return CheckResult(False, explain(error, what="DataFast"))
     return CheckResult(True, f"DataFast accepted the token for {len(tried)} of its {len(website_ids)} websites.")

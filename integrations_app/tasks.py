@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 
 from celery import shared_task
+from celery.signals import worker_shutting_down
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -14,6 +16,7 @@ from integrations_app.alerts.delivery import send_pending_alerts as deliver_aler
 from integrations_app.history import compact, prune
 from integrations_app.polling.dispatch import Batch, claim_due, run_poll
 from integrations_app.polling.locks import exclusive
+from integrations_app.upstream import http
 
 logger = logging.getLogger(__name__)
 # A locked or unreachable database fails the poll cleanly (its transaction rolls back); try again.
@@ -41,8 +44,13 @@ def _poll(kind: str, pks: list[int], dispatched_at: str | None) -> dict[str, int
     when = datetime.fromisoformat(dispatched_at) if dispatched_at else None
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     alerts = 0
-    for pk in pks:
-        outcome = run_poll(kind, pk, dispatched_at=when)
+    for index, pk in enumerate(pks):
+        try:
+            outcome = run_poll(kind, pk, dispatched_at=when)
+        except http.Interrupted:
+            # The worker is stopping: these sources keep their lease and are dispatched again.
+            counts["skipped"] += len(pks) - index
+            break
         counts["skipped" if outcome is None else "ok" if outcome.ok else "failed"] += 1
         alerts += outcome.alerts if outcome else 0
     if alerts:
@@ -82,3 +90,11 @@ def prune_history() -> dict[str, int]:
 @shared_task
 def compact_history() -> list[str]:
     return compact()
+
+
+@worker_shutting_down.connect
+def cut_upstream_calls(**_: object) -> None:
+    """A warm shutdown waits for the tasks that are running; one waiting on a hung upstream would
+    hold the worker for its whole deadline. Cut every upstream call now (in a thread: this runs in
+    the signal handler), so the running polls end at once and record nothing."""
+    threading.Thread(target=http.interrupt_all, name="interrupt-upstream-calls", daemon=True).start()

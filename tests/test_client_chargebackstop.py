@@ -158,10 +158,19 @@ def test_the_key_never_shows_in_repr(partner):
     assert demo.PARTNER_KEY.reveal() not in repr(partner)
 
 
-def test_no_new_page_is_asked_after_the_deadline(partner, sandbox):
+def test_a_listing_cut_by_its_deadline_keeps_the_pages_read_as_incomplete(partner, sandbox):
     sandbox.state.max_page_size = 2
-    listing = partner.list_integrations(page_size=2, deadline=time.monotonic() - 1)
-    assert (listing.pages, listing.complete) == (1, False)
+    sandbox.state.faults.add(PATH, kind="latency", seconds=0.5)
+    listing = partner.list_integrations(page_size=2, deadline=time.monotonic() + 0.8)
+    assert (listing.pages, listing.complete, len(listing.integrations)) == (1, False, 2)
+    assert "stopped after 1 pages at the poll's deadline" in listing.note
+
+
+def test_no_request_is_sent_once_the_deadline_has_passed(partner, sandbox):
+    with pytest.raises(TransientError) as caught:
+        partner.list_integrations(page_size=2, deadline=time.monotonic() - 1)
+    assert caught.value.reason == "timeout"
+    assert sandbox.state.stats()["chargebackstop"]["requests"] == 0
 
 
 def test_a_schema_error_carries_the_answers_status(partner, sandbox):

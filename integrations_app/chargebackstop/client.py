@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from urllib.parse import quote
 from django.conf import settings
 
 from integrations_app.upstream import http
-from integrations_app.upstream.errors import SchemaError, answered_with
+from integrations_app.upstream.errors import SchemaError, TransientError, answered_with
 from integrations_app.upstream.secret import Secret
 
 T = TypeVar("T")
@@ -23,6 +24,10 @@ NAME_MAX_LENGTH = 255
 # The longest value of each text field the dashboard stores (the columns of models.Integration);
 # the docs give no limit but the name's, and a longer value must be a schema error, not a failed save.
 STORED_LENGTHS = {"id": 100, "organisation_id": 100, "name": NAME_MAX_LENGTH, "type": 40, "status": 8}
+# An integration ID goes into request paths (rename, disable): `..` or `.` would aim a PATCH, key
+# attached, at another resource, so only these characters are accepted from upstream.
+INTEGRATION_ID = re.compile(r"[A-Za-z0-9_-]+")
+PROBLEMS_NAMED = 5  # bad items named in a listing's note; the rest are counted
 
 # The 422 codes the docs list, and the form field each one concerns.
 CODE_FIELDS = {
@@ -41,7 +46,9 @@ class Integration:
     type: str
     status: str
     merchant_ids: tuple[str, ...]
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    # The answer as sent, for the audit of a single create, rename or disable; a listing keeps none
+    # (thousands of items with their JSON would hold the whole listing twice in memory).
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_custom_orders(self) -> bool:
@@ -60,12 +67,19 @@ class Integration:
 
 @dataclass(frozen=True)
 class Listing:
-    """Every integration a key can see. Only a `complete` listing may declare an integration gone."""
+    """Every integration a key can see. Only a `complete` listing may declare an integration gone;
+    `problems` say why one is not (bad items, named; a budget or deadline reached)."""
 
     integrations: tuple[Integration, ...]
     count: int
     complete: bool
     pages: int
+    problems: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str:
+        """The problems in one line, for the poll attempt."""
+        return "; ".join(self.problems)
 
 
 def parse_error(payload: Any) -> http.ErrorDetail:
@@ -76,7 +90,7 @@ def parse_error(payload: Any) -> http.ErrorDetail:
     return http.ErrorDetail(code=code, message=first.get("message", ""), field=field_name or "")
 
 
-def parse_integration(item: Any) -> Integration:
+def parse_integration(item: Any, *, keep_raw: bool = True) -> Integration:
     if not isinstance(item, dict):
         raise SchemaError("ChargebackStop integration is not a JSON object")
     text_fields = {}
@@ -88,14 +102,31 @@ def parse_integration(item: Any) -> Integration:
             raise SchemaError(f"ChargebackStop integration '{name}' is longer than {max_length} characters")
         _check_storable(value, name)
         text_fields[name] = value
+    if not INTEGRATION_ID.fullmatch(text_fields["id"]):
+        raise SchemaError("ChargebackStop integration 'id' has characters other than letters, digits, _ and -")
     if text_fields["status"] not in STATUSES:
         raise SchemaError("ChargebackStop integration 'status' is neither ENABLED nor DISABLED")
     merchant_ids = item.get("merchant_ids")
-    if not isinstance(merchant_ids, list) or not all(isinstance(m, str) for m in merchant_ids):
+    if not isinstance(merchant_ids, list):
+        raise SchemaError("ChargebackStop integration 'merchant_ids' is not a list of strings")
+    if len(merchant_ids) > settings.CHARGEBACKSTOP_MAX_MERCHANT_IDS:  # checked before reading them
+        raise SchemaError(
+            f"ChargebackStop integration lists {len(merchant_ids):,} merchant IDs, "
+            f"over the {settings.CHARGEBACKSTOP_MAX_MERCHANT_IDS:,} kept per integration"
+        )
+    if not all(isinstance(m, str) for m in merchant_ids):
         raise SchemaError("ChargebackStop integration 'merchant_ids' is not a list of strings")
     for merchant_id in merchant_ids:
         _check_storable(merchant_id, "merchant_ids")
-    return Integration(merchant_ids=tuple(merchant_ids), raw=item, **text_fields)
+    return Integration(merchant_ids=tuple(merchant_ids), raw=item if keep_raw else {}, **text_fields)
+
+
+def item_name(item: Any, position: int) -> str:
+    """How a listing's note names an item: its ID when that is a valid one, else its position."""
+    given = item.get("id") if isinstance(item, dict) else None
+    if isinstance(given, str) and len(given) <= STORED_LENGTHS["id"] and INTEGRATION_ID.fullmatch(given):
+        return f"integration {given}"
+    return f"item {position}"
 
 
 def _check_storable(value: str, name: str) -> None:
@@ -110,7 +141,16 @@ def _check_storable(value: str, name: str) -> None:
         raise SchemaError(f"ChargebackStop integration '{name}' holds a character that cannot be stored")
 
 
-def _parse_page(payload: Any) -> tuple[list[Integration], int]:
+@dataclass(frozen=True)
+class _Page:
+    integrations: list[Integration]
+    count: int
+    bad: list[str]  # each bad item, named, with what is wrong with it
+
+
+def _parse_page(payload: Any, first_position: int = 1) -> _Page:
+    """A page's envelope must be right, or the whole page is a schema error; a bad item only
+    spoils itself (it is named, and the listing is incomplete)."""
     if not isinstance(payload, dict):
         raise SchemaError("ChargebackStop listing is not a JSON object")
     items, count = payload.get("items"), payload.get("count")
@@ -118,13 +158,40 @@ def _parse_page(payload: Any) -> tuple[list[Integration], int]:
         raise SchemaError("ChargebackStop listing has no 'items' array")
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise SchemaError("ChargebackStop listing has no whole-number 'count'")
-    return [parse_integration(item) for item in items], count
+    good: list[Integration] = []
+    bad: list[str] = []
+    for position, item in enumerate(items, start=first_position):
+        try:
+            good.append(parse_integration(item, keep_raw=False))
+        except SchemaError as error:
+            bad.append(f"{item_name(item, position)}: {error.message.removeprefix('ChargebackStop integration ')}")
+    return _Page(good, count, bad)
+
+
+@dataclass
+class _Budget:
+    """What one listing may take in, whatever the server claims: items, merchant IDs and bytes."""
+
+    items: int = 0
+    merchant_ids: int = 0
+    bytes: int = 0
+
+    def spent(self) -> str:
+        """Why the listing must stop here, or "" while it may go on."""
+        if self.items >= settings.CHARGEBACKSTOP_LISTING_MAX_ITEMS:
+            return f"{settings.CHARGEBACKSTOP_LISTING_MAX_ITEMS:,} items"
+        if self.merchant_ids >= settings.CHARGEBACKSTOP_LISTING_MAX_MERCHANT_IDS:
+            return f"{settings.CHARGEBACKSTOP_LISTING_MAX_MERCHANT_IDS:,} merchant IDs"
+        if self.bytes >= settings.CHARGEBACKSTOP_LISTING_MAX_BYTES:
+            return f"{settings.CHARGEBACKSTOP_LISTING_MAX_BYTES / 1_000_000:g} MB"
+        return ""
 
 
 class ChargebackStopClient:
-    def __init__(self, api_key: Secret, base_url: str | None = None) -> None:
+    def __init__(self, api_key: Secret, base_url: str | None = None, *, deadline: float | None = None) -> None:
         self.api_key = api_key
         self.base_url = (base_url or settings.CHARGEBACKSTOP_BASE_URL).rstrip("/")
+        self.deadline = deadline  # a time.monotonic() value no call of this client may outlive
         self.last_status: int | None = None  # of the last successful answer, for the audit log
 
     def __repr__(self) -> str:
@@ -132,7 +199,7 @@ class ChargebackStopClient:
 
     def _call(self, method: str, path: str, parse: Callable[[Any], T], **kwargs: Any) -> T:
         self.last_status, payload = http.request(
-            method, self.base_url + path, token=self.api_key, parse_error=parse_error, **kwargs
+            method, self.base_url + path, token=self.api_key, parse_error=parse_error, deadline=self.deadline, **kwargs
         )
         with answered_with(self.last_status):
             return parse(payload)
@@ -141,27 +208,69 @@ class ChargebackStopClient:
         self, *, page_size: int | None = None, max_pages: int | None = None, deadline: float | None = None
     ) -> Listing:
         """Page with `offset` advanced by the items actually received (a server may send fewer than
-        `limit`); stop at `count` or at an empty page; never more than `max_pages` requests, and no
-        new page after `deadline` (a `time.monotonic()` value). Stopping early gives an incomplete
-        listing, which never declares anything gone."""
+        `limit`); stop at `count` or at an empty page. Never more than `max_pages` requests, nor
+        more than the listing budget (items, merchant IDs, bytes), and nothing past `deadline` (a
+        `time.monotonic()` value, also the limit of each request). Stopping early, or a bad item,
+        gives an incomplete listing, which never declares anything gone."""
         page_size = page_size or settings.CHARGEBACKSTOP_PAGE_SIZE
         max_pages = max_pages or settings.CHARGEBACKSTOP_MAX_PAGES
+        limits = [limit for limit in (deadline, self.deadline) if limit is not None]
+        deadline = min(limits) if limits else None
         seen: dict[str, Integration] = {}
+        bad: list[str] = []
+        budget = _Budget()
         offset = count = pages = 0
-        while pages < max_pages and (deadline is None or pages == 0 or time.monotonic() < deadline):
-            items, count = self._call(
-                "GET", "/v1/integrations/", _parse_page, params={"limit": page_size, "offset": offset}
-            )
-            pages += 1
-            for item in items:
-                seen.setdefault(item.id, item)
-            offset += len(items)
-            if not items or offset >= count:
+        stopped = ""
+        while True:
+            if pages >= max_pages:
+                stopped = f"stopped after {pages} pages (the most a listing may take)"
                 break
-        # Items can shift between pages while we read; the listing is complete only if we hold
-        # as many distinct integrations as the server says exist.
-        complete = len(seen) >= count
-        return Listing(integrations=tuple(seen.values()), count=count, complete=complete, pages=pages)
+            if pages and deadline is not None and time.monotonic() >= deadline:
+                stopped = f"stopped after {pages} pages at the poll's deadline"
+                break
+            try:
+                self.last_status, payload, size = http.request_sized(
+                    "GET",
+                    self.base_url + "/v1/integrations/",
+                    token=self.api_key,
+                    parse_error=parse_error,
+                    params={"limit": page_size, "offset": offset},
+                    deadline=deadline,
+                )
+            except TransientError as error:
+                # The deadline cut a later page: what was read so far still counts, as incomplete.
+                if not (pages and error.reason == "timeout" and deadline and time.monotonic() >= deadline - 0.1):
+                    raise
+                stopped = f"stopped after {pages} pages at the poll's deadline"
+                break
+            with answered_with(self.last_status):
+                page = _parse_page(payload, first_position=offset + 1)
+            del payload  # the page's parsed JSON goes now; only the checked items stay
+            pages += 1
+            count = page.count
+            bad += page.bad
+            for item in page.integrations:
+                if item.id not in seen:
+                    seen[item.id] = item
+                    budget.merchant_ids += len(item.merchant_ids)
+            budget.items += len(page.integrations) + len(page.bad)
+            budget.bytes += size
+            received = len(page.integrations) + len(page.bad)
+            offset += received
+            if not received or offset >= count:
+                break
+            if spent := budget.spent():
+                stopped = f"stopped after {pages} pages: the listing passed its budget of {spent}"
+                break
+        return Listing(
+            integrations=tuple(seen.values()),
+            count=count,
+            # Items can shift between pages while we read; the listing is complete only if we hold
+            # as many distinct integrations as the server says exist, and every one was readable.
+            complete=len(seen) >= count and not bad and not stopped,
+            pages=pages,
+            problems=_problems(seen, count, bad, stopped),
+        )
 
     def get_integration(self, integration_id: str) -> Integration:
         return self._call("GET", f"/v1/integrations/{quote(integration_id, safe='')}", parse_integration)
@@ -186,3 +295,15 @@ class ChargebackStopClient:
 
     def _patch(self, integration_id: str, body: dict[str, str]) -> Integration:
         return self._call("PATCH", f"/v1/integrations/{quote(integration_id, safe='')}", parse_integration, body=body)
+
+
+def _problems(seen: dict[str, Integration], count: int, bad: list[str], stopped: str) -> tuple[str, ...]:
+    problems: list[str] = []
+    if stopped:
+        problems.append(f"listing incomplete: {stopped}, holding {len(seen):,} of {count:,} integrations")
+    elif len(seen) < count and not bad:
+        problems.append(f"listing incomplete: {len(seen):,} of {count:,} integrations received")
+    if bad:
+        more = f" and {len(bad) - PROBLEMS_NAMED:,} more" if len(bad) > PROBLEMS_NAMED else ""
+        problems.append(f"{len(bad):,} unreadable, skipped: " + "; ".join(bad[:PROBLEMS_NAMED]) + more)
+    return tuple(problems)

@@ -114,15 +114,16 @@ def _currency(value: Any) -> str:
 
 
 class DataFastClient:
-    def __init__(self, token: Secret, base_url: str | None = None) -> None:
+    def __init__(self, token: Secret, base_url: str | None = None, *, deadline: float | None = None) -> None:
         self.token = token
         self.base_url = (base_url or settings.DATAFAST_BASE_URL).rstrip("/")
+        self.deadline = deadline  # a time.monotonic() value no call of this client may outlive
 
     def __repr__(self) -> str:
         return f"DataFastClient({self.base_url}, token={self.token.masked})"
 
     def website_integrations(self, website_id: str) -> WebsiteIntegrations:
         url = f"{self.base_url}/api/v1/admin/websites/{quote(website_id, safe='')}/integrations"
-        status, payload = http.request("GET", url, token=self.token, parse_error=parse_error)
+        status, payload = http.request("GET", url, token=self.token, parse_error=parse_error, deadline=self.deadline)
         with answered_with(status):
             return parse_integrations(payload)

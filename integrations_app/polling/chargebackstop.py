@@ -42,9 +42,9 @@ def poll_key(key_id: int, *, dispatched_at: datetime | None = None) -> PollOutco
     started = timezone.now()
     clock = time.monotonic()
     try:
-        # Stop paging well before the lease runs out, so a slow listing is never polled twice at once.
-        deadline = clock + max(settings.POLL_LEASE_SECONDS - 30, settings.POLL_LEASE_SECONDS / 2)
-        listing = ChargebackStopClient(key.secret).list_integrations(deadline=deadline)
+        # One deadline for the whole listing, every page and retry included (the HTTP layer cuts a
+        # request that would outlive it); the overlap lock is renewed meanwhile, so it cannot expire.
+        listing = ChargebackStopClient(key.secret, deadline=clock + settings.POLL_DEADLINE_SECONDS).list_integrations()
     except (UpstreamError, SecretUnreadable) as error:
         duration = int((time.monotonic() - clock) * 1000)
         with write_transaction():
@@ -53,10 +53,15 @@ def poll_key(key_id: int, *, dispatched_at: datetime | None = None) -> PollOutco
     duration = int((time.monotonic() - clock) * 1000)
     first_observation = key.last_success_at is None
     with write_transaction():
-        changes = record_success(key, started=started, duration_ms=duration, requests=listing.pages)
+        changes = record_success(
+            key, started=started, duration_ms=duration, requests=listing.pages, message=listing.note
+        )
         store_snapshot(key, snapshot_payload(listing), now=started)
         organisations = learn_organisations(key, listing, now=started)
         changes += apply_integrations(key, listing, organisations, now=started, first_observation=first_observation)
+        touched = {org.pk for org in organisations.values()}
+        touched |= set(Integration.objects.filter(seen_by=key).values_list("organisation_id", flat=True).distinct())
+        refresh_known_merchants(touched)
         key.save(update_fields=[*SOURCE_FIELDS, "snapshot_digest"])
     return PollOutcome(str(key), ok=True, changes=changes)
 
@@ -67,24 +72,31 @@ def snapshot_payload(listing: Listing) -> dict[str, object]:
 
 
 def learn_organisations(key: ChargebackStopKey, listing: Listing, *, now: datetime) -> dict[str, Organisation]:
-    merchants: dict[str, set[str]] = {}
-    for item in listing.integrations:
-        merchants.setdefault(item.organisation_id, set()).update(item.merchant_ids)
-    Organisation.objects.bulk_create(
-        [Organisation(organisation_id=org_id) for org_id in merchants], ignore_conflicts=True
-    )
-    organisations = {org.organisation_id: org for org in Organisation.objects.filter(organisation_id__in=merchants)}
-    for org_id, seen in merchants.items():
-        organisation = organisations[org_id]
-        known = set(organisation.merchant_ids)
-        if not seen <= known:
-            organisation.merchant_ids = sorted(known | seen)
-            organisation.save(update_fields=["merchant_ids"])
+    """The organisations the listing names, created when new, and that this key reaches them."""
+    seen = {item.organisation_id for item in listing.integrations}
+    Organisation.objects.bulk_create([Organisation(organisation_id=org_id) for org_id in seen], ignore_conflicts=True)
+    organisations = {org.organisation_id: org for org in Organisation.objects.filter(organisation_id__in=seen)}
     KeyOrganisation.objects.bulk_create(
         [KeyOrganisation(key=key, organisation=org) for org in organisations.values()], ignore_conflicts=True
     )
     KeyOrganisation.objects.filter(key=key, organisation__in=organisations.values()).update(last_seen_at=now)
     return organisations
+
+
+def refresh_known_merchants(organisation_pks: set[int]) -> None:
+    """An organisation's known merchant IDs are those its current (not gone) integrations list, the
+    first CHARGEBACKSTOP_MAX_ORGANISATION_MERCHANT_IDS of them sorted: recomputed, so they follow
+    what is true now instead of only ever growing."""
+    current: dict[int, set[str]] = {pk: set() for pk in organisation_pks}
+    rows = Integration.objects.filter(organisation__in=organisation_pks).exclude(status=GONE).order_by()
+    for organisation_pk, merchant_ids in rows.values_list("organisation_id", "merchant_ids"):
+        current[organisation_pk].update(merchant_ids)
+    cap = settings.CHARGEBACKSTOP_MAX_ORGANISATION_MERCHANT_IDS
+    for organisation in Organisation.objects.filter(pk__in=organisation_pks).only("pk", "merchant_ids"):
+        known = sorted(current[organisation.pk])[:cap]
+        if known != organisation.merchant_ids:
+            organisation.merchant_ids = known
+            organisation.save(update_fields=["merchant_ids"])
 
 
 def apply_integrations(

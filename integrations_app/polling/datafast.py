@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from integrations_app.crypto import SecretUnreadable
@@ -40,7 +41,8 @@ def poll_site(site_id: int, *, dispatched_at: datetime | None = None) -> PollOut
     started = timezone.now()
     clock = time.monotonic()
     try:
-        result = DataFastClient(site.account.secret).website_integrations(site.website_id)
+        client = DataFastClient(site.account.secret, deadline=clock + settings.POLL_DEADLINE_SECONDS)
+        result = client.website_integrations(site.website_id)
     except (UpstreamError, SecretUnreadable) as error:
         duration = int((time.monotonic() - clock) * 1000)
         with write_transaction():

@@ -70,9 +70,11 @@ def run_poll(
     """Poll one source unless another process is polling it, or it was already polled since this
     dispatch (a redelivered task after a lease ran out); None when skipped or deleted."""
     model, poll = SOURCES[kind]
-    # The lock lasts as long as the lease: when a killed worker's lease runs out and the source is
-    # dispatched again, the dead worker's lock must not turn the new poll away for longer.
-    with exclusive(f"poll:{kind}:{pk}", timeout=settings.POLL_LEASE_SECONDS, required=lock_required) as mine:
+    # The lock is renewed while the poll runs, so a poll slower than its lease is never started a
+    # second time beside it; it runs out one lease after a killed worker, so the dead worker's lock
+    # does not turn the redispatched poll away for longer.
+    lock = exclusive(f"poll:{kind}:{pk}", timeout=settings.POLL_LEASE_SECONDS, required=lock_required, renew=True)
+    with lock as mine:
         if not mine:
             return None
         try:

@@ -1,9 +1,11 @@
 """Overlap locks in Redis, so one source is never polled twice at once, whatever the number of
-workers. A lock expires on its own (a killed worker cannot hold it forever)."""
+workers. A lock expires on its own (a killed worker cannot hold it forever); a renewed lock has its
+expiry pushed back while its holder is alive, so a slow poll cannot outlive it."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -11,6 +13,7 @@ from functools import cache
 import redis
 from django.conf import settings
 from redis.exceptions import LockError, RedisError
+from redis.lock import Lock
 
 logger = logging.getLogger(__name__)
 
@@ -21,13 +24,16 @@ def redis_client() -> redis.Redis:
 
 
 @contextmanager
-def exclusive(name: str, *, timeout: int, required: bool = True) -> Iterator[bool]:
+def exclusive(name: str, *, timeout: int, required: bool = True, renew: bool = False) -> Iterator[bool]:
     """Yield True when this process holds the lock `name`, False when another one does.
 
     With `required=False` (the `poll --sync` command, which needs no broker) an unreachable Redis
-    lets the work go ahead unlocked rather than not at all.
+    lets the work go ahead unlocked rather than not at all. With `renew=True` a thread resets the
+    lock's expiry to `timeout` every third of it while the work runs: the lock then lasts as long as
+    its holder, and still runs out `timeout` after a killed one.
     """
-    lock = redis_client().lock(f"paystatus:lock:{name}", timeout=timeout, blocking=False)
+    # Not thread-local: the renewing thread must see the token this thread acquired with.
+    lock = redis_client().lock(f"paystatus:lock:{name}", timeout=timeout, blocking=False, thread_local=False)
     try:
         acquired = lock.acquire()
     except RedisError:
@@ -39,10 +45,35 @@ def exclusive(name: str, *, timeout: int, required: bool = True) -> Iterator[boo
     if not acquired:
         yield False
         return
+    renewer = _Renewer(lock, name, every=timeout / 3) if renew else None
     try:
         yield True
     finally:
+        if renewer is not None:
+            renewer.stop()
         try:
             lock.release()
         except (LockError, RedisError):
             logger.warning("lock %s expired before its work finished", name)
+
+
+class _Renewer(threading.Thread):
+    def __init__(self, lock: Lock, name: str, *, every: float) -> None:
+        super().__init__(name=f"renew {name}", daemon=True)
+        self.lock, self.every = lock, every
+        self._done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._done.wait(self.every):
+            try:
+                self.lock.reacquire()  # token-checked: only the holder can push the expiry back
+            except LockError:
+                logger.warning("lock %s was lost before its work finished", self.lock.name)
+                return
+            except RedisError:
+                logger.warning("could not renew lock %s; trying again", self.lock.name)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=5)

@@ -132,10 +132,13 @@ def _confirm_first_verdict(source: Source, *, reason: str, now: datetime) -> lis
     return [change]
 
 
-def record_success(source: Source, *, started: datetime, duration_ms: int, requests: int = 1) -> list[StatusChange]:
-    """Record a good answer. The caller saves the source (`SOURCE_FIELDS` and what else it set),
-    in one UPDATE with the rest of the poll."""
-    _attempt(source, started_at=started, duration_ms=duration_ms, ok=True, requests=requests)
+def record_success(
+    source: Source, *, started: datetime, duration_ms: int, requests: int = 1, message: str = ""
+) -> list[StatusChange]:
+    """Record a good answer (`message`: what was wrong with parts of it, such as an incomplete
+    listing). The caller saves the source (`SOURCE_FIELDS` and what else it set), in one UPDATE
+    with the rest of the poll."""
+    _attempt(source, started_at=started, duration_ms=duration_ms, ok=True, requests=requests, message=message[:300])
     changes = _set_health(source, Health.OK, reason="answered normally", now=started)
     source.last_polled_at = source.last_success_at = started
     source.next_poll_at = next_poll_time(started, source.interval)

@@ -14,6 +14,13 @@ Kinds and their parameters:
 - drop: close the connection without any answer.
 - trickle (seconds): the normal answer, its body sent one byte at a time over `seconds`.
 - empty_data: the normal answer with its list emptied (DataFast `data`, ChargebackStop `items`).
+- stream (status, retry_after=None, interval=0.5, seconds=None): that status and its headers at
+  once, then a body of one byte every `interval` for `seconds` (None: until the client goes away),
+  as a hostile or broken proxy may send a 503 or 429.
+- slow_headers (seconds, lines=None): the status line at once, then one header line every `seconds`;
+  after `lines` lines (None: never) the rest of the normal answer.
+- huge_listing (count, items, merchant_ids): a ChargebackStop listing that claims `count`
+  integrations and sends `items` per page, each with `merchant_ids` distinct merchant IDs.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ _PARAMS: dict[str, tuple[set[str], set[str]]] = {  # kind: (required, optional)
     "drop": (set(), set()),
     "trickle": ({"seconds"}, set()),
     "empty_data": (set(), set()),
+    "stream": ({"status"}, {"retry_after", "interval", "seconds"}),
+    "slow_headers": ({"seconds"}, {"lines"}),
+    "huge_listing": ({"count", "items", "merchant_ids"}, set()),
 }
 KINDS = tuple(_PARAMS)
 MALFORMED_BODY = b'{"status": "success", "data": [{"stripe": {"connected": tru<html>502 Bad Gateway</html>'
@@ -112,12 +122,9 @@ def respond(
     if fault is None:
         return handle().to_response()
     params = fault.params
-    if fault.kind == "drop":
-        drop_connection(request)
-    if fault.kind == "status":
-        return _status_reply(params, error).to_response()
-    if fault.kind == "malformed":
-        return Reply(200, raw=MALFORMED_BODY).to_response()
+    instead = _instead_of_handler(fault, request, handle, error)
+    if instead is not None:
+        return instead
     reply = handle()
     if fault.kind == "missing_field":
         delete_path(reply.payload, params["field"])
@@ -128,6 +135,26 @@ def respond(
     elif fault.kind == "trickle":
         return _trickle(reply, params["seconds"])
     return reply.to_response()
+
+
+def _instead_of_handler(
+    fault: FaultRule, request: Request, handle: Callable[[], Reply], error: Callable[[int], Reply]
+) -> Response | None:
+    """The faults that answer (or hang up) without the handler's normal reply; None for the others."""
+    params = fault.params
+    if fault.kind == "drop":
+        drop_connection(request)
+    if fault.kind == "slow_headers":
+        _slow_headers(request, handle(), params["seconds"], params.get("lines"))
+    if fault.kind == "status":
+        return _status_reply(params, error).to_response()
+    if fault.kind == "malformed":
+        return Reply(200, raw=MALFORMED_BODY).to_response()
+    if fault.kind == "stream":
+        return _stream(_status_reply(params, error), params.get("interval", 0.5), params.get("seconds"))
+    if fault.kind == "huge_listing":
+        return _huge_listing(request, params).to_response()
+    return None
 
 
 def drop_connection(request: Request) -> NoReturn:
@@ -189,6 +216,61 @@ def _trickle(reply: Reply, seconds: float) -> Response:
     return response
 
 
+def _stream(reply: Reply, interval: float, seconds: float | None) -> Response:
+    """The status and headers now, then one byte per `interval`: a body that never finishes (Werkzeug
+    stops writing once the client has gone away)."""
+
+    def forever() -> Iterator[bytes]:
+        ends = None if seconds is None else time.monotonic() + seconds
+        while ends is None or time.monotonic() < ends:
+            yield b" "  # JSON whitespace: the body stays "valid so far" however long it goes on
+            time.sleep(interval)
+
+    response = Response(forever(), status=reply.status, headers=reply.headers, content_type=reply.content_type)
+    response.headers["Content-Length"] = str(10**9)
+    return response
+
+
+def _slow_headers(request: Request, reply: Reply, seconds: float, lines: int | None) -> NoReturn:
+    """Write the answer on the raw socket, one header line every `seconds`, then close it. A client
+    that waits for the end of the headers with a per-read timeout longer than `seconds` never times
+    out. Raises ConnectionResetError, as `drop` does, so Werkzeug writes nothing more."""
+    connection = request.environ["werkzeug.socket"]
+    body = reply.body()
+    try:
+        connection.sendall(f"HTTP/1.1 {reply.status} Sandbox\r\n".encode())
+        sent = 0
+        while lines is None or sent < lines:
+            time.sleep(seconds)
+            connection.sendall(f"X-Slow-{sent}: not yet\r\n".encode())
+            sent += 1
+        head = f"Content-Type: {reply.content_type}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        connection.sendall(head.encode() + body)
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # the client went away, as it should
+    raise ConnectionResetError("sandbox fault: slow headers sent")
+
+
+def _huge_listing(request: Request, params: dict[str, Any]) -> Reply:
+    """A listing page built on the fly (nothing kept in the sandbox's memory): `items` integrations at
+    this offset, each with `merchant_ids` distinct IDs, under a `count` the listing never reaches."""
+    offset = int(request.args.get("offset", "0") or 0)
+    items = [
+        {
+            "id": f"int_huge_{offset + index}",
+            "organisation_id": "org_huge",
+            "name": f"Huge {offset + index}",
+            "type": "CUSTOM_ORDERS",
+            "status": "ENABLED",
+            "merchant_ids": [f"m{offset + index}_{number}" for number in range(params["merchant_ids"])],
+        }
+        for index in range(params["items"])
+    ]
+    return Reply(200, {"items": items, "count": params["count"]})
+
+
 def _check(rule: FaultRule) -> None:
     if rule.kind not in _PARAMS:
         raise ValueError(f"unknown fault kind {rule.kind!r}; known: {list(KINDS)}")
@@ -203,8 +285,16 @@ def _check(rule: FaultRule) -> None:
             f"{rule.kind!r} takes {sorted(required)} and optionally {sorted(optional)}, got {sorted(given)}"
         )
     p = rule.params
-    if "seconds" in p and (not _is_number(p["seconds"]) or p["seconds"] < 0):
+    forever = rule.kind == "stream" and p.get("seconds") is None  # a stream may go on for ever
+    if "seconds" in p and not forever and (not _is_number(p["seconds"]) or p["seconds"] < 0):
         raise ValueError("seconds must be a number >= 0")
+    if "interval" in p and (not _is_number(p["interval"]) or p["interval"] <= 0):
+        raise ValueError("interval must be a number > 0")
+    for name in ("lines", "count", "items", "merchant_ids"):
+        if p.get(name) is not None and not (
+            isinstance(p[name], int) and not isinstance(p[name], bool) and p[name] >= 0
+        ):
+            raise ValueError(f"{name} must be a whole number >= 0")
     if "status" in p and not (isinstance(p["status"], int) and 100 <= p["status"] <= 599):
         raise ValueError("status must be an HTTP status code")
     if p.get("retry_after") is not None and not (isinstance(p["retry_after"], int) and p["retry_after"] >= 0):

@@ -262,3 +262,10 @@ def organisation_rows(organisations: Any) -> SafeString:
 def minutes(value: timedelta | None) -> int:
     """A duration in whole minutes, rounded up (a lockout of 14 min 30 s reads "15")."""
     return 0 if value is None else -(-int(value.total_seconds()) // 60)
+
+
+@register.filter
+def more_than(items: list[Any] | None, shown: int) -> str:
+    """How many of `items` a page leaves out when it shows the first `shown` ("4,950"), or ""."""
+    left = len(items or []) - shown
+    return f"{left:,}" if left > 0 else ""

@@ -272,16 +272,17 @@ def test_parse_integration_returns_a_usable_integration_or_a_schema_error(item):
 def test_the_listing_parser_returns_usable_pages_or_a_schema_error(page):
     result = outcome_of(_parse_page, page)
     if result is not None:
-        items, count = result
-        assert type(count) is int and count >= 0
-        for item in items:
+        assert type(result.count) is int and result.count >= 0
+        for item in result.integrations:
             assert_usable_integration(item)
+        assert all(isinstance(named, str) and named.isprintable() for named in result.bad)
 
 
 def test_the_documented_examples_parse() -> None:
     assert_usable_website(parse_integrations(DATAFAST_ANSWER))
-    items, count = _parse_page(LISTING)
-    assert count == 2 and [item.id for item in items] == ["int_abc123", "int_def789"]
+    page = _parse_page(LISTING)
+    assert page.count == 2 and [item.id for item in page.integrations] == ["int_abc123", "int_def789"]
+    assert page.bad == []
 
 
 # --- through real HTTP: bytes from a raw server --------------------------------------------------
@@ -520,13 +521,15 @@ def test_answers_that_once_broke_a_datafast_poll_are_schema_errors(sandbox, poll
     ],
     ids=["long name", "long id", "long organisation id", "long type", "NUL in name", "NUL in merchant", "surrogate"],
 )
-def test_integrations_the_database_cannot_hold_are_schema_errors(sandbox, polled_key, change):
-    before = key_state(polled_key)
+def test_integrations_the_database_cannot_hold_are_skipped_and_named(sandbox, polled_key, change):
+    """Once a schema error for the whole listing; now the item alone is skipped (issue 9, section 8)."""
+    before = list(IntegrationRow.objects.order_by("pk").values_list())
     body = {**LISTING, "items": [{**INTEGRATION, **change}], "count": 1}
     sandbox.state.faults.add(CHARGEBACKSTOP_PATH, kind="status", status=200, body=body, method="GET", times=1)
     outcome = poll_key(polled_key)
-    assert (outcome.ok, outcome.error_kind) == (False, "schema")
-    assert key_state(polled_key) == before
+    assert outcome.ok
+    assert list(IntegrationRow.objects.order_by("pk").values_list()) == before
+    assert "1 unreadable, skipped: " in PollAttempt.objects.filter(key_id=polled_key).first().message
 
 
 @pytest.mark.django_db
