@@ -23,6 +23,8 @@ def last_error(source: PolledSource, upstream: str) -> str:  # noqa: PLR0911 (on
         return f"{upstream} did not answer ({detail.get(kind, f'HTTP {status}' if status else 'server error')})"
     if kind == "schema":
         return f"{upstream} sent an answer Paystatus could not read"
+    if kind == "incomplete":
+        return f"{upstream} sent an incomplete listing: what is missing cannot be watched"
     if kind == "secret_unreadable":
         return f"{UNREADABLE} (check FIELD_ENCRYPTION_KEYS, or enter the secret again)"
     return f"{upstream} refused the request (HTTP {status})" if status else kind

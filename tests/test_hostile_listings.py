@@ -5,11 +5,15 @@ what was wrong, and nothing grows without bound."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
+from integrations_app import wording
 from integrations_app.chargebackstop.client import ChargebackStopClient
 from integrations_app.models import Integration, Organisation, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
@@ -78,6 +82,27 @@ def test_an_incomplete_listing_with_a_bad_item_declares_nothing_gone(sandbox, ke
     assert poll_key(key.pk).ok
     assert not Integration.objects.filter(status="GONE").exists()
     assert "1 unreadable" in last_attempt(key).message
+
+
+def test_a_listing_incomplete_for_three_intervals_is_failing_and_alerts_then_recovers(sandbox, key, settings):
+    """Never silent: what a listing leaves out cannot be watched, so an answer that never comes
+    whole ends in an alert, like one that never comes at all."""
+    body = listing_with(sandbox, bad_item(status="PAUSED"))
+    start = timezone.now()
+    for minutes in (0, 5, 10, 16):
+        serve(sandbox, body)
+        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
+            assert poll_key(key.pk).ok
+    key.refresh_from_db()
+    assert (key.health, key.last_error_kind) == ("failing", "incomplete")
+    (change,) = StatusChange.objects.filter(notify=True)
+    assert change.severity == Severity.PROBLEM and change.reason.startswith("no complete answer since then")
+    assert "ChargebackStop sent an incomplete listing" in wording.last_error(key, "ChargebackStop")
+    with time_machine.travel(start + timedelta(minutes=21), tick=False):
+        assert poll_key(key.pk).ok  # the sandbox's own, complete listing
+    key.refresh_from_db()
+    assert (key.health, key.last_error_kind) == ("ok", "")
+    assert [c.severity for c in StatusChange.objects.filter(notify=True).order_by("at")] == ["problem", "recovery"]
 
 
 @pytest.mark.parametrize("bad_id", ["..", ".", "a/b", "int 1", "int%2F", "ünï"])

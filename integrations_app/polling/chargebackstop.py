@@ -54,7 +54,11 @@ def poll_key(key_id: int, *, dispatched_at: datetime | None = None) -> PollOutco
     first_observation = key.last_success_at is None
     with write_transaction():
         changes = record_success(
-            key, started=started, duration_ms=duration, requests=listing.pages, message=listing.note
+            key,
+            started=started,
+            duration_ms=duration,
+            requests=listing.pages,
+            incomplete="" if listing.complete else listing.note or "the listing was incomplete",
         )
         store_snapshot(key, snapshot_payload(listing), now=started)
         organisations = learn_organisations(key, listing, now=started)

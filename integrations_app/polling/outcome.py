@@ -133,20 +133,31 @@ def _confirm_first_verdict(source: Source, *, reason: str, now: datetime) -> lis
 
 
 def record_success(
-    source: Source, *, started: datetime, duration_ms: int, requests: int = 1, message: str = ""
+    source: Source, *, started: datetime, duration_ms: int, requests: int = 1, incomplete: str = ""
 ) -> list[StatusChange]:
-    """Record a good answer (`message`: what was wrong with parts of it, such as an incomplete
-    listing). The caller saves the source (`SOURCE_FIELDS` and what else it set), in one UPDATE
-    with the rest of the poll."""
-    _attempt(source, started_at=started, duration_ms=duration_ms, ok=True, requests=requests, message=message[:300])
-    changes = _set_health(source, Health.OK, reason="answered normally", now=started)
+    """Record a good answer. `incomplete` says what was missing from it (a listing cut by a budget
+    or with bad items): its data is fresh, so the source is not stale, but an answer that stays
+    incomplete for POLL_FAILING_AFTER_INTERVALS is "failing", and alerts, like any other answer
+    that never comes whole (a disable among the missing items would otherwise go unseen).
+    The caller saves the source (`SOURCE_FIELDS` and what else it set), in one UPDATE with the
+    rest of the poll."""
+    _attempt(source, started_at=started, duration_ms=duration_ms, ok=True, requests=requests, message=incomplete)
     source.last_polled_at = source.last_success_at = started
     source.next_poll_at = next_poll_time(started, source.interval)
     source.stale_after = started + 2 * source.interval
-    source.failing_since = None
-    source.last_error_kind = source.last_error_message = ""
-    source.last_error_status = None
-    return changes
+    if not incomplete:
+        source.failing_since = None
+        source.last_error_kind = source.last_error_message = ""
+        source.last_error_status = None
+        return _set_health(source, Health.OK, reason="answered normally", now=started)
+    source.failing_since = source.failing_since or started
+    source.last_error_kind, source.last_error_status = "incomplete", None
+    source.last_error_message = fit(source, "last_error_message", incomplete)
+    if started - source.failing_since >= settings.POLL_FAILING_AFTER_INTERVALS * source.interval:
+        return _set_health(source, Health.FAILING, reason=f"no complete answer since then: {incomplete}", now=started)
+    if source.health == Health.FAILING:
+        return []  # failing until a complete answer
+    return _set_health(source, Health.OK, reason="answered (incompletely)", now=started)
 
 
 def record_failure(
