@@ -33,7 +33,7 @@ from integrations_app.models import (
     ProviderState,
     StatusChange,
 )
-from integrations_app.problems import disconnected_providers, problem_of, with_problem
+from integrations_app.problems import disconnected_providers, problem_of
 from integrations_app.text import refuse_invisible
 
 
@@ -57,7 +57,7 @@ class StatusColumn(admin.ModelAdmin):
     """The status column of a list: the one status function, in the pages' words, sortable."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset = with_problem(super().get_queryset(request))
+        queryset = super().get_queryset(request)
         return queryset.prefetch_related("providers") if queryset.model is DataFastSite else queryset
 
     @admin.display(description="status", ordering="problem_rank")

@@ -1,60 +1,31 @@
-"""What is wrong with a source, in one documented order: the one truth for "is anything broken".
+"""What is wrong with a source, for every page, count, filter, sort, JSON answer and email.
 
-Every page, count, filter, sort, JSON answer, email and `/healthz` reads a source's problem from
-`with_problem()`, which annotates a queryset with `problem_rank`: the position, in `ORDER`, of the
-first rule that holds. It is one SQL expression over the source's own row (plus an indexed probe of
-its open integrations), so pages keep a constant number of queries and time-dependent states
-(stale, a Paddle key passing its expiry) are true at the moment of the query, not at the last poll.
-
-The order, most serious first (a source shows the first that applies):
-  credential rejected → not found → disconnected (naming what) → integration disabled or gone →
-  Paddle key expired → failing → stale → Paddle key expiring → paused → not polled yet → ok
+The derivation itself lives with the models (`models/problem.py`): each website, key and
+organisation stores its problem as `problem_rank` whenever it is saved. Here: reading it
+(`problem_of`, `only`, `counts`), putting it in words, and `refresh_due`, which beat runs every
+tick to re-derive the rows whose facts the clock has overtaken (a source going stale, a Paddle key
+reaching its warning or its expiry).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from django.db import models
-from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations_app.datafast.client import PROVIDERS
+from integrations_app.db import write_transaction
 from integrations_app.humanize import age_words
-from integrations_app.models import (
-    ChargebackStopKey,
-    DataFastSite,
-    Health,
-    Integration,
-    KeyOrganisation,
-    Organisation,
-    ProviderState,
-)
-from integrations_app.models.chargebackstop import IntegrationStatus
+from integrations_app.models import ChargebackStopKey, DataFastSite, KeyOrganisation, ProviderState
+from integrations_app.models.chargebackstop import refresh_organisation_problems
+from integrations_app.models.problem import ORDER, PADDLE_WARNING, RANK, Problem, paddle_state
 
-PADDLE_WARNING = timedelta(days=14)
+__all__ = ["ORDER", "PADDLE_WARNING", "RANK", "Problem", "paddle_state"]
 
-
-class Problem(models.TextChoices):
-    """In order of precedence: a lower position is more serious and sorts first."""
-
-    CREDENTIAL_REJECTED = "credential_rejected", "Credential rejected"
-    NOT_FOUND = "not_found", "Not found"
-    DISCONNECTED = "disconnected", "Disconnected"
-    INTEGRATION_LOST = "integration_lost", "Integration disabled or gone"
-    PADDLE_EXPIRED = "paddle_expired", "Paddle key expired"
-    FAILING = "failing", "Failing to poll"
-    STALE = "stale", "Stale"
-    PADDLE_EXPIRING = "paddle_expiring", "Paddle key expiring"
-    PAUSED = "paused", "Paused"
-    PENDING = "pending", "Not polled yet"
-    OK = "ok", "OK"
-
-
-ORDER: list[Problem] = list(Problem)
-RANK = {problem: position for position, problem in enumerate(ORDER)}
 # Not a problem: a source in one of these needs nobody's attention.
 QUIET = frozenset({Problem.PAUSED, Problem.PENDING, Problem.OK})
 ICONS = {
@@ -85,86 +56,53 @@ CSS = {
 }
 
 
-def _open_integration_loss(**link: Any) -> Exists:
-    """An integration disabled or gone that people were told about (a disable done in the
-    dashboard is a notice, not an open problem)."""
-    lost = [IntegrationStatus.DISABLED, IntegrationStatus.GONE]
-    return Exists(Integration.objects.filter(alert_open=True, status__in=lost, **link))
-
-
-def _polling_rules(now: datetime) -> list[tuple[Problem, Q]]:
-    """The rules every polled source shares, in ORDER."""
-    return [
-        (Problem.CREDENTIAL_REJECTED, Q(health=Health.CREDENTIAL_REJECTED)),
-        (Problem.NOT_FOUND, Q(health=Health.NOT_FOUND)),
-        (Problem.FAILING, Q(health=Health.FAILING)),
-        # A paused source goes stale by design; it shows as paused instead.
-        (Problem.STALE, Q(enabled=True, stale_after__lt=now)),
-        (Problem.PAUSED, Q(enabled=False)),
-        (Problem.PENDING, Q(health=Health.PENDING)),
-    ]
-
-
-def site_rules(now: datetime) -> list[tuple[Problem, Q]]:
-    paddle_watched = ~Q(paddle_expiry_state="none") & Q(paddle_key_expires_at__isnull=False)
-    return [
-        *_polling_rules(now),
-        (Problem.DISCONNECTED, Q(has_disconnect=True)),
-        (Problem.PADDLE_EXPIRED, paddle_watched & Q(paddle_key_expires_at__lte=now)),
-        (Problem.PADDLE_EXPIRING, paddle_watched & Q(paddle_key_expires_at__lte=now + PADDLE_WARNING)),
-    ]
-
-
-def key_rules(now: datetime) -> list[tuple[Problem, Q]]:
-    return [*_polling_rules(now), (Problem.INTEGRATION_LOST, Q(_open_integration_loss(seen_by=OuterRef("pk"))))]
-
-
-def organisation_rules(now: datetime) -> list[tuple[Problem, Q]]:
-    """An organisation has no polling of its own: it is as fresh as the best key that reaches it."""
-    working_key = KeyOrganisation.objects.filter(
-        organisation=OuterRef("pk"), key__enabled=True, key__health=Health.OK, key__stale_after__gte=now
-    )
-    any_polled_key = KeyOrganisation.objects.filter(organisation=OuterRef("pk")).exclude(key__health=Health.PENDING)
-    return [
-        (Problem.INTEGRATION_LOST, Q(_open_integration_loss(organisation=OuterRef("pk")))),
-        (Problem.STALE, Q(Exists(any_polled_key)) & ~Q(Exists(working_key))),
-        (Problem.PENDING, ~Q(Exists(any_polled_key))),
-    ]
-
-
-def rank_expression(rules: Iterable[tuple[Problem, Q]]) -> Case:
-    ordered = sorted(rules, key=lambda rule: RANK[rule[0]])
-    return Case(
-        *[When(condition, then=Value(RANK[problem])) for problem, condition in ordered],
-        default=Value(RANK[Problem.OK]),
-        output_field=models.PositiveSmallIntegerField(),
-    )
-
-
-RULES = {DataFastSite: site_rules, ChargebackStopKey: key_rules, Organisation: organisation_rules}
-M = TypeVar("M", DataFastSite, ChargebackStopKey, Organisation)
-
-
-def with_problem(queryset: QuerySet[M], now: datetime | None = None) -> QuerySet[M]:
-    """The queryset with `problem_rank` on each row: the one derivation of a source's problem."""
-    rules = RULES[queryset.model]
-    return queryset.annotate(problem_rank=rank_expression(rules(now or timezone.now())))
+# The fields `problem_facts` reads, per kind of source: what `refresh_due` loads.
+FACT_FIELDS = {
+    DataFastSite: [
+        "health",
+        "enabled",
+        "stale_after",
+        "has_disconnect",
+        "paddle_expiry_state",
+        "paddle_key_expires_at",
+    ],
+    ChargebackStopKey: ["health", "enabled", "stale_after"],
+}
 
 
 def only(problem: Problem) -> Q:
-    """Filter an annotated queryset to one problem."""
+    """Filter to one problem."""
     return Q(problem_rank=RANK[problem])
 
 
 def problem_of(row: Any) -> Problem:
-    """The problem of a row that came through `with_problem`."""
     return ORDER[row.problem_rank]
 
 
-def counts(queryset: QuerySet[Any], now: datetime | None = None) -> dict[str, int]:
+def counts(queryset: QuerySet[Any]) -> dict[str, int]:
     """How many rows have each problem, every problem listed (zeros too), in one GROUP BY."""
-    grouped = dict(with_problem(queryset, now).values_list("problem_rank").annotate(total=models.Count("pk")))
+    grouped = dict(queryset.values_list("problem_rank").annotate(total=models.Count("pk")).order_by())
     return {problem.value: grouped.get(RANK[problem], 0) for problem in ORDER}
+
+
+def refresh_due(now: datetime | None = None) -> int:
+    """Re-derive the websites and keys whose recheck time has come (and the organisations those
+    keys reach); one indexed query when none is due. Returns how many rows changed."""
+    now = now or timezone.now()
+    changed = 0
+    for model, fields in FACT_FIELDS.items():
+        due = list(
+            model.objects.filter(problem_recheck_at__lte=now).only(*fields, "problem_rank", "problem_recheck_at")
+        )
+        if not due:
+            continue
+        moved = [row for row in due if row.derive_problem(now)]
+        with write_transaction():
+            model.objects.bulk_update(moved, ["problem_rank", "problem_recheck_at"], batch_size=500)
+            if model is ChargebackStopKey:
+                refresh_organisation_problems(KeyOrganisation.objects.filter(key__in=due).values("organisation"), now)
+        changed += len(moved)
+    return changed
 
 
 def is_problem(problem: Problem) -> bool:
@@ -226,18 +164,6 @@ def words(  # noqa: PLR0911 (one sentence per problem reads best)
     if problem == Problem.NOT_FOUND and isinstance(row, DataFastSite):
         return "Website not found"
     return str(problem.label)
-
-
-def paddle_state(watched: bool, expires_at: datetime | None, now: datetime) -> str:
-    """none / ok / expiring / expired for a Paddle key: the poller's verdict and the pages' view,
-    in the same words as the PADDLE_* rules above."""
-    if not watched or expires_at is None:
-        return "none"
-    if expires_at <= now:
-        return "expired"
-    if expires_at <= now + PADDLE_WARNING:
-        return "expiring"
-    return "ok"
 
 
 def site_paddle_state(site: Any, now: datetime | None = None) -> str:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db.models import Count
-from django.utils import timezone
 
 from integrations_app import problems
 from integrations_app.models import ChargebackStopKey, DataFastSite, Integration, Organisation
@@ -71,11 +69,10 @@ class Summary:
         ]
 
 
-def summary(now: datetime | None = None) -> Summary:
-    now = now or timezone.now()
-    sites = problems.counts(DataFastSite.objects.all(), now)
-    keys = problems.counts(ChargebackStopKey.objects.all(), now)
-    organisations = problems.counts(Organisation.objects.all(), now)
+def summary() -> Summary:
+    sites = problems.counts(DataFastSite.objects.all())
+    keys = problems.counts(ChargebackStopKey.objects.all())
+    organisations = problems.counts(Organisation.objects.all())
     statuses = dict(Integration.objects.values_list("status").annotate(total=Count("pk")).order_by())
     return Summary(
         sites=sum(sites.values()),

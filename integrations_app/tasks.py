@@ -16,6 +16,7 @@ from integrations_app.alerts.delivery import send_pending_alerts as deliver_aler
 from integrations_app.history import compact, prune
 from integrations_app.polling.dispatch import Batch, claim_due, run_poll
 from integrations_app.polling.locks import exclusive
+from integrations_app.problems import refresh_due
 from integrations_app.upstream import http
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ def dispatch_due_polls() -> int:
         if not mine:
             return 0
         batches = claim_due()
+        # The same tick re-derives the problems the clock has overtaken (stale, a Paddle expiry).
+        refresh_due()
     enqueue(batches)
     return sum(len(batch.pks) for batch in batches)
 

@@ -4,10 +4,17 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from integrations_app.sandbox.server import SandboxServer
 from tests.redis_server import RedisServer
 from tests.smtp_sink import SmtpSink
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_cache() -> None:
+    """The per-process cache (throttle counts, the watcher's banner) starts empty in every test."""
+    cache.clear()
 
 
 @pytest.fixture(scope="session")

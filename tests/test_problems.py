@@ -25,7 +25,7 @@ from integrations_app.models import (
     Organisation,
     ProviderState,
 )
-from integrations_app.problems import Problem
+from integrations_app.problems import PADDLE_WARNING, Problem
 from integrations_app.summary import summary
 from tests import factories
 
@@ -109,7 +109,7 @@ def staff_client(client):
 @pytest.mark.parametrize(("facts", "providers", "expected", "words"), SITES)
 def test_a_website_shows_the_same_problem_in_row_header_card_and_json(staff_client, facts, providers, expected, words):
     site = make_site(1, facts, providers)
-    assert problems.problem_of(problems.with_problem(DataFastSite.objects.all()).get()) == expected
+    assert problems.problem_of(DataFastSite.objects.get()) == expected
 
     overview = staff_client.get(reverse("overview")).content.decode()
     assert badge_text(overview, f'href="{site.get_absolute_url()}"') == words
@@ -183,13 +183,15 @@ def test_keys_and_organisations_show_their_problems(staff_client):
         status="DISABLED",
         alert_open=False,
     )
+    for key in (rejected, working, paused):
+        key.save()  # as a poll ends: the key and the organisations it reaches store their problems
     expected_keys = {
         rejected: (Problem.CREDENTIAL_REJECTED, "Credential rejected"),
         working: (Problem.INTEGRATION_LOST, "Integration disabled or gone"),
         paused: (Problem.PAUSED, "Paused"),
     }
     for key, (problem, words) in expected_keys.items():
-        row = problems.with_problem(ChargebackStopKey.objects.filter(pk=key.pk)).get()
+        row = ChargebackStopKey.objects.get(pk=key.pk)
         assert problems.problem_of(row) == problem
         page = staff_client.get(reverse("key-detail", args=[key.pk])).content.decode()
         assert badge_text(page, 'id="source-status"') == words
@@ -200,9 +202,7 @@ def test_keys_and_organisations_show_their_problems(staff_client):
     }
     overview = staff_client.get(reverse("overview")).content.decode()
     for organisation, (problem, words) in expected_organisations.items():
-        assert (
-            problems.problem_of(problems.with_problem(Organisation.objects.filter(pk=organisation.pk)).get()) == problem
-        )
+        assert problems.problem_of(Organisation.objects.get(pk=organisation.pk)) == problem
         page = staff_client.get(reverse("organisation-detail", args=[organisation.pk])).content.decode()
         assert badge_text(page, 'id="source-status"') == words
         assert badge_text(overview, f'href="{organisation.get_absolute_url()}"') == words
@@ -230,7 +230,55 @@ def test_the_paddle_state_of_a_stored_site_agrees_with_the_sql_rules():
             paddle_key_expires_at=expires,
             **{**HEALTHY, "last_success_at": now, "stale_after": now + INTERVAL},
         )
-        row = problems.with_problem(DataFastSite.objects.filter(pk=site.pk), now).get()
+        row = DataFastSite.objects.get(pk=site.pk)
         state = problems.site_paddle_state(row, now)
         expected = {"expired": Problem.PADDLE_EXPIRED, "expiring": Problem.PADDLE_EXPIRING}.get(state, Problem.OK)
         assert problems.problem_of(row) == expected, (expires, stored)
+
+
+def test_the_clock_overtaking_a_fact_is_stored_by_the_next_tick(settings):
+    """Stored problems follow time too: a source going stale, a Paddle key reaching its warning and
+    its expiry, and an organisation whose only key went stale."""
+    start = NOW
+    with time_machine.travel(start, tick=False):
+        site = factories.site(
+            **HEALTHY,
+            paddle_expiry_state="ok",
+            paddle_key_expires_at=start + PADDLE_WARNING + timedelta(hours=1),
+        )
+        key = factories.key(**HEALTHY)
+        organisation = Organisation.objects.create(organisation_id="org_one")
+        KeyOrganisation.objects.create(key=key, organisation=organisation)
+        assert problems.refresh_due() == 0
+    assert (site.problem_recheck_at, key.problem_recheck_at) == (HEALTHY["stale_after"], HEALTHY["stale_after"])
+
+    def stored() -> tuple[Problem, Problem, Problem]:
+        return (
+            problems.problem_of(DataFastSite.objects.get(pk=site.pk)),
+            problems.problem_of(ChargebackStopKey.objects.get(pk=key.pk)),
+            problems.problem_of(Organisation.objects.get(pk=organisation.pk)),
+        )
+
+    assert stored() == (Problem.OK, Problem.OK, Problem.OK)
+    with time_machine.travel(HEALTHY["stale_after"] + timedelta(seconds=1), tick=False):
+        assert problems.refresh_due() == 2
+        assert stored() == (Problem.STALE, Problem.STALE, Problem.STALE)
+    DataFastSite.objects.filter(pk=site.pk).update(stale_after=start + timedelta(days=30))
+    DataFastSite.objects.filter(pk=site.pk).update(problem_recheck_at=start)  # as a save would set it
+    with time_machine.travel(start + timedelta(hours=2), tick=False):
+        problems.refresh_due()
+        assert problems.problem_of(DataFastSite.objects.get(pk=site.pk)) == Problem.PADDLE_EXPIRING
+    with time_machine.travel(start + PADDLE_WARNING + timedelta(hours=2), tick=False):
+        problems.refresh_due()
+        assert problems.problem_of(DataFastSite.objects.get(pk=site.pk)) == Problem.PADDLE_EXPIRED
+
+
+def test_beats_dispatch_tick_refreshes_the_problems(redis_clean, settings):
+    from integrations_app.tasks import dispatch_due_polls
+
+    with time_machine.travel(NOW, tick=False):
+        site = factories.site(**HEALTHY, enabled=True)
+    DataFastSite.objects.filter(pk=site.pk).update(next_poll_at=NOW + timedelta(days=1))  # nothing to poll
+    with time_machine.travel(HEALTHY["stale_after"] + timedelta(seconds=1), tick=False):
+        dispatch_due_polls()
+    assert problems.problem_of(DataFastSite.objects.get(pk=site.pk)) == Problem.STALE

@@ -56,7 +56,7 @@ def current_problems(changes: list[StatusChange]) -> dict[int, str]:
             wanted.setdefault(model, set()).add(pk)
     found: dict[tuple[type[Any], int | None], str] = {}
     for model, pks in wanted.items():
-        rows = list(problems.with_problem(model.objects.filter(pk__in=pks), now))
+        rows = list(model.objects.filter(pk__in=pks))
         disconnected = problems.disconnected_by_site(rows) if model is DataFastSite else {}
         for row in rows:
             problem = problems.problem_of(row)

@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
 from django.db import models
+from django.db.models import Exists, OuterRef
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
 from integrations_app.crypto import EncryptedSecretField
+from integrations_app.models.problem import RANK, Facts, Problem, derive_organisation
 from integrations_app.models.sources import HasSecret, PolledSource
 
 
@@ -38,9 +47,20 @@ class ChargebackStopKey(HasSecret, PolledSource):
     def get_absolute_url(self) -> str:
         return reverse("key-detail", args=[self.pk])
 
+    def problem_facts(self) -> Facts:
+        lost = self.pk is not None and lost_integrations().filter(seen_by=self).exists()
+        return replace(super().problem_facts(), integration_lost=lost)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        # The organisations it reaches are as fresh as it is.
+        refresh_organisation_problems(KeyOrganisation.objects.filter(key=self).values("organisation"))
+
 
 class Organisation(models.Model):
     organisation_id = models.CharField("organisation ID", max_length=100, unique=True)
+    # What is wrong with it (a position in problem.ORDER), kept by `refresh_organisation_problems`.
+    problem_rank = models.PositiveSmallIntegerField(default=RANK[Problem.PENDING], editable=False)
     label = models.CharField(max_length=100, blank=True, help_text="A friendly name; the API gives none.")
     merchant_ids = models.JSONField(default=list, blank=True, help_text="Merchant IDs learnt from integrations.")
     keys = models.ManyToManyField(ChargebackStopKey, through="KeyOrganisation", related_name="organisations")
@@ -71,6 +91,11 @@ class KeyOrganisation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.organisation}"
+
+
+@receiver([post_save, post_delete], sender=KeyOrganisation)
+def _link_changed(sender: type[KeyOrganisation], instance: KeyOrganisation, **kwargs: Any) -> None:
+    refresh_organisation_problems([instance.organisation_id])
 
 
 class Integration(models.Model):
@@ -111,3 +136,29 @@ class Integration(models.Model):
     @property
     def can_be_disabled(self) -> bool:
         return self.is_custom_orders and self.status == IntegrationStatus.ENABLED
+
+
+def lost_integrations() -> models.QuerySet[Integration]:
+    """Integrations disabled or gone that people were told about (a disable done in the dashboard
+    is a notice, not an open problem)."""
+    return Integration.objects.filter(alert_open=True, status__in=[IntegrationStatus.DISABLED, IntegrationStatus.GONE])
+
+
+def refresh_organisation_problems(pks: Iterable[int] | models.QuerySet[Any], now: datetime | None = None) -> None:
+    """Derive and store the problem of these organisations, in two queries."""
+    now = now or timezone.now()
+    links = KeyOrganisation.objects.filter(organisation=OuterRef("pk"))
+    rows = Organisation.objects.filter(pk__in=pks).annotate(
+        lost=Exists(lost_integrations().filter(organisation=OuterRef("pk"))),
+        polled=Exists(links.exclude(key__health="pending")),
+        working=Exists(links.filter(key__enabled=True, key__health="ok", key__stale_after__gte=now)),
+    )
+    changed = []
+    for organisation in rows.only("pk", "problem_rank"):
+        problem = derive_organisation(
+            integration_lost=organisation.lost, polled=organisation.polled, working=organisation.working
+        )
+        if organisation.problem_rank != RANK[problem]:
+            organisation.problem_rank = RANK[problem]
+            changed.append(organisation)
+    Organisation.objects.bulk_update(changed, ["problem_rank"])

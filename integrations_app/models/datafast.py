@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
 from integrations_app.crypto import EncryptedSecretField
 from integrations_app.datafast.client import PROVIDERS
+from integrations_app.models.problem import Facts
 from integrations_app.models.sources import HasSecret, PolledSource
 
 object_id_validator = RegexValidator(r"^[0-9a-fA-F]{24}$", "A website ID is 24 hexadecimal characters (an ObjectId).")
@@ -55,6 +59,8 @@ class DataFastSite(PolledSource):
             models.Index(fields=["enabled", "next_poll_at"], name="site_due_idx"),
             # The overview and the admin list websites by name, a page at a time.
             models.Index(fields=["name", "id"], name="site_name_idx"),
+            # The overview's default order: problems first, then by name ignoring case.
+            models.Index(F("problem_rank"), Lower("name"), F("id"), name="site_problem_idx"),
         ]
 
     def __str__(self) -> str:
@@ -62,6 +68,14 @@ class DataFastSite(PolledSource):
 
     def get_absolute_url(self) -> str:
         return reverse("site-detail", args=[self.pk])
+
+    def problem_facts(self) -> Facts:
+        return replace(
+            super().problem_facts(),
+            disconnected=self.has_disconnect,
+            paddle_watched=self.paddle_expiry_state != "none",
+            paddle_expires_at=self.paddle_key_expires_at,
+        )
 
 
 class ProviderState(models.Model):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from integrations_app.crypto import UNREADABLE, StoredSecret
+from integrations_app.models.problem import RANK, Facts, Problem, derive
 from integrations_app.upstream.secret import Secret, mask
 
 
@@ -65,18 +68,32 @@ class PolledSource(models.Model):
     health_alert_open = models.BooleanField(default=False, editable=False)
     # Fingerprint of the latest snapshot: an unchanged answer then costs no query.
     snapshot_digest = models.CharField(max_length=64, blank=True, editable=False)
+    # What is wrong with it (a position in problem.ORDER), derived on every save and again when
+    # `problem_recheck_at` comes (beat), so pages filter, count and sort on one indexed column.
+    problem_rank = models.PositiveSmallIntegerField(default=RANK[Problem.PENDING], editable=False)
+    problem_recheck_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
 
     class Meta:
         abstract = True
 
+    def save(self, *args: Any, update_fields: Iterable[str] | None = None, **kwargs: Any) -> None:
+        """Every save stores the problem with the facts it was derived from, in the same UPDATE."""
+        self.derive_problem()
+        if update_fields is not None:
+            update_fields = {*update_fields, "problem_rank", "problem_recheck_at"}
+        super().save(*args, update_fields=update_fields, **kwargs)
+
+    def problem_facts(self) -> Facts:
+        """What this source's problem depends on; each kind adds its own facts."""
+        return Facts(health=self.health, enabled=self.enabled, stale_after=self.stale_after)
+
+    def derive_problem(self, now: datetime | None = None) -> bool:
+        """Set `problem_rank` and `problem_recheck_at` from the facts; True when either changed."""
+        problem, recheck_at = derive(self.problem_facts(), now or timezone.now())
+        changed = (self.problem_rank, self.problem_recheck_at) != (RANK[problem], recheck_at)
+        self.problem_rank, self.problem_recheck_at = RANK[problem], recheck_at
+        return changed
+
     @property
     def interval(self) -> timedelta:
         return timedelta(seconds=self.poll_interval_seconds or settings.POLL_INTERVAL_SECONDS)
-
-    def is_stale(self, now: datetime | None = None) -> bool:
-        """Stale: no good answer for more than two intervals."""
-        return self.stale_after is not None and self.stale_after < (now or timezone.now())
-
-    @property
-    def has_problem(self) -> bool:
-        return self.health in (Health.CREDENTIAL_REJECTED, Health.NOT_FOUND, Health.FAILING)

@@ -151,7 +151,7 @@ def _quiet(mark: str, words: str, compact: bool) -> SafeString:
 @register.simple_tag
 def problem_badge(row: Any, providers: Any = None) -> SafeString:
     """What is wrong with a website, key or organisation, in words ("✖ Lemon Squeezy disconnected").
-    `row` came through `problems.with_problem`; `providers` (a site's provider states) names what
+    `providers` (a site's provider states) names what
     disconnected."""
     problem = problems.problem_of(row)
     text = problems.words(problem, row, disconnected=problems.disconnected_providers(providers))

@@ -6,6 +6,7 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from django.core.cache import cache as django_cache
 from django.db import DatabaseError
 from django.http import HttpRequest
 from redis.exceptions import RedisError
@@ -13,6 +14,7 @@ from redis.exceptions import RedisError
 from integrations_app.watcher import watcher_report
 
 BROKER_CHECK_SECONDS = 10
+WATCHER_CACHE_KEY = "watcher-banner"
 _last = {"at": -BROKER_CHECK_SECONDS * 2.0, "ok": 1.0}
 
 
@@ -50,7 +52,9 @@ def watcher_notice(request: HttpRequest) -> dict[str, Callable[[], list[str]]]:
         if not request.user.is_authenticated:
             return []
         try:
-            return watcher_report().problems
+            # Remembered for a few seconds in this process (the cache is local, not in Redis):
+            # the aggregates cost more than a page should pay on every request.
+            return django_cache.get_or_set(WATCHER_CACHE_KEY, lambda: watcher_report().problems, BROKER_CHECK_SECONDS)
         except DatabaseError:
             return ["the database cannot be read"]
 

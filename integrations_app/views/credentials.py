@@ -38,7 +38,6 @@ from integrations_app.crypto import UNREADABLE, SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.models.sources import PolledSource
 from integrations_app.polling.schedule import lease_end
-from integrations_app.problems import with_problem
 from integrations_app.upstream.secret import Secret
 from integrations_app.views.access import staff_required
 from integrations_app.views.context import broker_reachable
@@ -78,13 +77,13 @@ KEY = Kind(ChargebackStopKey, ChargebackStopKeyForm, "ChargebackStop key", "key"
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
     # Five queries whatever the number of rows; secrets are never decrypted for a listing.
-    sites = with_problem(DataFastSite.objects.order_by("name", "pk")).prefetch_related("providers")
+    sites = DataFastSite.objects.order_by("name", "pk").prefetch_related("providers")
     links = KeyOrganisation.objects.select_related("organisation").order_by(
         "organisation__label", "organisation__organisation_id"
     )
     context = {
         "accounts": DataFastAccount.objects.prefetch_related(Prefetch("sites", queryset=sites)),
-        "keys": with_problem(ChargebackStopKey.objects.all()).prefetch_related(
+        "keys": ChargebackStopKey.objects.prefetch_related(
             Prefetch("keyorganisation_set", queryset=links, to_attr="links")
         ),
     }

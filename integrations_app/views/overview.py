@@ -16,7 +16,7 @@ from django.views.decorators.http import require_safe
 
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Organisation, ProviderState
-from integrations_app.problems import Problem, only, with_problem
+from integrations_app.problems import Problem, only
 from integrations_app.summary import PROBLEMS, count_integrations, summary
 
 PAGE_SIZE = 50
@@ -25,6 +25,7 @@ LISTED_FIELDS = [
     "pk",
     "name",
     "enabled",
+    "problem_rank",
     "currency",
     "paddle_key_expires_at",
     "paddle_expiry_state",
@@ -70,8 +71,8 @@ def provider_cells(sites: list[DataFastSite]) -> list[list[Cell | None]]:
 def overview(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
     # Problems first (the order of problems.ORDER), then by name ignoring case.
-    sites = with_problem(DataFastSite.objects.only(*LISTED_FIELDS)).order_by("problem_rank", Lower("name"), "pk")
-    organisations = with_problem(Organisation.objects.only("pk", "label", "organisation_id")).order_by(
+    sites = DataFastSite.objects.only(*LISTED_FIELDS).order_by("problem_rank", Lower("name"), "pk")
+    organisations = Organisation.objects.only("pk", "label", "organisation_id", "problem_rank").order_by(
         "problem_rank", Lower("label"), "organisation_id"
     )
     if filters["problem"]:

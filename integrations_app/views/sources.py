@@ -22,7 +22,6 @@ from integrations_app.models import (
     StatusChange,
 )
 from integrations_app.models.history import ChangeKind
-from integrations_app.problems import with_problem
 
 HISTORY_ROWS = 50
 ATTEMPT_ROWS = 10
@@ -35,7 +34,7 @@ def _history(changes: object) -> list[tuple[StatusChange, object]]:
 @login_required
 @require_safe
 def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(with_problem(DataFastSite.objects.select_related("account")), pk=pk)
+    site = get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk)
     now = timezone.now()
     states = {state.provider: state for state in site.providers.all()}
     window = list(
@@ -70,7 +69,7 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_safe
 def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(with_problem(ChargebackStopKey.objects.all()), pk=pk)
+    key = get_object_or_404(ChargebackStopKey, pk=pk)
     context = {
         "key": key,
         "links": KeyOrganisation.objects.filter(key=key)
@@ -86,7 +85,7 @@ def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_safe
 def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    organisation = get_object_or_404(with_problem(Organisation.objects.all()), pk=pk)
+    organisation = get_object_or_404(Organisation, pk=pk)
     context = {
         "organisation": organisation,
         "integrations": organisation.integrations.order_by("status", "name"),

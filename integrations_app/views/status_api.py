@@ -18,7 +18,6 @@ from django.views.decorators.http import require_safe
 
 from integrations_app import problems, throttle
 from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation
-from integrations_app.problems import with_problem
 from integrations_app.summary import summary
 
 PROBLEM_LIST_MAX = 500  # of each kind: the counts are always complete, the list is bounded
@@ -46,7 +45,7 @@ def status_json(request: HttpRequest) -> JsonResponse:
                 throttle.count_failure(SCOPE, request)
             return JsonResponse({"error": "log in, or send the read token as 'Authorization: Bearer …'"}, status=401)
     now = timezone.now()
-    return JsonResponse({"generated_at": now.isoformat(), **summary(now).as_dict(), "problems": problem_list(now)})
+    return JsonResponse({"generated_at": now.isoformat(), **summary().as_dict(), "problems": problem_list(now)})
 
 
 def problem_list(now: datetime) -> list[dict[str, Any]]:
@@ -59,11 +58,7 @@ def problem_list(now: datetime) -> list[dict[str, Any]]:
         ("key", ChargebackStopKey.objects.all()),
         ("organisation", Organisation.objects.all()),
     ):
-        rows = list(
-            with_problem(queryset, now)
-            .exclude(problem_rank__in=quiet)
-            .order_by("problem_rank", "pk")[:PROBLEM_LIST_MAX]
-        )
+        rows = list(queryset.exclude(problem_rank__in=quiet).order_by("problem_rank", "pk")[:PROBLEM_LIST_MAX])
         disconnected = problems.disconnected_by_site(rows) if kind == "website" else {}
         for row in rows:
             problem = problems.problem_of(row)
