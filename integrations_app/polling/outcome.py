@@ -141,7 +141,8 @@ def record_success(
     that never comes whole (a disable among the missing items would otherwise go unseen).
     The caller saves the source (`SOURCE_FIELDS` and what else it set), in one UPDATE with the
     rest of the poll."""
-    _attempt(source, started_at=started, duration_ms=duration_ms, ok=True, requests=requests, message=incomplete)
+    note = fit(PollAttempt, "message", incomplete)
+    _attempt(source, started_at=started, duration_ms=duration_ms, ok=True, requests=requests, message=note)
     source.last_polled_at = source.last_success_at = started
     source.next_poll_at = next_poll_time(started, source.interval)
     source.stale_after = started + 2 * source.interval
