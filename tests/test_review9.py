@@ -129,3 +129,65 @@ def test_a_listing_whose_count_shrinks_below_what_was_received_is_not_complete(m
     listing = ChargebackStopClient(demo.PARTNER_KEY).list_integrations()
     assert len(listing.integrations) == 100
     assert not listing.complete, "an inconsistent listing was taken as complete"
+
+
+# --- §1 writers that change a fact without re-deriving: the admin ------------------------------
+
+
+@pytest.fixture
+def lost_integration():
+    from integrations_app.models import Integration, KeyOrganisation, Organisation
+
+    key = factories.key()
+    organisation = Organisation.objects.create(organisation_id="org_review9")
+    KeyOrganisation.objects.create(key=key, organisation=organisation)
+    integration = Integration.objects.create(
+        integration_id="int_review9", organisation=organisation, seen_by=key, name="Lost", type="CUSTOM_ORDERS",
+        status="DISABLED", merchant_ids=["m_1"], alert_open=True,
+    )
+    key.enabled = False  # paused: no poll will come to put things right
+    key.save()
+    organisation.refresh_from_db()
+    assert problems.problem_of(organisation) == Problem.INTEGRATION_LOST
+    assert problems.problem_of(key) == Problem.INTEGRATION_LOST
+    return key, organisation, integration
+
+
+def _admin_client(client):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", password="root-password-1"))
+    return client
+
+
+def test_deleting_a_lost_integration_in_the_admin_re_derives_its_key_and_organisation(client, lost_integration):
+    from django.urls import reverse
+
+    key, organisation, integration = lost_integration
+    url = reverse("admin:integrations_app_integration_delete", args=[integration.pk])
+    assert _admin_client(client).post(url, {"post": "yes"}).status_code == 302
+    organisation.refresh_from_db()
+    key.refresh_from_db()
+    assert problems.problem_of(organisation) != Problem.INTEGRATION_LOST
+    assert problems.problem_of(key) != Problem.INTEGRATION_LOST
+
+
+def test_closing_a_lost_integration_in_the_admin_re_derives_its_key_and_organisation(client, lost_integration):
+    from django.forms.models import model_to_dict
+    from django.urls import reverse
+
+    key, organisation, integration = lost_integration
+    data = {k: v for k, v in model_to_dict(integration).items() if v is not None}
+    data.update(alert_open="", merchant_ids='["m_1"]', since_0="2026-01-01", since_1="00:00:00",
+                first_seen_at_0="2026-01-01", first_seen_at_1="00:00:00",
+                last_seen_at_0="2026-01-01", last_seen_at_1="00:00:00")
+    data.pop("since", None), data.pop("first_seen_at", None), data.pop("last_seen_at", None)
+    url = reverse("admin:integrations_app_integration_change", args=[integration.pk])
+    response = _admin_client(client).post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    integration.refresh_from_db()
+    assert integration.alert_open is False
+    organisation.refresh_from_db()
+    key.refresh_from_db()
+    assert problems.problem_of(organisation) != Problem.INTEGRATION_LOST
+    assert problems.problem_of(key) != Problem.INTEGRATION_LOST
