@@ -191,3 +191,26 @@ def test_closing_a_lost_integration_in_the_admin_re_derives_its_key_and_organisa
     key.refresh_from_db()
     assert problems.problem_of(organisation) != Problem.INTEGRATION_LOST
     assert problems.problem_of(key) != Problem.INTEGRATION_LOST
+
+
+# --- §5 a false degraded state: one failed send that is being retried ---------------------------
+
+
+def test_an_alert_whose_first_send_failed_and_is_retried_soon_is_not_stuck(settings):
+    """An SMTP blip fails one attempt; the alert is retried in 30 s. That is not "alerts stuck
+    unsent": /healthz must not answer 503 (and page someone) for it. Given up, or unsent past the
+    grace, it is."""
+    from integrations_app.alerts.delivery import MAX_ATTEMPTS
+    from integrations_app.models import Alert
+
+    settings.POLL_INTERVAL_SECONDS = 300
+    now = timezone.now()
+    alert = Alert.objects.create(
+        created_at=now, status=Alert.Status.FAILED, attempts=1, next_attempt_at=now + timedelta(seconds=30),
+        recipients=["ops@example.com"], error="SMTPServerDisconnected: Connection unexpectedly closed",
+    )
+    assert watcher_report().facts["stuck_alerts"] == 0
+    Alert.objects.filter(pk=alert.pk).update(attempts=MAX_ATTEMPTS)
+    assert watcher_report().facts["stuck_alerts"] == 1, "an alert given up on is stuck"
+    Alert.objects.filter(pk=alert.pk).update(attempts=2, created_at=now - timedelta(minutes=16))
+    assert watcher_report().facts["stuck_alerts"] == 1, "an alert still unsent after the grace is stuck"
