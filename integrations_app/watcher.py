@@ -24,6 +24,7 @@ from django.db.models import Count, Max, Min, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from integrations_app.alerts.delivery import MAX_ATTEMPTS
 from integrations_app.humanize import age_words
 from integrations_app.models import Alert, ChargebackStopKey, DataFastSite, StatusChange
 
@@ -105,7 +106,8 @@ def watcher_report(now: datetime | None = None) -> WatcherReport:
     stuck_alerts = (
         Alert.objects.exclude(status=Alert.Status.SENT)
         .filter(created_at__gte=now - ALERT_LOOKBACK)
-        .filter(Q(status=Alert.Status.FAILED) | Q(created_at__lt=now - ALERT_SEND_GRACE))
+        # Given up on, or still unsent past the grace; one failed try that is due again soon is not stuck.
+        .filter(Q(status=Alert.Status.FAILED, attempts__gte=MAX_ATTEMPTS) | Q(created_at__lt=now - ALERT_SEND_GRACE))
         .count()
     )
     facts["stuck_alerts"] = stuck_alerts
