@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +32,8 @@ def test_enabled_sources_that_were_never_polled_are_a_stall(settings):
     site = factories.site()
     an_hour_ago = timezone.now() - timedelta(hours=1)
     DataFastSite.objects.filter(pk=site.pk).update(
-        created_at=an_hour_ago, next_poll_at=timezone.now() + timedelta(seconds=60)  # just re-leased by beat
+        created_at=an_hour_ago,
+        next_poll_at=timezone.now() + timedelta(seconds=60),  # just re-leased by beat
     )
     report = watcher_report()
     assert not report.healthy, report.facts
@@ -52,16 +54,14 @@ def test_a_failing_refresh_of_problems_does_not_lose_the_tick_s_claimed_polls(mo
     to wait a whole lease."""
     site = factories.site()
     queued: list[Any] = []
-    monkeypatch.setattr(tasks, "enqueue", lambda batches: queued.extend(batches))
+    monkeypatch.setattr(tasks, "enqueue", queued.extend)
 
     def broken(*args: Any, **kwargs: Any) -> int:
         raise OperationalError("database is locked")
 
     monkeypatch.setattr(tasks, "refresh_due", broken)
-    try:
+    with contextlib.suppress(OperationalError):  # the task may be retried; what matters is what was enqueued
         tasks.dispatch_due_polls.run()
-    except OperationalError:
-        pass  # the task may be retried; what matters is what was enqueued
     assert [pk for batch in queued for pk in batch.pks] == [site.pk]
 
 
@@ -76,8 +76,11 @@ def test_refresh_due_does_not_overwrite_a_poll_that_saved_meanwhile(monkeypatch)
     site = factories.site()
     now = timezone.now()
     DataFastSite.objects.filter(pk=site.pk).update(
-        health="ok", last_success_at=now - timedelta(hours=1), stale_after=now - timedelta(minutes=1),
-        problem_rank=RANK[Problem.OK], problem_recheck_at=now - timedelta(minutes=1),
+        health="ok",
+        last_success_at=now - timedelta(hours=1),
+        stale_after=now - timedelta(minutes=1),
+        problem_rank=RANK[Problem.OK],
+        problem_recheck_at=now - timedelta(minutes=1),
     )
     original = DataFastSite.derive_problem
 
@@ -142,8 +145,14 @@ def lost_integration():
     organisation = Organisation.objects.create(organisation_id="org_review9")
     KeyOrganisation.objects.create(key=key, organisation=organisation)
     integration = Integration.objects.create(
-        integration_id="int_review9", organisation=organisation, seen_by=key, name="Lost", type="CUSTOM_ORDERS",
-        status="DISABLED", merchant_ids=["m_1"], alert_open=True,
+        integration_id="int_review9",
+        organisation=organisation,
+        seen_by=key,
+        name="Lost",
+        type="CUSTOM_ORDERS",
+        status="DISABLED",
+        merchant_ids=["m_1"],
+        alert_open=True,
     )
     key.enabled = False  # paused: no poll will come to put things right
     key.save()
@@ -178,9 +187,16 @@ def test_closing_a_lost_integration_in_the_admin_re_derives_its_key_and_organisa
 
     key, organisation, integration = lost_integration
     data = {k: v for k, v in model_to_dict(integration).items() if v is not None}
-    data.update(alert_open="", merchant_ids='["m_1"]', since_0="2026-01-01", since_1="00:00:00",
-                first_seen_at_0="2026-01-01", first_seen_at_1="00:00:00",
-                last_seen_at_0="2026-01-01", last_seen_at_1="00:00:00")
+    data.update(
+        alert_open="",
+        merchant_ids='["m_1"]',
+        since_0="2026-01-01",
+        since_1="00:00:00",
+        first_seen_at_0="2026-01-01",
+        first_seen_at_1="00:00:00",
+        last_seen_at_0="2026-01-01",
+        last_seen_at_1="00:00:00",
+    )
     data.pop("since", None), data.pop("first_seen_at", None), data.pop("last_seen_at", None)
     url = reverse("admin:integrations_app_integration_change", args=[integration.pk])
     response = _admin_client(client).post(url, data)
@@ -206,8 +222,12 @@ def test_an_alert_whose_first_send_failed_and_is_retried_soon_is_not_stuck(setti
     settings.POLL_INTERVAL_SECONDS = 300
     now = timezone.now()
     alert = Alert.objects.create(
-        created_at=now, status=Alert.Status.FAILED, attempts=1, next_attempt_at=now + timedelta(seconds=30),
-        recipients=["ops@example.com"], error="SMTPServerDisconnected: Connection unexpectedly closed",
+        created_at=now,
+        status=Alert.Status.FAILED,
+        attempts=1,
+        next_attempt_at=now + timedelta(seconds=30),
+        recipients=["ops@example.com"],
+        error="SMTPServerDisconnected: Connection unexpectedly closed",
     )
     assert watcher_report().facts["stuck_alerts"] == 0
     Alert.objects.filter(pk=alert.pk).update(attempts=MAX_ATTEMPTS)
