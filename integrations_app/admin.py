@@ -33,6 +33,7 @@ from integrations_app.models import (
     ProviderState,
     StatusChange,
 )
+from integrations_app.models.chargebackstop import refresh_organisation_problems
 from integrations_app.problems import disconnected_providers, problem_of
 from integrations_app.text import refuse_invisible
 
@@ -184,6 +185,31 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # integrations are created upstream (the dashboard's form does that)
+
+    # An integration's status and `alert_open` are facts of its key's and organisation's problem:
+    # re-derive them on every change made here (polling does so for its own changes).
+    def save_model(self, request: HttpRequest, obj: Integration, form: Any, change: bool) -> None:
+        before = Integration.objects.filter(pk=obj.pk).values("organisation_id", "seen_by_id").first() or {}
+        super().save_model(request, obj, form, change)
+        _rederive_integration_owners(
+            {obj.organisation_id, before.get("organisation_id")}, {obj.seen_by_id, before.get("seen_by_id")}
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Integration) -> None:
+        owners = ({obj.organisation_id}, {obj.seen_by_id})
+        super().delete_model(request, obj)
+        _rederive_integration_owners(*owners)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        rows = list(queryset.values_list("organisation_id", "seen_by_id"))
+        super().delete_queryset(request, queryset)
+        _rederive_integration_owners({org for org, _ in rows}, {key for _, key in rows})
+
+
+def _rederive_integration_owners(organisation_pks: set[int | None], key_pks: set[int | None]) -> None:
+    for key in ChargebackStopKey.objects.filter(pk__in=key_pks - {None}):
+        key.save(update_fields=[])  # derives the key's problem and its organisations'
+    refresh_organisation_problems(organisation_pks - {None})
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

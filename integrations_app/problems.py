@@ -98,11 +98,30 @@ def refresh_due(now: datetime | None = None) -> int:
             continue
         moved = [row for row in due if row.derive_problem(now)]
         with write_transaction():
-            model.objects.bulk_update(moved, ["problem_rank", "problem_recheck_at"], batch_size=500)
+            changed += _store_unless_saved_since(model, moved, now)
             if model is ChargebackStopKey:
                 refresh_organisation_problems(KeyOrganisation.objects.filter(key__in=due).values("organisation"), now)
-        changed += len(moved)
     return changed
+
+
+def _store_unless_saved_since(model: type[models.Model], rows: list[Any], now: datetime) -> int:
+    """Write the re-derived problems, except on rows saved since they were read: a save stores its
+    own derivation with a recheck time after `now` (or none), and must not be overwritten with one
+    made from the facts read before it. One UPDATE per 500 rows."""
+    written = 0
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        written += model.objects.filter(pk__in=[row.pk for row in chunk], problem_recheck_at__lte=now).update(
+            problem_rank=models.Case(
+                *(models.When(pk=row.pk, then=models.Value(row.problem_rank)) for row in chunk),
+                output_field=models.PositiveSmallIntegerField(),
+            ),
+            problem_recheck_at=models.Case(
+                *(models.When(pk=row.pk, then=models.Value(row.problem_recheck_at)) for row in chunk),
+                output_field=models.DateTimeField(),
+            ),
+        )
+    return written
 
 
 def is_problem(problem: Problem) -> bool:

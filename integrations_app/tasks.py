@@ -32,7 +32,11 @@ def dispatch_due_polls() -> int:
             return 0
         batches = claim_due()
         # The same tick re-derives the problems the clock has overtaken (stale, a Paddle expiry).
-        refresh_due()
+        # Its failure must not lose the sources just leased: they would wait a whole lease.
+        try:
+            refresh_due()
+        except DatabaseError:
+            logger.warning("re-deriving problem states failed; the next tick tries again", exc_info=True)
     enqueue(batches)
     return sum(len(batch.pks) for batch in batches)
 

@@ -6,6 +6,7 @@ monitor (or a person) notices a stalled Paystatus even though nothing inside it 
   enabled (a hung worker, a dead beat);
 - sources that used to answer have all stopped answering successfully for twice that interval
   (a fresh install whose only source was never accepted is not a stall: that source alerts itself);
+- enabled sources were added twice that interval ago and never polled (a worker that never ran);
 - enabled sources are overdue past their lease (due, and not polled, for longer than a poll may take);
 - changes that should have been sent wait past the grouping window, or alerts of the last day
   failed or are still unsent.
@@ -23,6 +24,7 @@ from django.db.models import Count, Max, Min, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from integrations_app.alerts.delivery import MAX_ATTEMPTS
 from integrations_app.humanize import age_words
 from integrations_app.models import Alert, ChargebackStopKey, DataFastSite, StatusChange
 
@@ -52,12 +54,21 @@ def _sources(model: type[DataFastSite] | type[ChargebackStopKey], now: datetime)
         last_polled=Max("last_polled_at"),
         last_success=Max("last_success_at"),
         overdue=Count("pk", filter=Q(next_poll_at__lt=overdue_before)),
+        # Beat re-leases a source it cannot get polled, so one never polled is never "overdue":
+        # how long the oldest of them has waited tells a worker that never ran.
+        never_polled=Count("pk", filter=Q(last_polled_at__isnull=True)),
+        oldest_never_polled=Min("created_at", filter=Q(last_polled_at__isnull=True)),
     )
 
 
 def _newest(*values: datetime | None) -> datetime | None:
     present = [value for value in values if value is not None]
     return max(present) if present else None
+
+
+def _oldest(*values: datetime | None) -> datetime | None:
+    present = [value for value in values if value is not None]
+    return min(present) if present else None
 
 
 def watcher_report(now: datetime | None = None) -> WatcherReport:
@@ -77,6 +88,13 @@ def watcher_report(now: datetime | None = None) -> WatcherReport:
             problems.append(f"no poll has finished since {age_words(now - polled)}: is a worker running?")
         if answered is not None and now - answered > allowed:
             problems.append(f"no source has answered successfully since {age_words(now - answered)}")
+        waiting = _oldest(sites["oldest_never_polled"], keys["oldest_never_polled"])
+        facts["never_polled_sources"] = sites["never_polled"] + keys["never_polled"]
+        if waiting is not None and now - waiting > allowed:
+            problems.append(
+                f"{facts['never_polled_sources']} sources were never polled, the oldest added "
+                f"{age_words(now - waiting)}: is a worker running?"
+            )
     if facts["overdue_sources"]:
         problems.append(f"{facts['overdue_sources']} sources are overdue past their lease: is beat running?")
     unsent = StatusChange.objects.filter(notify=True, alert__isnull=True).aggregate(total=Count("pk"), oldest=Min("at"))
@@ -88,7 +106,8 @@ def watcher_report(now: datetime | None = None) -> WatcherReport:
     stuck_alerts = (
         Alert.objects.exclude(status=Alert.Status.SENT)
         .filter(created_at__gte=now - ALERT_LOOKBACK)
-        .filter(Q(status=Alert.Status.FAILED) | Q(created_at__lt=now - ALERT_SEND_GRACE))
+        # Given up on, or still unsent past the grace; one failed try that is due again soon is not stuck.
+        .filter(Q(status=Alert.Status.FAILED, attempts__gte=MAX_ATTEMPTS) | Q(created_at__lt=now - ALERT_SEND_GRACE))
         .count()
     )
     facts["stuck_alerts"] = stuck_alerts

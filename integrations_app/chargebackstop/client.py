@@ -219,7 +219,7 @@ class ChargebackStopClient:
         seen: dict[str, Integration] = {}
         bad: list[str] = []
         budget = _Budget()
-        offset = count = pages = 0
+        offset = count = announced = pages = 0
         stopped = ""
         while True:
             if pages >= max_pages:
@@ -248,6 +248,9 @@ class ChargebackStopClient:
             del payload  # the page's parsed JSON goes now; only the checked items stay
             pages += 1
             count = page.count
+            # The most integrations any page said exist: a later page claiming fewer than were
+            # already received (an empty page saying 0, say) contradicts the listing, not ends it.
+            announced = max(announced, page.count)
             bad += page.bad
             for item in page.integrations:
                 if item.id not in seen:
@@ -267,9 +270,9 @@ class ChargebackStopClient:
             count=count,
             # Items can shift between pages while we read; the listing is complete only if we hold
             # as many distinct integrations as the server says exist, and every one was readable.
-            complete=len(seen) >= count and not bad and not stopped,
+            complete=len(seen) >= announced and not bad and not stopped,
             pages=pages,
-            problems=_problems(seen, count, bad, stopped),
+            problems=_problems(seen, announced, bad, stopped),
         )
 
     def get_integration(self, integration_id: str) -> Integration:
