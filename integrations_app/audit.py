@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.views.decorators.debug import sensitive_variables
 
 from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import AuditEntry, ChargebackStopKey, DataFastAccount
@@ -15,6 +16,7 @@ from integrations_app.upstream.secret import mask
 BEARER = re.compile(r"(?P<scheme>Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
 
 
+@sensitive_variables("values")
 def known_secrets() -> list[str]:
     """Every stored secret that can be read, longest first (so no shorter one splits it)."""
     values = []

@@ -79,7 +79,9 @@ def watcher_report(now: datetime | None = None) -> WatcherReport:
     facts: dict[str, Any] = {"enabled_sources": enabled, "overdue_sources": sites["overdue"] + keys["overdue"]}
     if enabled:
         shortest = min(value for value in (sites["shortest"], keys["shortest"]) if value is not None)
-        allowed = timedelta(seconds=2 * shortest)
+        # Twice the interval, and never less than a poll may take (a short interval beside one
+        # upstream that times out is slow, not stalled).
+        allowed = timedelta(seconds=max(2 * shortest, shortest + settings.POLL_DEADLINE_SECONDS))
         polled = _newest(sites["last_polled"], keys["last_polled"])
         answered = _newest(sites["last_success"], keys["last_success"])
         facts["newest_poll_age_seconds"] = round((now - polled).total_seconds()) if polled else None

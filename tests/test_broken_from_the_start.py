@@ -3,11 +3,15 @@ what they save, as the commands do; a secret saved twice is named."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from html import unescape
+from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.models import ChargebackStopKey, DataFastSite, Health, StatusChange
@@ -40,8 +44,12 @@ def test_a_website_broken_from_its_first_poll_alerts_once_when_the_next_poll_con
     site.refresh_from_db()
     assert site.health == verdict
     assert notified() == [], "the first answer is recorded quietly: whoever added it just saw it"
-    poll_site(site.pk)
-    poll_site(site.pk)
+    poll_site(site.pk)  # "poll now", seconds later: not yet the confirming poll
+    assert notified() == []
+    with later(site.interval):
+        poll_site(site.pk)
+    with later(2 * site.interval):
+        poll_site(site.pk)
     (change,) = notified()
     assert (change.severity, change.new) == ("problem", verdict)
     assert change.reason.startswith("since the first poll")
@@ -53,11 +61,13 @@ def test_a_website_broken_from_its_first_poll_alerts_once_when_the_next_poll_con
 def test_a_key_rejected_from_the_start_alerts_and_recovers(sandbox, mailoutbox):
     key = factories.key(secret=Secret("cbs_revoked_from_the_start_123"), name="Bad key")
     poll_key(key.pk)
-    poll_key(key.pk)
+    with later(key.interval):
+        poll_key(key.pk)
     assert [change.severity for change in notified()] == ["problem"]
     key.set_secret(demo.PARTNER_KEY.reveal())
     key.save(update_fields=["secret", "secret_hint"])
-    poll_key(key.pk)
+    with later(2 * key.interval):
+        poll_key(key.pk)
     assert [change.severity for change in notified()] == ["problem", "recovery"]
 
 
@@ -68,6 +78,23 @@ def test_a_verdict_fixed_before_the_next_poll_sends_nothing(sandbox):
     poll_site(site.pk)
     assert notified() == []
     assert DataFastSite.objects.get(pk=site.pk).health == Health.OK
+
+
+def test_a_first_verdict_followed_only_by_timeouts_still_ends_in_an_alert(sandbox, settings):
+    """Never silent: a source whose first answer was a 401 and that has not answered since fails
+    like any other source after POLL_FAILING_AFTER_INTERVALS."""
+    site = factories.site(website_id=demo.NIMBUS_LABS, name="Nimbus")
+    poll_site(site.pk)
+    settings.DATAFAST_BASE_URL = "http://127.0.0.1:9"  # nothing answers from now on
+    for step in range(1, settings.POLL_FAILING_AFTER_INTERVALS + 2):
+        with later(step * site.interval):
+            poll_site(site.pk)
+    (change,) = notified()
+    assert (change.severity, change.new) == ("problem", Health.FAILING)
+
+
+def later(delta: timedelta) -> Any:
+    return time_machine.travel(timezone.now() + delta + timedelta(seconds=1), tick=False)
 
 
 @pytest.fixture

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hmac
 
+from django.views.decorators.debug import sensitive_variables
+
 from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastAccount
 from integrations_app.upstream.secret import Secret
 
 
+@sensitive_variables("wanted", "theirs", "secret")
 def same_secret_elsewhere(saved: DataFastAccount | ChargebackStopKey, secret: Secret) -> list[str]:
     """Names of the other rows of the same kind that hold `secret`. Rows are few (one per token or
     key), so each is decrypted on its own: one unreadable secret does not stop the comparison."""

@@ -112,10 +112,13 @@ def _set_health(source: Source, new: str, *, reason: str, now: datetime) -> list
 
 def _confirm_first_verdict(source: Source, *, reason: str, now: datetime) -> list[StatusChange]:
     """A source whose very first answer was a 401/403/404 is recorded quietly (whoever added it was
-    just shown that answer by the form or the command); the next poll that gives the same verdict
-    alerts, once (compare-and-set, like every health move). Only good states stay silent for good
-    on a first observation."""
+    just shown that answer by the form or the command); a poll that gives the same verdict at least
+    half an interval later (the next scheduled one, not a "poll now" click) alerts, once
+    (compare-and-set, like every health move). Only good states stay silent for good on a first
+    observation."""
     if source.health_alert_open or source.health not in (Health.CREDENTIAL_REJECTED, Health.NOT_FOUND):
+        return []
+    if now - source.health_since < source.interval / 2:
         return []
     if not claim(source, {"health": source.health, "health_alert_open": False}, {"health_alert_open": True}):
         return []
@@ -191,7 +194,9 @@ def record_failure(
         changes = _set_health(source, verdict, reason=message, now=started) or _confirm_first_verdict(
             source, reason=message, now=started
         )
-    elif source.health in (Health.OK, Health.PENDING) and (
+    # Failing after the allowed intervals from a good state, or from an unconfirmed first verdict
+    # (a source whose first answer was a 401 and that has timed out ever since must not stay quiet).
+    elif (source.health in (Health.OK, Health.PENDING) or not source.health_alert_open) and (
         started - source.failing_since >= settings.POLL_FAILING_AFTER_INTERVALS * source.interval
     ):
         changes = _set_health(source, Health.FAILING, reason=f"no good answer since then: {message}", now=started)
