@@ -1,9 +1,10 @@
-"""Control endpoints under `/_sandbox/`, for other processes (the demo, a benchmark) and people.
+"""Everything under `/_sandbox/`: one set of endpoints for other processes (the demo, a benchmark,
+`curl`) and for people, and the control page whose buttons post to those same endpoints.
 
-JSON in, JSON out; the same POST endpoints also take HTML form posts from the control page, and
-then redirect back to it (POST, redirect, GET). No auth: the sandbox binds to 127.0.0.1 by default.
+JSON in, JSON out; a form post from the page gets a redirect back to it instead (POST, redirect,
+GET). No auth: the sandbox binds to 127.0.0.1 by default.
 
-    GET    /_sandbox/                  the control page
+    GET    /_sandbox/                  the control page (with the demo credentials to practise with)
     GET    /_sandbox/stats             requests, in flight, peak in flight per API
     POST   /_sandbox/stats/reset
     GET    /_sandbox/state             scenario, latency, page size, faults, websites, integrations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from html import escape
 from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -32,24 +34,58 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from integrations_app.sandbox import control_page
-from integrations_app.sandbox.scenarios import generated_scenario
-from integrations_app.sandbox.state import SandboxState
+from sandbox.scenarios import SCENARIOS, generated_scenario
+from sandbox.state import SandboxState
+from sandbox.world import ENABLED, PROVIDERS
 
 PREFIX = "/_sandbox/"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+ROUTES = Map(merge_slashes=False)
 Handler = Callable[..., Any]  # (state, input, **path arguments) -> JSON-able result
 
 
+def _route(path: str, *methods: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        ROUTES.add(Rule(f"/_sandbox/{path}".removesuffix("/"), endpoint=handler, methods=methods or ["POST"]))
+        return handler
+
+    return register
+
+
+def dispatch(state: SandboxState, request: Request) -> Response:
+    try:
+        handler, args = ROUTES.bind("sandbox").match(request.path.removesuffix("/"), method=request.method)
+        result = handler(state, _input(request), **args)
+    except (NotFound, MethodNotAllowed) as refused:
+        return _json(
+            {"error": "no such control endpoint" if refused.code == 404 else "method not allowed"}, refused.code
+        )
+    except KeyError as missing:  # an unknown website, integration, token or key
+        return _json({"error": str(missing.args[0]) if missing.args else "not found"}, 404)
+    except (ValueError, TypeError) as invalid:
+        return _json({"error": str(invalid)}, 400)
+    if isinstance(result, Response):
+        return result
+    if request.mimetype in FORM_TYPES:
+        return redirect(PREFIX, 303)  # a form post from the control page: back to it
+    return _json(result)
+
+
+# --- the endpoints ---------------------------------------------------------------------------
+
+
+@_route("stats", "GET")
 def _stats(state: SandboxState, _: dict[str, Any]) -> Any:
     return state.stats()
 
 
+@_route("stats/reset")
 def _reset_stats(state: SandboxState, _: dict[str, Any]) -> Any:
     state.reset_stats()
     return state.stats()
 
 
+@_route("state", "GET")
 def _snapshot(state: SandboxState, _: dict[str, Any]) -> Any:
     return {
         "scenario": state.scenario_name,
@@ -62,40 +98,44 @@ def _snapshot(state: SandboxState, _: dict[str, Any]) -> Any:
     }
 
 
+@_route("reset")
 def _reset(state: SandboxState, data: dict[str, Any]) -> Any:
-    if "generated" in data:
-        state.reset(generated_scenario(**data["generated"]))
-    else:
-        state.reset(data.get("scenario", "demo"))
+    state.reset(generated_scenario(**data["generated"]) if "generated" in data else data.get("scenario", "demo"))
     return {"scenario": state.scenario_name}
 
 
+@_route("latency")
 def _latency(state: SandboxState, data: dict[str, Any]) -> Any:
     state.latency = float(_need(data, "seconds"))
     return {"latency": state.latency}
 
 
+@_route("max-page-size")
 def _max_page_size(state: SandboxState, data: dict[str, Any]) -> Any:
     state.max_page_size = int(_need(data, "size"))
     return {"max_page_size": state.max_page_size}
 
 
+@_route("faults", "GET")
 def _faults(state: SandboxState, _: dict[str, Any]) -> Any:
     return state.faults.describe()
 
 
+@_route("faults")
 def _add_fault(state: SandboxState, data: dict[str, Any]) -> Any:
-    path, kind = _need(data, "path"), _need(data, "kind")
     params = {name: value for name, value in data.items() if name not in ("path", "kind")}
-    state.faults.add(path, kind, **params)
+    state.faults.add(_need(data, "path"), _need(data, "kind"), **params)
     return state.faults.describe()
 
 
+@_route("faults", "DELETE")
+@_route("faults/clear")
 def _clear_faults(state: SandboxState, _: dict[str, Any]) -> Any:
     state.faults.clear()
     return state.faults.describe()
 
 
+@_route("datafast/websites/<website_id>")
 def _website(state: SandboxState, data: dict[str, Any], website_id: str) -> Any:
     state.website(website_id)  # an unknown website is a 404, even with nothing to change
     if _flag(data.get("deleted", False)):
@@ -111,6 +151,7 @@ def _website(state: SandboxState, data: dict[str, Any], website_id: str) -> Any:
     return state.website(website_id)
 
 
+@_route("chargebackstop/integrations/<integration_id>")
 def _integration(state: SandboxState, data: dict[str, Any], integration_id: str) -> Any:
     state.integration(integration_id)
     if _flag(data.get("deleted", False)):
@@ -123,73 +164,16 @@ def _integration(state: SandboxState, data: dict[str, Any], integration_id: str)
     return state.integration(integration_id)
 
 
+@_route("datafast/tokens/revoke")
 def _revoke_token(state: SandboxState, data: dict[str, Any]) -> Any:
-    state.revoke_token(_need(data, "token"))
+    state.revoke_token(_need(data, "token"))  # in the body, never the URL, where logs would keep it
     return {"revoked": True}
 
 
+@_route("chargebackstop/keys/revoke")
 def _revoke_key(state: SandboxState, data: dict[str, Any]) -> Any:
     state.revoke_key(_need(data, "key"))
     return {"revoked": True}
-
-
-_ROUTES = Map(
-    [
-        Rule("/_sandbox/stats", endpoint=_stats, methods=["GET"]),
-        Rule("/_sandbox/stats/reset", endpoint=_reset_stats, methods=["POST"]),
-        Rule("/_sandbox/state", endpoint=_snapshot, methods=["GET"]),
-        Rule("/_sandbox/reset", endpoint=_reset, methods=["POST"]),
-        Rule("/_sandbox/latency", endpoint=_latency, methods=["POST"]),
-        Rule("/_sandbox/max-page-size", endpoint=_max_page_size, methods=["POST"]),
-        Rule("/_sandbox/faults", endpoint=_faults, methods=["GET"]),
-        Rule("/_sandbox/faults", endpoint=_add_fault, methods=["POST"]),
-        Rule("/_sandbox/faults", endpoint=_clear_faults, methods=["DELETE"]),
-        Rule("/_sandbox/faults/clear", endpoint=_clear_faults, methods=["POST"]),
-        Rule("/_sandbox/datafast/websites/<website_id>", endpoint=_website, methods=["POST"]),
-        Rule("/_sandbox/datafast/tokens/revoke", endpoint=_revoke_token, methods=["POST"]),
-        Rule("/_sandbox/chargebackstop/integrations/<integration_id>", endpoint=_integration, methods=["POST"]),
-        Rule("/_sandbox/chargebackstop/keys/revoke", endpoint=_revoke_key, methods=["POST"]),
-    ],
-    merge_slashes=False,
-)
-
-
-def dispatch(state: SandboxState, request: Request) -> Response:
-    if request.path in ("/_sandbox", PREFIX):
-        return _page(state, request)
-    try:
-        handler, args = _match(request)
-        result = handler(state, _input(request), **args)
-    except _Failure as failure:
-        return _json({"error": failure.message}, failure.status)
-    except KeyError as missing:  # an unknown website, integration, token or key
-        return _json({"error": str(missing.args[0]) if missing.args else "not found"}, 404)
-    except (ValueError, TypeError) as invalid:
-        return _json({"error": str(invalid)}, 400)
-    if request.mimetype in FORM_TYPES:
-        return redirect(PREFIX, 303)  # a form post from the control page: back to it
-    return _json(result)
-
-
-class _Failure(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-def _match(request: Request) -> tuple[Handler, dict[str, str]]:
-    try:
-        return _ROUTES.bind("sandbox").match(request.path.removesuffix("/"), method=request.method)
-    except NotFound:
-        raise _Failure(404, "no such control endpoint") from None
-    except MethodNotAllowed:
-        raise _Failure(405, "method not allowed") from None
-
-
-def _page(state: SandboxState, request: Request) -> Response:
-    if request.method not in ("GET", "HEAD"):
-        return _json({"error": "method not allowed"}, 405)
-    return Response(control_page.render(state), content_type="text/html; charset=utf-8")
 
 
 def _input(request: Request) -> dict[str, Any]:
@@ -221,3 +205,128 @@ def _flag(value: Any) -> bool:
 
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload), status=status, content_type="application/json")
+
+
+# --- the page: plain HTML, no JavaScript, one form per button. Every value is escaped; every
+# button names what it does and to what, for screen readers too. ------------------------------
+
+LABELS = dict(zip(PROVIDERS, ("Stripe", "Lemon Squeezy", "Polar", "Paddle", "Shopify", "WooCommerce"), strict=True))
+MAX_ROWS = 200  # a generated benchmark scenario has thousands; the page shows the first ones
+STYLE = """body { font: 16px/1.5 system-ui, sans-serif; margin: 1.5rem; color: #1a1a1a; }
+table { border-collapse: collapse; margin-bottom: 2rem; } caption { text-align: left; font-weight: 600; }
+th, td { border: 1px solid #999; padding: .3rem .5rem; text-align: left; vertical-align: top; }
+form { display: inline; margin: 0; } button { font: inherit; padding: .1rem .5rem; cursor: pointer; }
+.on { color: #05612b; font-weight: 600; } .off { color: #8a1c1c; } code { font-size: .85em; }"""
+
+
+@_route("", "GET")
+def _page(state: SandboxState, _: dict[str, Any]) -> Response:
+    return Response(
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sandbox control</title><style>{STYLE}</style></head>
+<body><main><h1>Sandbox control</h1>
+{_summary(state)}
+<h2>Credentials to practise with</h2>
+<p>The simulated APIs accept these. Add one on the dashboard's Credentials pages to watch its websites or
+organisations; a revoked one (or any other value) is refused, as the real API would.</p>
+{_credentials(state)}
+<h2>DataFast websites</h2>
+{_websites(state.websites())}
+<h2>ChargebackStop integrations</h2>
+{_integrations(state)}
+</main></body></html>
+""",
+        content_type="text/html; charset=utf-8",
+    )
+
+
+def _summary(state: SandboxState) -> str:
+    chosen = {name: " selected" if name == state.scenario_name else "" for name in SCENARIOS}
+    options = "".join(f'<option value="{escape(name)}"{chosen[name]}>{escape(name)}</option>' for name in SCENARIOS)
+    stats = ", ".join(
+        f"{api}: {counter['requests']} requests, peak {counter['peak_in_flight']} at once"
+        for api, counter in state.stats().items()
+    )
+    return f"""<p>Scenario <strong>{escape(state.scenario_name)}</strong>; latency {state.latency:g} s;
+{len(state.faults.describe())} fault rule(s) in force; {stats}.</p>
+<form method="post" action="{PREFIX}reset"><label for="scenario">Reload scenario</label>
+<select id="scenario" name="scenario">{options}</select> <button type="submit">Reload</button></form>
+<form method="post" action="{PREFIX}faults/clear"><button type="submit">Clear all faults</button></form>"""
+
+
+def _credentials(state: SandboxState) -> str:
+    tokens, keys = state.credentials()
+    names = {site["id"]: site["name"] for site in state.websites()}
+    labels = {org["id"]: org["label"] or org["id"] for org in state.organisations()}
+    rows = [
+        (token.token, "DataFast account token", token.label, ", ".join(names[w] for w in sorted(token.websites)))
+        for token in tokens[:MAX_ROWS]
+    ]
+    for key in keys[:MAX_ROWS]:
+        if key.level == "organisation":
+            kind, sees = "ChargebackStop organisation key", labels.get(key.organisation_id or "", "")
+        else:
+            group = "every organisation" if key.admin else ", ".join(labels[o] for o in sorted(key.organisation_ids))
+            kind, sees = f"ChargebackStop partner key ({'admin' if key.admin else 'group'})", f"{group} of the partner"
+        rows.append((key.key, kind, key.label, sees))
+    body = "".join(
+        f"<tr><td><code>{escape(secret)}</code></td><td>{kind}</td><td>{escape(label)}</td><td>{escape(sees)}</td></tr>"
+        for secret, kind, label, sees in rows
+    )
+    return f"""<table><caption>{len(tokens) + len(keys)} valid credential(s).</caption>
+<thead><tr><th scope="col">Token or key</th><th scope="col">Kind</th><th scope="col">Label</th>
+<th scope="col">Sees</th></tr></thead><tbody>{body}</tbody></table>"""
+
+
+def _websites(websites: list[dict[str, Any]]) -> str:
+    rows = []
+    for site in websites[:MAX_ROWS]:
+        name, cells = escape(site["name"]), ""
+        for provider, label in LABELS.items():
+            on = site["connected"][provider]
+            action, shown = (
+                ("Disconnect", '<span class="on">On</span>') if on else ("Connect", '<span class="off">Off</span>')
+            )
+            cells += (
+                f'<td>{shown} <form method="post" action="{PREFIX}datafast/websites/{escape(site["id"])}">'
+                f'<input type="hidden" name="provider" value="{provider}">'
+                f'<input type="hidden" name="connected" value="{"false" if on else "true"}">'
+                f'<button type="submit" aria-label="{action} {label} for {name}">{action}</button></form></td>'
+            )
+        rows.append(
+            f'<tr><th scope="row">{name}<br><code>{escape(site["id"])}</code></th>{cells}'
+            f"<td>{escape(site['currency'])}</td><td>{escape(site['paddle_key_expires_at'] or 'none')}</td></tr>"
+        )
+    head = "".join(f'<th scope="col">{label}</th>' for label in LABELS.values())
+    return f"""<table><caption>{_count(websites)} Each provider shows its state and a button to change it.</caption>
+<thead><tr><th scope="col">Website</th>{head}<th scope="col">Currency</th>
+<th scope="col">Paddle key expires</th></tr></thead><tbody>{"".join(rows)}</tbody></table>"""
+
+
+def _integrations(state: SandboxState) -> str:
+    integrations = state.integrations()
+    labels = {org["id"]: org["label"] or org["id"] for org in state.organisations()}
+    rows = []
+    for item in integrations[:MAX_ROWS]:
+        name, on = escape(item["name"]), item["status"] == ENABLED
+        action, target = ("Disable", "DISABLED") if on else ("Enable", "ENABLED")
+        rows.append(
+            f'<tr><th scope="row">{name}<br><code>{escape(item["id"])}</code></th>'
+            f"<td>{escape(labels.get(item['organisation_id'], item['organisation_id']))}</td>"
+            f'<td>{escape(item["type"])}</td><td><span class="{"on" if on else "off"}">{item["status"]}</span></td>'
+            f"<td>{escape(', '.join(item['merchant_ids']))}</td>"
+            f'<td><form method="post" action="{PREFIX}chargebackstop/integrations/{escape(item["id"])}">'
+            f'<input type="hidden" name="status" value="{target}">'
+            f'<button type="submit" aria-label="{action} {name}">{action}</button></form></td></tr>'
+        )
+    return f"""<table><caption>{_count(integrations)} Enabling or disabling here acts as ChargebackStop's own
+dashboard would (the API itself cannot re-enable).</caption>
+<thead><tr><th scope="col">Integration</th><th scope="col">Organisation</th><th scope="col">Type</th>
+<th scope="col">Status</th><th scope="col">Merchants</th><th scope="col">Change</th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>"""
+
+
+def _count(rows: list[Any]) -> str:
+    shown = min(len(rows), MAX_ROWS)
+    return f"Showing {shown} of {len(rows)}." if shown < len(rows) else f"{len(rows)} in all."

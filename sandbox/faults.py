@@ -35,7 +35,7 @@ from typing import Any, NoReturn
 
 from werkzeug.wrappers import Request, Response
 
-from integrations_app.sandbox.wire import Reply
+from sandbox.wire import Reply
 
 _PARAMS: dict[str, tuple[set[str], set[str]]] = {  # kind: (required, optional)
     "latency": ({"seconds"}, set()),

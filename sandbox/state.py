@@ -1,68 +1,79 @@
-"""`SandboxState`: the simulated upstream data, thread-safe, plus the knobs tests and the demo turn.
+"""`SandboxState`: the simulated world, thread-safe, the knobs tests and the demo turn, and its file.
 
-Every read and write of the data happens under one lock (the API handlers hold it through
-`locked()` for a whole request, so a create checks and inserts atomically). Nothing slow is ever
-done under it: latency and trickling happen outside.
+Every read and write of the world happens under one lock (the server holds it for a whole API
+request, so a create checks and inserts atomically). Nothing slow is done under it: latency and
+trickling happen outside. With a `state_file`, the world is read from it on start (when it
+exists) and written to it after every change made over HTTP, so a restarted demo still has the
+integrations created in the dashboard; without one (tests), the world lives in memory only.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from integrations_app.sandbox import scenarios
-from integrations_app.sandbox.faults import FaultRules
-from integrations_app.sandbox.loader import build_world, connections
-from integrations_app.sandbox.stats import RequestStats
-from integrations_app.sandbox.world import (
-    CURRENCY,
-    OBJECT_ID,
-    PROVIDERS,
-    STATUSES,
-    ApiKey,
-    DataFastToken,
-    Integration,
-    Website,
-    World,
-)
+from sandbox.faults import FaultRules
+from sandbox.scenarios import SCENARIOS
+from sandbox.world import CURRENCY, PROVIDERS, STATUSES, Integration, Key, ScenarioError, Token, Website, World
 
 DEFAULT_MAX_PAGE_SIZE = 100
+APIS = ("datafast", "chargebackstop")
 
 
 class SandboxState:
-    def __init__(self, scenario: str | Mapping[str, Any] = "demo") -> None:
+    def __init__(self, scenario: str | Mapping[str, Any] = "demo", *, state_file: Path | None = None) -> None:
         self._lock = threading.RLock()
-        self._world = World()
-        self._latency = 0.0
-        self._max_page_size = DEFAULT_MAX_PAGE_SIZE
-        self.scenario_name = ""
+        self.state_file = state_file
         self.faults = FaultRules()
-        self.request_stats = RequestStats()
-        self.reset(scenario)
-
-    # --- whole-state operations --------------------------------------------------------------
+        self.stats_lock = threading.Lock()  # counters change outside the world's lock
+        self._save_lock = threading.Lock()
+        if state_file is not None and state_file.exists():
+            try:
+                self.reset(json.loads(state_file.read_text()))
+            except (ValueError, OSError) as problem:
+                raise ScenarioError(f"{state_file}: {problem} (delete it to start from the scenario)") from None
+            self.scenario_name = f"saved in {state_file.name}"
+        else:
+            self.reset(scenario)
 
     def reset(self, scenario: str | Mapping[str, Any]) -> None:
         """Load a named scenario ("demo", "docs", "empty") or a scenario dict; clear faults,
         latency and stats, and restore the default page size."""
-        world = build_world(scenarios.resolve(scenario))  # outside the lock: big scenarios take a while
+        if isinstance(scenario, str) and scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}; known: {sorted(SCENARIOS)}")
+        data = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
+        world = World.from_scenario(data)  # outside the lock: big scenarios take a while
         with self._lock:
-            self._world = world
+            self.world = world
             self.scenario_name = scenario if isinstance(scenario, str) else "custom"
-            self._latency = 0.0
-            self._max_page_size = DEFAULT_MAX_PAGE_SIZE
+            self._latency, self._max_page_size = 0.0, DEFAULT_MAX_PAGE_SIZE
             self.faults.clear()
-            self.request_stats.reset()
+            self.reset_stats()
+
+    def save(self) -> None:
+        """Write the world to `state_file` (if any), atomically: a crash mid-write keeps the old file."""
+        if self.state_file is None:
+            return
+        partial = self.state_file.with_name(self.state_file.name + ".tmp")
+        with self._save_lock:  # one writer at a time, each writing the world as it is then
+            with self._lock:
+                text = json.dumps(self.world.as_scenario(), indent=1)
+            partial.write_text(text)
+            partial.replace(self.state_file)
 
     @contextmanager
     def locked(self) -> Iterator[World]:
-        """The data, for the time of one request. Keep the block short and free of I/O."""
+        """The world, for the time of one request. Keep the block short and free of I/O."""
         with self._lock:
-            yield self._world
+            yield self.world
+
+    # --- knobs ---------------------------------------------------------------------------------
 
     @property
     def latency(self) -> float:
@@ -71,10 +82,9 @@ class SandboxState:
 
     @latency.setter
     def latency(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("latency must be >= 0 seconds")
-        with self._lock:
-            self._latency = float(seconds)
+        if not 0 <= seconds < float("inf"):
+            raise ValueError("latency must be a number of seconds >= 0")
+        self._latency = float(seconds)
 
     @property
     def max_page_size(self) -> int:
@@ -85,125 +95,120 @@ class SandboxState:
     def max_page_size(self, size: int) -> None:
         if size < 1:
             raise ValueError("max_page_size must be >= 1")
-        with self._lock:
-            self._max_page_size = int(size)
+        self._max_page_size = int(size)
+
+    # --- request counters: the peak in flight is what a benchmark reads to prove the dashboard
+    # never sent one upstream more concurrent requests than it is configured to ----------------
+
+    def started(self, api: str) -> None:
+        with self.stats_lock:
+            counter = self._stats[api]
+            counter["requests"] += 1
+            counter["in_flight"] += 1
+            counter["peak_in_flight"] = max(counter["peak_in_flight"], counter["in_flight"])
+
+    def finished(self, api: str) -> None:
+        with self.stats_lock:
+            self._stats[api]["in_flight"] -= 1
 
     def stats(self) -> dict[str, dict[str, int]]:
-        return self.request_stats.snapshot()
+        with self.stats_lock:
+            return {api: dict(counter) for api, counter in self._stats.items()}
 
     def reset_stats(self) -> None:
-        self.request_stats.reset()
+        """Zero the totals; requests still in flight stay counted, so the peak starts from them."""
+        with self.stats_lock:
+            old = getattr(self, "_stats", {})
+            flying = {api: old.get(api, {}).get("in_flight", 0) for api in APIS}
+            self._stats = {api: {"requests": 0, "in_flight": n, "peak_in_flight": n} for api, n in flying.items()}
 
-    # --- DataFast ----------------------------------------------------------------------------
+    # --- DataFast ------------------------------------------------------------------------------
 
     def websites(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [website.as_summary() for website in self._world.websites.values()]
+            return [website.as_summary() for website in self.world.websites.values()]
 
     def website(self, website_id: str) -> dict[str, Any]:
         with self._lock:
-            return self._website(website_id).as_summary()
+            return self._find("websites", website_id).as_summary()
 
     def set_connected(self, website_id: str, provider: str, connected: bool) -> None:
         if provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}; known: {list(PROVIDERS)}")
         with self._lock:
-            self._website(website_id).connected[provider] = bool(connected)
+            self._find("websites", website_id).connected[provider] = bool(connected)
 
     def set_paddle_expiry(self, website_id: str, when: datetime | None) -> None:
         with self._lock:
-            self._website(website_id).paddle_key_expires_at = when
+            self._find("websites", website_id).paddle_key_expires_at = when
 
     def set_currency(self, website_id: str, code: str) -> None:
         if not CURRENCY.match(code):
             raise ValueError(f"{code!r} is not a three-letter upper-case currency code")
         with self._lock:
-            self._website(website_id).currency = code
+            self._find("websites", website_id).currency = code
 
-    def add_website(
-        self,
-        website_id: str | None = None,
-        *,
-        name: str | None = None,
-        currency: str = "USD",
-        connected: Iterable[str] | Mapping[str, bool] = (),
-        paddle_key_expires_at: datetime | None = None,
-        tokens: Iterable[str] = (),
-    ) -> str:
-        """Add a website (a new ObjectId unless given) readable by the given tokens; returns its id."""
+    def add_website(self, website_id: str | None = None, *, tokens: Iterable[str] = (), **fields: Any) -> str:
+        """Add a website (a new ObjectId unless given) readable by the given tokens; returns its id.
+        `fields` are those of `world.Website` (name, currency, connected, paddle_key_expires_at)."""
         website_id = website_id or secrets.token_hex(12)
-        if not OBJECT_ID.match(website_id):
-            raise ValueError(f"{website_id!r} is not a 24-hex ObjectId")
-        if not CURRENCY.match(currency):
-            raise ValueError(f"{currency!r} is not a three-letter upper-case currency code")
-        website = Website(
-            id=website_id,
-            name=name or f"Website {website_id}",
-            currency=currency,
-            connected=connections(connected, "connected"),
-            paddle_key_expires_at=paddle_key_expires_at,
-        )
+        website = Website(id=website_id, **{"name": f"Website {website_id}"} | fields)
         with self._lock:
-            if website_id in self._world.websites:
+            if website_id in self.world.websites:
                 raise ValueError(f"website {website_id} already exists")
-            holders = [self._token(token) for token in tokens]
-            self._world.websites[website_id] = website
+            holders = [self._find("tokens", token) for token in tokens]
+            self.world.websites[website_id] = website
             for holder in holders:
-                holder.website_ids.add(website_id)
+                holder.websites.add(website_id)
         return website_id
 
     def remove_website(self, website_id: str) -> None:
         with self._lock:
-            self._website(website_id)
-            del self._world.websites[website_id]
-            for token in self._world.tokens.values():
-                token.website_ids.discard(website_id)
+            del self.world.websites[self._find("websites", website_id).id]
+            for token in self.world.tokens.values():
+                token.websites.discard(website_id)
 
     def revoke_token(self, token: str) -> None:
         with self._lock:
-            self._token(token).revoked = True
+            self._find("tokens", token).revoked = True
 
     def set_token_scopes(self, token: str, scopes: Iterable[str]) -> None:
         with self._lock:
-            self._token(token).scopes = set(scopes)
+            self._find("tokens", token).scopes = set(scopes)
 
-    # --- ChargebackStop ----------------------------------------------------------------------
+    # --- ChargebackStop ------------------------------------------------------------------------
 
     def organisations(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [
-                {"id": o.id, "label": o.label, "partner_id": o.partner_id, "merchant_ids": list(o.merchant_ids)}
-                for o in self._world.organisations.values()
-            ]
+            return [dict(vars(org), merchant_ids=list(org.merchant_ids)) for org in self.world.organisations.values()]
 
     def integrations(self, organisation_id: str | None = None) -> list[dict[str, Any]]:
         """Every integration (or one organisation's), in creation order, as the API shows them."""
         with self._lock:
             return [
                 item.as_payload()
-                for item in self._world.integrations.values()
+                for item in self.world.integrations.values()
                 if organisation_id is None or item.organisation_id == organisation_id
             ]
 
     def integration(self, integration_id: str) -> dict[str, Any]:
         with self._lock:
-            return self._integration(integration_id).as_payload()
+            return self._find("integrations", integration_id).as_payload()
 
     def set_integration_status(self, integration_id: str, status: str) -> None:
         """A change made outside the dashboard (in ChargebackStop's own UI): may re-enable."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {list(STATUSES)}")
         with self._lock:
-            self._integration(integration_id).status = status
+            self._find("integrations", integration_id).status = status
 
     def rename_integration(self, integration_id: str, name: str) -> None:
         with self._lock:
-            self._integration(integration_id).name = name
+            self._find("integrations", integration_id).name = name
 
     def delete_integration(self, integration_id: str) -> None:
         with self._lock:
-            self._integration(integration_id)
-            del self._world.integrations[integration_id]
+            del self.world.integrations[self._find("integrations", integration_id).id]
 
     def add_integration(
         self,
@@ -216,60 +221,36 @@ class SandboxState:
         integration_id: str | None = None,
     ) -> str:
         """Add an integration as if created elsewhere; returns its id. No API-side validation."""
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {list(STATUSES)}")
         with self._lock:
-            if organisation_id not in self._world.organisations:
-                raise KeyError(f"unknown organisation {organisation_id!r}")
-            integration_id = integration_id or self.new_integration_id()
-            if integration_id in self._world.integrations:
+            self._find("organisations", organisation_id)
+            if integration_id is None:
+                # 64 random bits: a clash is astronomically rare, but costs nothing to rule out.
+                while (integration_id := f"int_{secrets.token_hex(8)}") in self.world.integrations:
+                    pass
+            elif integration_id in self.world.integrations:
                 raise ValueError(f"integration {integration_id} already exists")
-            self._world.integrations[integration_id] = Integration(
-                id=integration_id,
-                organisation_id=organisation_id,
-                name=name,
-                type=type,
-                status=status,
-                merchant_ids=list(merchant_ids),
-            )
+            item = Integration(integration_id, organisation_id, name, type, list(merchant_ids), status)
+            self.world.integrations[integration_id] = item
         return integration_id
-
-    def new_integration_id(self) -> str:
-        with self._lock:
-            while (candidate := f"int_{secrets.token_hex(8)}") in self._world.integrations:
-                pass  # 64 random bits: a clash is astronomically rare, but costs nothing to rule out
-            return candidate
 
     def revoke_key(self, key: str) -> None:
         with self._lock:
-            self._key(key).revoked = True
+            self._find("keys", key).revoked = True
 
     def set_key_abilities(self, key: str, abilities: Iterable[str]) -> None:
         with self._lock:
-            self._key(key).abilities = set(abilities)
+            self._find("keys", key).abilities = set(abilities)
 
-    # --- lookups (callers hold the lock) -----------------------------------------------------
+    def credentials(self) -> tuple[list[Token], list[Key]]:
+        """The valid (not revoked) tokens and keys, for people to practise with on the control page."""
+        with self._lock:
+            valid = [t for t in self.world.tokens.values() if not t.revoked]
+            return valid, [k for k in self.world.keys.values() if not k.revoked]
 
-    def _website(self, website_id: str) -> Website:
+    def _find(self, table: str, ident: str) -> Any:
+        """The entry of `World.<table>`; an unknown one is a KeyError that never echoes a credential."""
         try:
-            return self._world.websites[website_id]
+            return getattr(self.world, table)[ident]
         except KeyError:
-            raise KeyError(f"unknown website {website_id!r}") from None
-
-    def _token(self, token: str) -> DataFastToken:
-        try:
-            return self._world.tokens[token]
-        except KeyError:
-            raise KeyError("unknown DataFast token") from None  # never echo a credential
-
-    def _integration(self, integration_id: str) -> Integration:
-        try:
-            return self._world.integrations[integration_id]
-        except KeyError:
-            raise KeyError(f"unknown integration {integration_id!r}") from None
-
-    def _key(self, key: str) -> ApiKey:
-        try:
-            return self._world.keys[key]
-        except KeyError:
-            raise KeyError("unknown ChargebackStop key") from None
+            secret = table in ("tokens", "keys")
+            raise KeyError(f"unknown {table[:-1]}" + ("" if secret else f" {ident!r}")) from None

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
-from integrations_app.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 from tests.redis_server import RedisServer
 from tests.smtp_sink import SmtpSink
 

@@ -1,8 +1,9 @@
-"""`python manage.py sandbox` as a real process: serves, logs one safe line per request, and exits
-cleanly on SIGTERM or Ctrl-C."""
+"""`python -m sandbox` (and its alias `manage.py sandbox`) as a real process: serves, logs one safe
+line per request, exits cleanly on SIGTERM or Ctrl-C, and keeps its data in a state file when given one."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import demo
+
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "dft_xxx"  # the docs scenario's token
 
 
@@ -27,30 +30,44 @@ class Running:
     banner: str
 
 
-@pytest.fixture
-def sandbox_process() -> Iterator[Running]:
+def start(*argv: str) -> Running:
+    """Start the sandbox with `argv` and wait for its banner."""
     env = os.environ | {"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "sandbox", "--port", "0", "--scenario", "docs", "--latency", "0.01"],
+        [sys.executable, *argv],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        # The banner (URLs, then "Press Ctrl-C") is printed once the sandbox is serving. Read all of
-        # it here: communicate() later reads the pipe directly, past anything buffered by readline.
-        banner = ""
-        while "Press Ctrl-C" not in banner and process.poll() is None:
-            banner += process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:\d+", banner)
-        assert match, f"no URL in {banner!r}"
-        yield Running(process, match.group(0), banner)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    # The banner (URLs, then "Press Ctrl-C") is printed once the sandbox is serving. Read all of it
+    # here: communicate() later reads the pipe directly, past anything buffered by readline.
+    banner = ""
+    while "Press Ctrl-C" not in banner and process.poll() is None:
+        banner += process.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:\d+", banner)
+    if match is None:
+        process.kill()
+        raise AssertionError(f"no URL in {banner!r}: {process.communicate()}")
+    return Running(process, match.group(0), banner)
+
+
+@pytest.fixture
+def running() -> Iterator[list[Running]]:
+    """Sandboxes started by a test; any still running at its end are killed."""
+    started: list[Running] = []
+    yield started
+    for each in started:
+        if each.process.poll() is None:
+            each.process.kill()
+            each.process.wait()
+
+
+@pytest.fixture(params=[("-m", "sandbox"), ("manage.py", "sandbox")], ids=["python -m sandbox", "manage.py sandbox"])
+def sandbox_process(request, running) -> Running:
+    running.append(start(*request.param, "--port", "0", "--scenario", "docs", "--latency", "0.01"))
+    return running[-1]
 
 
 def stop(process: subprocess.Popen[str], signum: int) -> tuple[str, str, float]:
@@ -93,7 +110,7 @@ def test_ctrl_c_stops_it_cleanly_too(sandbox_process):
 def test_a_busy_port_is_a_plain_error(sandbox_process):
     port = sandbox_process.url.rsplit(":", 1)[1]
     result = subprocess.run(
-        [sys.executable, "manage.py", "sandbox", "--port", port],
+        [sys.executable, "-m", "sandbox", "--port", port],
         cwd=ROOT,
         env=os.environ | {"DJANGO_SETTINGS_MODULE": "tests.settings"},
         capture_output=True,
@@ -103,4 +120,64 @@ def test_a_busy_port_is_a_plain_error(sandbox_process):
     )
     assert result.returncode != 0
     assert "could not start the sandbox" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_state_file_keeps_what_was_created_and_changed_across_a_restart(tmp_path, running):
+    state_file = tmp_path / "sandbox.json"
+    first = start("-m", "sandbox", "--port", "0", "--state-file", str(state_file))
+    running.append(first)
+    assert "scenario 'demo'" in first.banner
+    headers = {"Authorization": f"Bearer {demo.PARTNER_KEY.reveal()}"}
+    created = requests.post(
+        f"{first.url}/v1/integrations/",
+        headers=headers,
+        json={
+            "organisation_id": demo.ACME_ORG,
+            "name": "Kept",
+            "type": "CUSTOM_ORDERS",
+            "merchant_ids": ["mrch_acme_us"],
+        },
+        timeout=5,
+    ).json()
+    control = f"{first.url}/_sandbox/datafast/websites/{demo.ACME_STORE}"
+    assert requests.post(control, json={"provider": "stripe", "connected": False}, timeout=5).ok
+    assert requests.post(
+        f"{first.url}/_sandbox/chargebackstop/keys/revoke", json={"key": demo.GROUP_KEY.reveal()}, timeout=5
+    ).ok
+    stop(first.process, signal.SIGTERM)
+
+    second = start("-m", "sandbox", "--port", "0", "--state-file", str(state_file))
+    running.append(second)
+    assert f"the data saved in {state_file}" in second.banner
+    kept = requests.get(f"{second.url}/v1/integrations/{created['id']}", headers=headers, timeout=5)
+    assert (kept.status_code, kept.json()["name"]) == (200, "Kept")
+    site = requests.get(
+        f"{second.url}/api/v1/admin/websites/{demo.ACME_STORE}/integrations",
+        headers={"Authorization": f"Bearer {demo.DATAFAST_TOKEN.reveal()}"},
+        timeout=5,
+    ).json()["data"][0]
+    assert site["stripe"] == {"connected": False}
+    assert (
+        site["paddle"]["keyExpiresAt"]
+        == json.loads(state_file.read_text())["datafast"]["websites"][0]["paddle_key_expires_at"]
+    )  # the saved expiry, not one counted again from this start
+    revoked = {"Authorization": f"Bearer {demo.GROUP_KEY.reveal()}"}
+    assert requests.get(f"{second.url}/v1/integrations/", headers=revoked, timeout=5).status_code == 401
+
+
+def test_a_state_file_that_is_not_a_world_is_a_plain_error_naming_it(tmp_path):
+    state_file = tmp_path / "sandbox.json"
+    state_file.write_text('{"datafast": {"websites": [{"id": "nope"}]}}')
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox", "--port", "0", "--state-file", str(state_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"could not start the sandbox: {state_file}: datafast.websites[0]" in result.stderr
+    assert "delete it" in result.stderr
     assert "Traceback" not in result.stderr

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from integrations_app.sandbox.loader import ScenarioError, build_world
-from integrations_app.sandbox.scenarios import DEMO, generated_scenario
-from integrations_app.sandbox.server import SandboxServer
-from integrations_app.sandbox.state import SandboxState
+from sandbox.scenarios import DEMO, generated_scenario
+from sandbox.server import SandboxServer
+from sandbox.state import SandboxState
+from sandbox.world import ScenarioError, World
 
 
 def test_the_demo_scenario_has_what_the_demo_needs():
@@ -41,7 +41,7 @@ def test_the_demo_scenario_has_what_the_demo_needs():
 
 def test_demo_paddle_expiries_are_relative_to_load_time():
     now = datetime.now(UTC)
-    world = build_world(DEMO, now=now)
+    world = World.from_scenario(DEMO, now=now)
     expiries = sorted(
         (site.paddle_key_expires_at for site in world.websites.values() if site.connected["paddle"]),
         key=lambda when: when or datetime.max.replace(tzinfo=UTC),
@@ -124,10 +124,10 @@ def test_the_generated_scenario_is_big_deterministic_and_valid():
     scenario = generated_scenario(**params)
     assert scenario == generated_scenario(**params)
     assert scenario != generated_scenario(**params, seed=1)
-    world = build_world(scenario)
+    world = World.from_scenario(scenario)
     assert (len(world.websites), len(world.tokens), len(world.organisations)) == (5000, 20, 200)
     assert (len(world.integrations), len(world.keys)) == (1000, 5)
-    assert {len(token.website_ids) for token in world.tokens.values()} == {250}
+    assert {len(token.websites) for token in world.tokens.values()} == {250}
     assert {len(world.visible_integrations(key)) for key in world.keys.values()} == {200}
 
 
