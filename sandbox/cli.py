@@ -49,6 +49,7 @@ def serve(
     if not 0 <= port <= 65_535:
         raise CannotServe("--port must be from 0 to 65535 (0 picks a free one)")
     _log_requests(verbosity)
+    data = f"the data saved in {state_file}" if state_file and state_file.exists() else f"scenario {scenario!r}"
     try:
         server = SandboxServer(host=host, port=port, scenario=scenario, state_file=state_file)
         server.state.latency = latency
@@ -62,7 +63,6 @@ def serve(
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        data = f"the data saved in {state_file}" if state_file and state_file.exists() else f"scenario {scenario!r}"
         out.write(f"Sandbox serving {data} at {server.url}\n")
         out.write(f"  DataFast:       {server.url}/api/v1/admin/websites/<websiteId>/integrations\n")
         out.write(f"  ChargebackStop: {server.url}/v1/integrations/\n")

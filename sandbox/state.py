@@ -41,6 +41,7 @@ class SandboxState:
             self.scenario_name = f"saved in {state_file.name}"
         else:
             self.reset(scenario)
+        self.save()  # at once, so a file that cannot be written stops the start, not a later request
 
     def reset(self, scenario: str | Mapping[str, Any]) -> None:
         """Load a named scenario ("demo", "docs", "empty") or a scenario dict; clear faults,

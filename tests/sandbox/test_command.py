@@ -181,3 +181,17 @@ def test_a_state_file_that_is_not_a_world_is_a_plain_error_naming_it(tmp_path):
     assert f"could not start the sandbox: {state_file}: datafast.websites[0]" in result.stderr
     assert "delete it" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_state_file_that_cannot_be_written_stops_the_start_not_a_later_request(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox", "--port", "0", "--state-file", str(tmp_path / "missing" / "sandbox.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "could not start the sandbox" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -169,3 +171,28 @@ def test_a_server_starts_on_a_free_port_and_stop_frees_it():
 def test_a_server_is_a_context_manager():
     with SandboxServer(scenario="docs") as server:
         assert requests.get(server.url + "/v1/integrations/", timeout=5).status_code == 401
+
+
+def test_the_readme_lists_every_demo_credential():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    credentials = [token["token"] for token in DEMO["datafast"]["tokens"]]
+    credentials += [key["key"] for key in DEMO["chargebackstop"]["keys"]]
+    assert [credential for credential in credentials if f"`{credential}`" not in readme] == []
+
+
+def test_a_saved_world_reads_back_as_the_same_world():
+    world = World.from_scenario(DEMO)
+    world.tokens[DEMO["datafast"]["tokens"][0]["token"]].revoked = True
+    assert World.from_scenario(json.loads(json.dumps(world.as_scenario()))) == world
+
+
+def test_the_sandbox_imports_nothing_of_the_product():
+    """It restates the API contract on purpose: a client that drifted from the docs must fail against it."""
+    root = Path(__file__).resolve().parents[2] / "sandbox"
+    imports = [
+        (path.name, line)
+        for path in root.rglob("*.py")
+        for line in path.read_text().splitlines()
+        if line.lstrip().startswith(("import ", "from ")) and ("integrations_app" in line or "django" in line)
+    ]
+    assert imports == []
