@@ -211,7 +211,7 @@ def _json(payload: Any, status: int = 200) -> Response:
 # button names what it does and to what, for screen readers too. ------------------------------
 
 LABELS = dict(zip(PROVIDERS, ("Stripe", "Lemon Squeezy", "Polar", "Paddle", "Shopify", "WooCommerce"), strict=True))
-MAX_ROWS = 200  # a generated benchmark scenario has thousands; the page shows the first ones
+MAX_ROWS = 200
 STYLE = """body { font: 16px/1.5 system-ui, sans-serif; margin: 1.5rem; color: #1a1a1a; }
 table { border-collapse: collapse; margin-bottom: 2rem; } caption { text-align: left; font-weight: 600; }
 th, td { border: 1px solid #999; padding: .3rem .5rem; text-align: left; vertical-align: top; }
@@ -261,22 +261,18 @@ def _credentials(state: SandboxState) -> str:
     labels = {org["id"]: org["label"] or org["id"] for org in state.organisations()}
     rows = [
         (token.token, "DataFast account token", token.label, ", ".join(names[w] for w in sorted(token.websites)))
-        for token in tokens[:MAX_ROWS]
+        for token in tokens
     ]
-    for key in keys[:MAX_ROWS]:
+    for key in keys:
         if key.level == "organisation":
             kind, sees = "ChargebackStop organisation key", labels.get(key.organisation_id or "", "")
         else:
-            group = "every organisation" if key.admin else ", ".join(labels[o] for o in sorted(key.organisation_ids))
-            kind, sees = f"ChargebackStop partner key ({'admin' if key.admin else 'group'})", f"{group} of the partner"
+            sees = ", ".join(labels[o] for o in sorted(key.organisation_ids))
+            sees = f"every organisation of partner {key.partner_id}" if key.admin else sees
+            kind = f"ChargebackStop partner key ({'admin' if key.admin else 'group'})"
         rows.append((key.key, kind, key.label, sees))
-    body = "".join(
-        f"<tr><td><code>{escape(secret)}</code></td><td>{kind}</td><td>{escape(label)}</td><td>{escape(sees)}</td></tr>"
-        for secret, kind, label, sees in rows
-    )
-    return f"""<table><caption>{len(tokens) + len(keys)} valid credential(s).</caption>
-<thead><tr><th scope="col">Token or key</th><th scope="col">Kind</th><th scope="col">Label</th>
-<th scope="col">Sees</th></tr></thead><tbody>{body}</tbody></table>"""
+    cells = [f"<td><code>{escape(secret)}</code></td>" + "".join(_td(text) for text in rest) for secret, *rest in rows]
+    return _table("The valid tokens and keys.", rows, cells, ("Token or key", "Kind", "Label", "Sees"))
 
 
 def _websites(websites: list[dict[str, Any]]) -> str:
@@ -285,23 +281,25 @@ def _websites(websites: list[dict[str, Any]]) -> str:
         name, cells = escape(site["name"]), ""
         for provider, label in LABELS.items():
             on = site["connected"][provider]
-            action, shown = (
-                ("Disconnect", '<span class="on">On</span>') if on else ("Connect", '<span class="off">Off</span>')
-            )
-            cells += (
-                f'<td>{shown} <form method="post" action="{PREFIX}datafast/websites/{escape(site["id"])}">'
-                f'<input type="hidden" name="provider" value="{provider}">'
-                f'<input type="hidden" name="connected" value="{"false" if on else "true"}">'
-                f'<button type="submit" aria-label="{action} {label} for {name}">{action}</button></form></td>'
+            action = "Disconnect" if on else "Connect"
+            cells += _td(
+                f'<span class="{"on" if on else "off"}">{"On" if on else "Off"}</span> '
+                + _button(
+                    f"datafast/websites/{site['id']}",
+                    f"{action} {label} for {name}",
+                    action,
+                    provider=provider,
+                    connected="false" if on else "true",
+                ),
+                escaped=True,
             )
         rows.append(
-            f'<tr><th scope="row">{name}<br><code>{escape(site["id"])}</code></th>{cells}'
-            f"<td>{escape(site['currency'])}</td><td>{escape(site['paddle_key_expires_at'] or 'none')}</td></tr>"
+            f'<th scope="row">{name}<br><code>{escape(site["id"])}</code></th>{cells}'
+            + _td(site["currency"])
+            + _td(site["paddle_key_expires_at"] or "none")
         )
-    head = "".join(f'<th scope="col">{label}</th>' for label in LABELS.values())
-    return f"""<table><caption>{_count(websites)} Each provider shows its state and a button to change it.</caption>
-<thead><tr><th scope="col">Website</th>{head}<th scope="col">Currency</th>
-<th scope="col">Paddle key expires</th></tr></thead><tbody>{"".join(rows)}</tbody></table>"""
+    caption = "Each provider shows its state and a button to change it."
+    return _table(caption, websites, rows, ("Website", *LABELS.values(), "Currency", "Paddle key expires"))
 
 
 def _integrations(state: SandboxState) -> str:
@@ -312,21 +310,38 @@ def _integrations(state: SandboxState) -> str:
         name, on = escape(item["name"]), item["status"] == ENABLED
         action, target = ("Disable", "DISABLED") if on else ("Enable", "ENABLED")
         rows.append(
-            f'<tr><th scope="row">{name}<br><code>{escape(item["id"])}</code></th>'
-            f"<td>{escape(labels.get(item['organisation_id'], item['organisation_id']))}</td>"
-            f'<td>{escape(item["type"])}</td><td><span class="{"on" if on else "off"}">{item["status"]}</span></td>'
-            f"<td>{escape(', '.join(item['merchant_ids']))}</td>"
-            f'<td><form method="post" action="{PREFIX}chargebackstop/integrations/{escape(item["id"])}">'
-            f'<input type="hidden" name="status" value="{target}">'
-            f'<button type="submit" aria-label="{action} {name}">{action}</button></form></td></tr>'
+            f'<th scope="row">{name}<br><code>{escape(item["id"])}</code></th>'
+            + _td(labels.get(item["organisation_id"], item["organisation_id"]))
+            + _td(item["type"])
+            + _td(f'<span class="{"on" if on else "off"}">{item["status"]}</span>', escaped=True)
+            + _td(", ".join(item["merchant_ids"]))
+            + _td(
+                _button(f"chargebackstop/integrations/{item['id']}", f"{action} {name}", action, status=target),
+                escaped=True,
+            )
         )
-    return f"""<table><caption>{_count(integrations)} Enabling or disabling here acts as ChargebackStop's own
-dashboard would (the API itself cannot re-enable).</caption>
-<thead><tr><th scope="col">Integration</th><th scope="col">Organisation</th><th scope="col">Type</th>
-<th scope="col">Status</th><th scope="col">Merchants</th><th scope="col">Change</th></tr></thead>
-<tbody>{"".join(rows)}</tbody></table>"""
+    caption = (
+        "Enabling or disabling here acts as ChargebackStop's own dashboard would (the API itself cannot re-enable)."
+    )
+    return _table(caption, integrations, rows, ("Integration", "Organisation", "Type", "Status", "Merchants", "Change"))
 
 
-def _count(rows: list[Any]) -> str:
-    shown = min(len(rows), MAX_ROWS)
-    return f"Showing {shown} of {len(rows)}." if shown < len(rows) else f"{len(rows)} in all."
+def _td(text: str, *, escaped: bool = False) -> str:
+    return f"<td>{text if escaped else escape(text)}</td>"
+
+
+def _button(path: str, label: str, action: str, **hidden: str) -> str:
+    """A form posting `hidden` to a control endpoint; `label` (already escaped) names what it does and to what."""
+    fields = "".join(f'<input type="hidden" name="{name}" value="{escape(value)}">' for name, value in hidden.items())
+    return (
+        f'<form method="post" action="{PREFIX}{escape(path)}">{fields}'
+        f'<button type="submit" aria-label="{label}">{action}</button></form>'
+    )
+
+
+def _table(caption: str, items: list[Any], rows: list[str], headings: tuple[str, ...]) -> str:
+    shown = min(len(items), MAX_ROWS)  # a generated benchmark scenario has thousands: the first ones
+    count = f"Showing {shown} of {len(items)}." if shown < len(items) else f"{len(items)} in all."
+    head = "".join(f'<th scope="col">{escape(heading)}</th>' for heading in headings)
+    body = "".join(f"<tr>{row}</tr>" for row in rows[:MAX_ROWS])
+    return f"<table><caption>{count} {caption}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

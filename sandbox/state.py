@@ -9,6 +9,7 @@ integrations created in the dashboard; without one (tests), the world lives in m
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import threading
@@ -20,7 +21,7 @@ from typing import Any
 
 from sandbox.faults import FaultRules
 from sandbox.scenarios import SCENARIOS
-from sandbox.world import CURRENCY, PROVIDERS, STATUSES, Integration, Key, ScenarioError, Token, Website, World
+from sandbox.world import Integration, Key, ScenarioError, Token, Website, World
 
 DEFAULT_MAX_PAGE_SIZE = 100
 APIS = ("datafast", "chargebackstop")
@@ -123,31 +124,43 @@ class SandboxState:
             flying = {api: old.get(api, {}).get("in_flight", 0) for api in APIS}
             self._stats = {api: {"requests": 0, "in_flight": n, "peak_in_flight": n} for api, n in flying.items()}
 
-    # --- DataFast ------------------------------------------------------------------------------
+    # --- the world: every change goes through `change`, so the entry's dataclass checks it just as
+    # it checks a scenario's (a currency, a status, a name's length); the setters name the knobs --
 
-    def websites(self) -> list[dict[str, Any]]:
+    def change(self, table: str, ident: str, **fields: Any) -> None:
+        """Change fields of one entry of `World.<table>` ("websites", "tokens", "keys", "integrations")."""
         with self._lock:
-            return [website.as_summary() for website in self.world.websites.values()]
-
-    def website(self, website_id: str) -> dict[str, Any]:
-        with self._lock:
-            return self._find("websites", website_id).as_summary()
+            getattr(self.world, table)[ident] = dataclasses.replace(self._find(table, ident), **fields)
 
     def set_connected(self, website_id: str, provider: str, connected: bool) -> None:
-        if provider not in PROVIDERS:
-            raise ValueError(f"unknown provider {provider!r}; known: {list(PROVIDERS)}")
         with self._lock:
-            self._find("websites", website_id).connected[provider] = bool(connected)
+            now = self._find("websites", website_id).connected
+            self.change("websites", website_id, connected=now | {provider: bool(connected)})
 
     def set_paddle_expiry(self, website_id: str, when: datetime | None) -> None:
-        with self._lock:
-            self._find("websites", website_id).paddle_key_expires_at = when
+        self.change("websites", website_id, paddle_key_expires_at=when)
 
     def set_currency(self, website_id: str, code: str) -> None:
-        if not CURRENCY.match(code):
-            raise ValueError(f"{code!r} is not a three-letter upper-case currency code")
-        with self._lock:
-            self._find("websites", website_id).currency = code
+        self.change("websites", website_id, currency=code)
+
+    def revoke_token(self, token: str) -> None:
+        self.change("tokens", token, revoked=True)
+
+    def set_token_scopes(self, token: str, scopes: Iterable[str]) -> None:
+        self.change("tokens", token, scopes=set(scopes))
+
+    def set_integration_status(self, integration_id: str, status: str) -> None:
+        """A change made outside the dashboard (in ChargebackStop's own UI): may re-enable."""
+        self.change("integrations", integration_id, status=status)
+
+    def rename_integration(self, integration_id: str, name: str) -> None:
+        self.change("integrations", integration_id, name=name)
+
+    def revoke_key(self, key: str) -> None:
+        self.change("keys", key, revoked=True)
+
+    def set_key_abilities(self, key: str, abilities: Iterable[str]) -> None:
+        self.change("keys", key, abilities=set(abilities))
 
     def add_website(self, website_id: str | None = None, *, tokens: Iterable[str] = (), **fields: Any) -> str:
         """Add a website (a new ObjectId unless given) readable by the given tokens; returns its id.
@@ -169,15 +182,43 @@ class SandboxState:
             for token in self.world.tokens.values():
                 token.websites.discard(website_id)
 
-    def revoke_token(self, token: str) -> None:
+    def add_integration(
+        self,
+        organisation_id: str,
+        name: str,
+        type: str = "CUSTOM_ORDERS",
+        status: str = "ENABLED",
+        merchant_ids: Iterable[str] = (),
+        *,
+        integration_id: str | None = None,
+    ) -> str:
+        """Add an integration as if created elsewhere; returns its id. Its merchants are not checked
+        against the organisation's (the API's create does that)."""
         with self._lock:
-            self._find("tokens", token).revoked = True
+            self._find("organisations", organisation_id)
+            if integration_id is None:
+                # 64 random bits: a clash is astronomically rare, but costs nothing to rule out.
+                while (integration_id := f"int_{secrets.token_hex(8)}") in self.world.integrations:
+                    pass
+            elif integration_id in self.world.integrations:
+                raise ValueError(f"integration {integration_id} already exists")
+            item = Integration(integration_id, organisation_id, name, type, list(merchant_ids), status)
+            self.world.integrations[integration_id] = item
+        return integration_id
 
-    def set_token_scopes(self, token: str, scopes: Iterable[str]) -> None:
+    def delete_integration(self, integration_id: str) -> None:
         with self._lock:
-            self._find("tokens", token).scopes = set(scopes)
+            del self.world.integrations[self._find("integrations", integration_id).id]
 
-    # --- ChargebackStop ------------------------------------------------------------------------
+    # --- reading: plain data, copied under the lock ----------------------------------------------
+
+    def websites(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [website.as_summary() for website in self.world.websites.values()]
+
+    def website(self, website_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._find("websites", website_id).as_summary()
 
     def organisations(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -195,52 +236,6 @@ class SandboxState:
     def integration(self, integration_id: str) -> dict[str, Any]:
         with self._lock:
             return self._find("integrations", integration_id).as_payload()
-
-    def set_integration_status(self, integration_id: str, status: str) -> None:
-        """A change made outside the dashboard (in ChargebackStop's own UI): may re-enable."""
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {list(STATUSES)}")
-        with self._lock:
-            self._find("integrations", integration_id).status = status
-
-    def rename_integration(self, integration_id: str, name: str) -> None:
-        with self._lock:
-            self._find("integrations", integration_id).name = name
-
-    def delete_integration(self, integration_id: str) -> None:
-        with self._lock:
-            del self.world.integrations[self._find("integrations", integration_id).id]
-
-    def add_integration(
-        self,
-        organisation_id: str,
-        name: str,
-        type: str = "CUSTOM_ORDERS",
-        status: str = "ENABLED",
-        merchant_ids: Iterable[str] = (),
-        *,
-        integration_id: str | None = None,
-    ) -> str:
-        """Add an integration as if created elsewhere; returns its id. No API-side validation."""
-        with self._lock:
-            self._find("organisations", organisation_id)
-            if integration_id is None:
-                # 64 random bits: a clash is astronomically rare, but costs nothing to rule out.
-                while (integration_id := f"int_{secrets.token_hex(8)}") in self.world.integrations:
-                    pass
-            elif integration_id in self.world.integrations:
-                raise ValueError(f"integration {integration_id} already exists")
-            item = Integration(integration_id, organisation_id, name, type, list(merchant_ids), status)
-            self.world.integrations[integration_id] = item
-        return integration_id
-
-    def revoke_key(self, key: str) -> None:
-        with self._lock:
-            self._find("keys", key).revoked = True
-
-    def set_key_abilities(self, key: str, abilities: Iterable[str]) -> None:
-        with self._lock:
-            self._find("keys", key).abilities = set(abilities)
 
     def credentials(self) -> tuple[list[Token], list[Key]]:
         """The valid (not revoked) tokens and keys, for people to practise with on the control page."""
