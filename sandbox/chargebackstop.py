@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from werkzeug.routing import Map, Rule
@@ -152,8 +152,8 @@ def _update(state: SandboxState, request: Request, integration_id: str) -> Reply
     return Reply(200, integration.as_payload())
 
 
-_ENDPOINTS = {("collection", "GET"): _list, ("collection", "POST"): _create, ("item", "GET"): _get}
-_ENDPOINTS |= {("item", "PATCH"): _update}
+_ENDPOINTS: dict[tuple[str, str], Callable[..., Reply]] = {("collection", "GET"): _list, ("item", "GET"): _get}
+_ENDPOINTS |= {("collection", "POST"): _create, ("item", "PATCH"): _update}
 
 
 class _Checker:

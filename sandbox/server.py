@@ -67,8 +67,9 @@ class SandboxApp:
             time.sleep(pause)
 
         def handle() -> Reply:
+            handler: Callable[[SandboxState, Request], Reply] = api.handle
             with self.state.locked():
-                return api.handle(self.state, request)
+                return handler(self.state, request)
 
         response = respond(plan.outcome, request, handle, api.error)
         if request.method not in READS and response.status_code < 300:

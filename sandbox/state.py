@@ -196,15 +196,15 @@ class SandboxState:
         against the organisation's (the API's create does that)."""
         with self._lock:
             self._find("organisations", organisation_id)
-            if integration_id is None:
-                # 64 random bits: a clash is astronomically rare, but costs nothing to rule out.
-                while (integration_id := f"int_{secrets.token_hex(8)}") in self.world.integrations:
-                    pass
-            elif integration_id in self.world.integrations:
+            if integration_id in self.world.integrations:
                 raise ValueError(f"integration {integration_id} already exists")
-            item = Integration(integration_id, organisation_id, name, type, list(merchant_ids), status)
-            self.world.integrations[integration_id] = item
-        return integration_id
+            new_id = integration_id or f"int_{secrets.token_hex(8)}"
+            while new_id in self.world.integrations:  # 64 random bits: a clash is astronomically rare, but
+                new_id = f"int_{secrets.token_hex(8)}"  # costs nothing to rule out
+            self.world.integrations[new_id] = Integration(
+                new_id, organisation_id, name, type, list(merchant_ids), status
+            )
+        return new_id
 
     def delete_integration(self, integration_id: str) -> None:
         with self._lock:
@@ -218,7 +218,8 @@ class SandboxState:
 
     def website(self, website_id: str) -> dict[str, Any]:
         with self._lock:
-            return self._find("websites", website_id).as_summary()
+            website: Website = self._find("websites", website_id)
+            return website.as_summary()
 
     def organisations(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -235,7 +236,8 @@ class SandboxState:
 
     def integration(self, integration_id: str) -> dict[str, Any]:
         with self._lock:
-            return self._find("integrations", integration_id).as_payload()
+            integration: Integration = self._find("integrations", integration_id)
+            return integration.as_payload()
 
     def credentials(self) -> tuple[list[Token], list[Key]]:
         """The valid (not revoked) tokens and keys, for people to practise with on the control page."""

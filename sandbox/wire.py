@@ -4,7 +4,7 @@ faults can still reshape it), routing that never redirects, and reading the bear
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ class Refused(Exception):
         self.reply = reply
 
 
-def route(routes: Map, request: Request, error: Callable[[int], Reply]) -> tuple[str, dict[str, str]]:
+def route(routes: Map, request: Request, error: Callable[[int], Reply]) -> tuple[Any, Mapping[str, Any]]:
     """The endpoint and path arguments; an unknown path is the API's own 404 and a wrong method its
     405 with `Allow`. Both APIs answer with or without one trailing slash, and never redirect."""
     path = request.path.removesuffix("/") if request.path != "/" else request.path
