@@ -10,10 +10,8 @@ reads like the docs; its second organisation's merchants are the "do not belong"
 
 from __future__ import annotations
 
-import copy
 import json
 import random
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +24,6 @@ DEMO = SCENARIOS["demo"]
 
 _TYPES = ("CUSTOM_ORDERS", "CUSTOM_ORDERS", "STRIPE", "STRIPE", "SHOPIFY", "PAYPAL", "ADYEN", "BRAINTREE")
 _CURRENCIES = ("USD", "USD", "EUR", "GBP")
-
-
-def resolve(scenario: str | Mapping[str, Any]) -> Scenario:
-    """A private copy of a named scenario or of the given dict (so loading never shares lists)."""
-    if isinstance(scenario, str):
-        try:
-            return copy.deepcopy(SCENARIOS[scenario])
-        except KeyError:
-            raise ValueError(f"unknown scenario {scenario!r}; known: {sorted(SCENARIOS)}") from None
-    return copy.deepcopy(dict(scenario))
 
 
 def generated_scenario(
