@@ -9,7 +9,6 @@ integrations created in the dashboard; without one (tests), the world lives in m
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import secrets
 import threading
@@ -21,7 +20,7 @@ from typing import Any
 
 from sandbox.faults import FaultRules
 from sandbox.scenarios import SCENARIOS
-from sandbox.world import Integration, Key, ScenarioError, Token, Website, World
+from sandbox.world import CURRENCY, PROVIDERS, STATUSES, Integration, Key, ScenarioError, Token, Website, World
 
 DEFAULT_MAX_PAGE_SIZE = 100
 APIS = ("datafast", "chargebackstop")
@@ -124,43 +123,49 @@ class SandboxState:
             flying = {api: old.get(api, {}).get("in_flight", 0) for api in APIS}
             self._stats = {api: {"requests": 0, "in_flight": n, "peak_in_flight": n} for api, n in flying.items()}
 
-    # --- the world: every change goes through `change`, so the entry's dataclass checks it just as
-    # it checks a scenario's (a currency, a status, a name's length); the setters name the knobs --
-
-    def change(self, table: str, ident: str, **fields: Any) -> None:
-        """Change fields of one entry of `World.<table>` ("websites", "tokens", "keys", "integrations")."""
-        with self._lock:
-            getattr(self.world, table)[ident] = dataclasses.replace(self._find(table, ident), **fields)
+    # --- the world, changed as the upstream's own UI would. Only what the simulator needs is checked
+    # (a known provider, a status, a currency code): a test may serve what the docs rule out ------
 
     def set_connected(self, website_id: str, provider: str, connected: bool) -> None:
+        if provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r}; known: {list(PROVIDERS)}")
         with self._lock:
-            now = self._find("websites", website_id).connected
-            self.change("websites", website_id, connected=now | {provider: bool(connected)})
+            self._find("websites", website_id).connected[provider] = bool(connected)
 
     def set_paddle_expiry(self, website_id: str, when: datetime | None) -> None:
-        self.change("websites", website_id, paddle_key_expires_at=when)
+        self._set("websites", website_id, paddle_key_expires_at=when)
 
     def set_currency(self, website_id: str, code: str) -> None:
-        self.change("websites", website_id, currency=code)
+        if not isinstance(code, str) or not CURRENCY.match(code):
+            raise ValueError(f"{code!r} is not a three-letter upper-case currency code")
+        self._set("websites", website_id, currency=code)
 
     def revoke_token(self, token: str) -> None:
-        self.change("tokens", token, revoked=True)
+        self._set("tokens", token, revoked=True)
 
     def set_token_scopes(self, token: str, scopes: Iterable[str]) -> None:
-        self.change("tokens", token, scopes=set(scopes))
+        self._set("tokens", token, scopes=set(scopes))
 
     def set_integration_status(self, integration_id: str, status: str) -> None:
         """A change made outside the dashboard (in ChargebackStop's own UI): may re-enable."""
-        self.change("integrations", integration_id, status=status)
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {list(STATUSES)}")
+        self._set("integrations", integration_id, status=status)
 
     def rename_integration(self, integration_id: str, name: str) -> None:
-        self.change("integrations", integration_id, name=name)
+        self._set("integrations", integration_id, name=name)
 
     def revoke_key(self, key: str) -> None:
-        self.change("keys", key, revoked=True)
+        self._set("keys", key, revoked=True)
 
     def set_key_abilities(self, key: str, abilities: Iterable[str]) -> None:
-        self.change("keys", key, abilities=set(abilities))
+        self._set("keys", key, abilities=set(abilities))
+
+    def _set(self, table: str, ident: str, **fields: Any) -> None:
+        with self._lock:
+            entry = self._find(table, ident)
+            for name, value in fields.items():
+                setattr(entry, name, value)
 
     def add_website(self, website_id: str | None = None, *, tokens: Iterable[str] = (), **fields: Any) -> str:
         """Add a website (a new ObjectId unless given) readable by the given tokens; returns its id.
