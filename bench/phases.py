@@ -32,7 +32,7 @@ from bench import cycle, detection, pages, plans, retention, seed  # noqa: E402
 from bench.sandbox import SandboxControl  # noqa: E402
 from integrations_app.alerts.batching import GROUP_QUIET  # noqa: E402
 from integrations_app.models import DataFastSite  # noqa: E402
-from integrations_app.sandbox.scenarios import generated_scenario  # noqa: E402
+from sandbox.scenarios import generated_scenario  # noqa: E402
 from tests.smtp_sink import SmtpSink  # noqa: E402
 
 NEEDS_POLLED_DATA = {"cycle", "detection", "pages", "plans"}

@@ -141,7 +141,7 @@ def simulate(*, sites: int, days: int, interval: int, path: Path | None) -> dict
     from bench import seed
     from integrations_app.history import compact, prune
     from integrations_app.models import PollAttempt, Snapshot
-    from integrations_app.sandbox.scenarios import generated_scenario
+    from sandbox.scenarios import generated_scenario
 
     call_command("migrate", verbosity=0)
     vendor = connection.vendor

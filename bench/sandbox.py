@@ -1,4 +1,4 @@
-"""The sandbox's control API (`/_sandbox/`, see integrations_app/sandbox/control.py)."""
+"""The sandbox's control API (`/_sandbox/`, see sandbox/control.py)."""
 
 from __future__ import annotations
 

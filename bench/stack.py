@@ -66,7 +66,7 @@ class Stack:
         return redis.Redis.from_url(self.redis_url)
 
     def start_sandbox(self) -> None:
-        argv = [python(), "manage.py", "sandbox", "--host", "127.0.0.1", "--port", str(self.ports.sandbox)]
+        argv = [python(), "-m", "sandbox", "--host", "127.0.0.1", "--port", str(self.ports.sandbox)]
         argv += ["--scenario", "empty", "-v", "0"]
         self.supervisor.start(
             "sandbox", argv, ready=lambda: requests.get(f"{self.sandbox_url}/_sandbox/stats", timeout=1).ok

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from integrations_app.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 from tests.redis_server import RedisServer
 from tests.smtp_sink import SmtpSink
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from integrations_app.sandbox.scenarios import DEMO
 from integrations_app.upstream.secret import Secret
+from sandbox.scenarios import DEMO
 
 _tokens = DEMO["datafast"]["tokens"]
 _keys = {key["label"]: key for key in DEMO["chargebackstop"]["keys"]}

@@ -48,9 +48,9 @@ from integrations_app.models import (
 )
 from integrations_app.polling.chargebackstop import poll_key
 from integrations_app.polling.datafast import poll_site
-from integrations_app.sandbox.scenarios import DEMO
 from integrations_app.upstream.errors import UpstreamError
 from integrations_app.views import context as broker_context
+from sandbox.scenarios import DEMO
 from tests import demo, factories
 
 DEMO_SECRETS = [token["token"] for token in DEMO["datafast"]["tokens"]] + [

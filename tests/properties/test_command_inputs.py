@@ -22,7 +22,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite
-from integrations_app.sandbox.scenarios import SCENARIOS
+from sandbox.scenarios import SCENARIOS
 from tests import factories
 from tests.properties import (
     ANY_CHARACTER,
@@ -207,7 +207,7 @@ def test_add_chargebackstop_key_saves_or_names_the_bad_argument(name, level, org
 @pytest.fixture
 def sandbox_logger() -> Iterator[None]:
     """The sandbox command sets its request logger's level; put it back."""
-    logger = logging.getLogger("integrations_app.sandbox")
+    logger = logging.getLogger("sandbox")
     level, handlers = logger.level, list(logger.handlers)
     yield
     logger.setLevel(level)

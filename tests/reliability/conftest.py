@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations_app.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 from tests.redis_server import RedisServer
 from tests.reliability.processes import Launcher
 from tests.reliability.relay import TcpRelay

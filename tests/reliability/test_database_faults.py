@@ -25,8 +25,8 @@ from integrations_app.models import (
     StatusChange,
 )
 from integrations_app.models.history import ChangeKind
-from integrations_app.sandbox.server import SandboxServer
 from integrations_app.tasks import poll_key, poll_site
+from sandbox.server import SandboxServer
 from tests import demo, factories
 from tests.reliability.processes import CeleryProcess, Launcher, database_url, wait_for
 from tests.reliability.relay import TcpRelay

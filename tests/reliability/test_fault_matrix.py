@@ -28,8 +28,8 @@ from integrations_app.models import (
     StatusChange,
 )
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.sandbox.server import SandboxServer
 from integrations_app.tasks import poll_key, poll_site
+from sandbox.server import SandboxServer
 from tests import factories
 from tests.reliability.processes import CeleryProcess, Launcher, wait_for
 from tests.reliability.relay import TcpRelay

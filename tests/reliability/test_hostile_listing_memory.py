@@ -16,8 +16,8 @@ import pytest
 from django.conf import settings
 
 from integrations_app.models import Integration, PollAttempt
-from integrations_app.sandbox.server import SandboxServer
 from integrations_app.tasks import poll_key
+from sandbox.server import SandboxServer
 from tests import factories
 from tests.reliability.processes import Launcher, wait_for
 

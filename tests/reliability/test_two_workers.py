@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 
 from integrations_app.models import ChargebackStopKey, DataFastSite, PollAttempt
-from integrations_app.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 from tests import demo, factories
 from tests.reliability.processes import TICK_SECONDS, Launcher, wait_for
 

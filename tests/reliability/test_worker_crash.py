@@ -13,7 +13,7 @@ import redis
 from django.utils import timezone
 
 from integrations_app.models import Alert, ChargebackStopKey, DataFastSite, PollAttempt, StatusChange
-from integrations_app.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 from tests import demo, factories
 from tests.redis_server import RedisServer
 from tests.reliability.processes import LEASE_SECONDS, TICK_SECONDS, Launcher, wait_for

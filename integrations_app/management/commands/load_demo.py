@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation, Organisation
-from integrations_app.sandbox.scenarios import DEMO
+from sandbox.scenarios import DEMO
 
 
 class Command(BaseCommand):

@@ -14,38 +14,25 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
-from integrations_app.sandbox import chargebackstop_api, control, datafast_api
-from integrations_app.sandbox.faults import respond
-from integrations_app.sandbox.state import SandboxState
-from integrations_app.sandbox.wire import Reply
+from sandbox import chargebackstop, control, datafast
+from sandbox.faults import respond
+from sandbox.state import SandboxState
+from sandbox.wire import Reply
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-log = logging.getLogger("integrations_app.sandbox")
-
-
-@dataclass(frozen=True)
-class SimulatedApi:
-    name: str
-    prefix: str
-    handle: Callable[[SandboxState, Request], Reply]
-    error: Callable[[int], Reply]
-
-
-APIS = (
-    SimulatedApi(datafast_api.NAME, datafast_api.PREFIX, datafast_api.handle, datafast_api.error),
-    SimulatedApi(
-        chargebackstop_api.NAME, chargebackstop_api.PREFIX, chargebackstop_api.handle, chargebackstop_api.error
-    ),
-)
+log = logging.getLogger("sandbox")
+APIS = (datafast, chargebackstop)  # each module has NAME, PREFIX, handle(state, request) and error(status)
+READS = ("GET", "HEAD", "OPTIONS")
 
 
 class SandboxApp:
@@ -55,34 +42,46 @@ class SandboxApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         started = time.perf_counter()
-        api = next((api for api in APIS if request.path.startswith(api.prefix)), None)
+        api = next((api for api in APIS if request.path.startswith(api.PREFIX)), None)
         if api is None:
             response = self._other(request)
             return _answer(response, environ, start_response, _once(lambda: _log(request, response, started)))
-        self.state.request_stats.started(api.name)
+        self.state.started(api.NAME)
         try:
             response = self._api(api, request)
         except BaseException:
-            self.state.request_stats.finished(api.name)
+            self.state.finished(api.NAME)
             _log(request, None, started)
             raise
 
         def finished() -> None:
-            self.state.request_stats.finished(api.name)
+            self.state.finished(api.NAME)
             _log(request, response, started)
 
         return _answer(response, environ, start_response, _once(finished))
 
-    def _api(self, api: SimulatedApi, request: Request) -> Response:
+    def _api(self, api: ModuleType, request: Request) -> Response:
         plan = self.state.faults.take(request.method, request.path)
         pause = self.state.latency + plan.delay
         if pause > 0:
             time.sleep(pause)
-        return respond(plan.outcome, request, lambda: api.handle(self.state, request), api.error)
+
+        def handle() -> Reply:
+            handler: Callable[[SandboxState, Request], Reply] = api.handle
+            with self.state.locked():
+                return handler(self.state, request)
+
+        response = respond(plan.outcome, request, handle, api.error)
+        if request.method not in READS and response.status_code < 300:
+            self.state.save()  # a create or a change: kept across restarts when there is a state file
+        return response
 
     def _other(self, request: Request) -> Response:
         if request.path == control.PREFIX.rstrip("/") or request.path.startswith(control.PREFIX):
-            return control.dispatch(self.state, request)
+            response = control.dispatch(self.state, request)
+            if request.method not in READS and response.status_code < 400:
+                self.state.save()
+            return response
         return Response("Not found. The sandbox serves /api/ (DataFast), /v1/ (ChargebackStop) and /_sandbox/.\n", 404)
 
 
@@ -137,10 +136,17 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class SandboxServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, scenario: str | Mapping[str, Any] = "demo") -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        scenario: str | Mapping[str, Any] = "demo",
+        *,
+        state_file: Path | None = None,
+    ) -> None:
         self.host = host
         self.port = port
-        self.state = SandboxState(scenario)
+        self.state = SandboxState(scenario, state_file=state_file)
         self.app = SandboxApp(self.state)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -180,6 +186,7 @@ class SandboxServer:
             self._thread.join(timeout=5)
         self._server.server_close()
         self._server = self._thread = None
+        self.state.save()  # changes made in-process (not over HTTP) are kept too
 
     def __enter__(self) -> SandboxServer:
         self.start()

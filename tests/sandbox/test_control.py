@@ -18,7 +18,7 @@ def website(sandbox) -> dict:
     return next(site for site in sandbox.state.websites() if site["id"] == demo.ACME_STORE)
 
 
-def test_the_control_page_lists_websites_and_integrations_with_labelled_buttons(sandbox):
+def test_the_control_page_lists_websites_integrations_and_valid_credentials_with_labelled_buttons(sandbox):
     response = control(sandbox, "GET", "/_sandbox/")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
@@ -29,8 +29,13 @@ def test_the_control_page_lists_websites_and_integrations_with_labelled_buttons(
     assert 'aria-label="Disconnect Stripe for Acme Store"' in page
     assert 'aria-label="Disable Acme Orders API"' in page
     assert 'aria-label="Enable Acme Legacy Orders"' in page
-    assert demo.DATAFAST_TOKEN.reveal() not in page
-    assert demo.PARTNER_KEY.reveal() not in page
+    # The demo credentials, so a new user can practise adding them in the dashboard; a revoked one is not offered.
+    for credential in (demo.DATAFAST_TOKEN, demo.OTHER_DATAFAST_TOKEN, demo.PARTNER_KEY, demo.ORGANISATION_KEY):
+        assert f"<code>{credential.reveal()}</code>" in page
+    assert "Northwind support group" in page
+    assert "Acme Store, Bluebird Books" in page  # what the first token can read
+    sandbox.state.revoke_key(demo.GROUP_KEY.reveal())
+    assert demo.GROUP_KEY.reveal() not in control(sandbox, "GET", "/_sandbox/").text
     assert control(sandbox, "GET", "/_sandbox").status_code == 200
 
 

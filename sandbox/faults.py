@@ -35,9 +35,18 @@ from typing import Any, NoReturn
 
 from werkzeug.wrappers import Request, Response
 
-from integrations_app.sandbox.wire import Reply
+from sandbox.wire import Reply
 
-_PARAMS: dict[str, tuple[set[str], set[str]]] = {  # kind: (required, optional)
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+KINDS: dict[str, tuple[set[str], set[str]]] = {  # kind: (required parameters, optional ones)
     "latency": ({"seconds"}, set()),
     "status": ({"status"}, {"retry_after", "body"}),
     "malformed": (set(), set()),
@@ -49,7 +58,14 @@ _PARAMS: dict[str, tuple[set[str], set[str]]] = {  # kind: (required, optional)
     "slow_headers": ({"seconds"}, {"lines"}),
     "huge_listing": ({"count", "items", "merchant_ids"}, set()),
 }
-KINDS = tuple(_PARAMS)
+CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {  # parameter: (valid?, what it must be)
+    "seconds": (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "interval": (lambda v: _number(v) and v > 0, "a number > 0"),
+    "status": (lambda v: _whole(v) and 100 <= v <= 599, "an HTTP status code"),
+    "retry_after": (_whole, "whole seconds >= 0"),
+    "body": (lambda v: isinstance(v, str | dict), "a str or a dict"),
+    "field": (lambda v: isinstance(v, str) and bool(v), "a dotted path such as 'data.0.stripe'"),
+} | dict.fromkeys(("lines", "count", "items", "merchant_ids"), (_whole, "a whole number >= 0"))
 MALFORMED_BODY = b'{"status": "success", "data": [{"stripe": {"connected": tru<html>502 Bad Gateway</html>'
 
 
@@ -272,38 +288,18 @@ def _huge_listing(request: Request, params: dict[str, Any]) -> Reply:
 
 
 def _check(rule: FaultRule) -> None:
-    if rule.kind not in _PARAMS:
+    if rule.kind not in KINDS:
         raise ValueError(f"unknown fault kind {rule.kind!r}; known: {list(KINDS)}")
     if not isinstance(rule.path, str) or not rule.path.startswith("/"):
         raise ValueError("path must be a request path prefix starting with '/'")
-    if rule.times is not None and (not isinstance(rule.times, int) or isinstance(rule.times, bool) or rule.times < 1):
+    if rule.times is not None and not (_whole(rule.times) and rule.times >= 1):
         raise ValueError("times must be None (every request) or a whole number >= 1")
-    required, optional = _PARAMS[rule.kind]
-    given = set(rule.params)
-    if required - given or given - required - optional:
+    required, optional = KINDS[rule.kind]
+    if required - set(rule.params) or set(rule.params) - required - optional:
         raise ValueError(
-            f"{rule.kind!r} takes {sorted(required)} and optionally {sorted(optional)}, got {sorted(given)}"
+            f"{rule.kind!r} takes {sorted(required)} and optionally {sorted(optional)}, got {sorted(rule.params)}"
         )
-    p = rule.params
-    forever = rule.kind == "stream" and p.get("seconds") is None  # a stream may go on for ever
-    if "seconds" in p and not forever and (not _is_number(p["seconds"]) or p["seconds"] < 0):
-        raise ValueError("seconds must be a number >= 0")
-    if "interval" in p and (not _is_number(p["interval"]) or p["interval"] <= 0):
-        raise ValueError("interval must be a number > 0")
-    for name in ("lines", "count", "items", "merchant_ids"):
-        if p.get(name) is not None and not (
-            isinstance(p[name], int) and not isinstance(p[name], bool) and p[name] >= 0
-        ):
-            raise ValueError(f"{name} must be a whole number >= 0")
-    if "status" in p and not (isinstance(p["status"], int) and 100 <= p["status"] <= 599):
-        raise ValueError("status must be an HTTP status code")
-    if p.get("retry_after") is not None and not (isinstance(p["retry_after"], int) and p["retry_after"] >= 0):
-        raise ValueError("retry_after must be whole seconds >= 0")
-    if p.get("body") is not None and not isinstance(p["body"], str | dict):
-        raise ValueError("body must be a str or a dict")
-    if "field" in p and (not isinstance(p["field"], str) or not p["field"]):
-        raise ValueError("field must be a dotted path such as 'data.0.stripe'")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    for name, value in rule.params.items():
+        valid, meaning = CHECKS[name]
+        if not (value is None and name in optional) and not valid(value):  # an optional one may be None
+            raise ValueError(f"{name} must be {meaning}")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import copy
+import json
 import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
 
-from integrations_app.sandbox.loader import ScenarioError, build_world
-from integrations_app.sandbox.scenarios import DEMO, generated_scenario
-from integrations_app.sandbox.server import SandboxServer
-from integrations_app.sandbox.state import SandboxState
+from sandbox.scenarios import DEMO, generated_scenario
+from sandbox.server import SandboxServer
+from sandbox.state import SandboxState
+from sandbox.world import ScenarioError, World
 
 
 def test_the_demo_scenario_has_what_the_demo_needs():
@@ -41,7 +43,7 @@ def test_the_demo_scenario_has_what_the_demo_needs():
 
 def test_demo_paddle_expiries_are_relative_to_load_time():
     now = datetime.now(UTC)
-    world = build_world(DEMO, now=now)
+    world = World.from_scenario(DEMO, now=now)
     expiries = sorted(
         (site.paddle_key_expires_at for site in world.websites.values() if site.connected["paddle"]),
         key=lambda when: when or datetime.max.replace(tzinfo=UTC),
@@ -124,10 +126,10 @@ def test_the_generated_scenario_is_big_deterministic_and_valid():
     scenario = generated_scenario(**params)
     assert scenario == generated_scenario(**params)
     assert scenario != generated_scenario(**params, seed=1)
-    world = build_world(scenario)
+    world = World.from_scenario(scenario)
     assert (len(world.websites), len(world.tokens), len(world.organisations)) == (5000, 20, 200)
     assert (len(world.integrations), len(world.keys)) == (1000, 5)
-    assert {len(token.website_ids) for token in world.tokens.values()} == {250}
+    assert {len(token.websites) for token in world.tokens.values()} == {250}
     assert {len(world.visible_integrations(key)) for key in world.keys.values()} == {200}
 
 
@@ -169,3 +171,28 @@ def test_a_server_starts_on_a_free_port_and_stop_frees_it():
 def test_a_server_is_a_context_manager():
     with SandboxServer(scenario="docs") as server:
         assert requests.get(server.url + "/v1/integrations/", timeout=5).status_code == 401
+
+
+def test_the_readme_lists_every_demo_credential():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    credentials = [token["token"] for token in DEMO["datafast"]["tokens"]]
+    credentials += [key["key"] for key in DEMO["chargebackstop"]["keys"]]
+    assert [credential for credential in credentials if f"`{credential}`" not in readme] == []
+
+
+def test_a_saved_world_reads_back_as_the_same_world():
+    world = World.from_scenario(DEMO)
+    world.tokens[DEMO["datafast"]["tokens"][0]["token"]].revoked = True
+    assert World.from_scenario(json.loads(json.dumps(world.as_scenario()))) == world
+
+
+def test_the_sandbox_imports_nothing_of_the_product():
+    """It restates the API contract on purpose: a client that drifted from the docs must fail against it."""
+    root = Path(__file__).resolve().parents[2] / "sandbox"
+    imports = [
+        (path.name, line)
+        for path in root.rglob("*.py")
+        for line in path.read_text().splitlines()
+        if line.lstrip().startswith(("import ", "from ")) and ("integrations_app" in line or "django" in line)
+    ]
+    assert imports == []
