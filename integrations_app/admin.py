@@ -12,7 +12,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from integrations_app import problems
-from integrations_app.credentials.forms import (
+from integrations_app.forms import (
     ChargebackStopKeyForm,
     DataFastAccountForm,
     DataFastSiteForm,

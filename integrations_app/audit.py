@@ -8,8 +8,8 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import AuditEntry, ChargebackStopKey, DataFastAccount
+from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.upstream.secret import mask
 
 BEARER = re.compile(r"(?P<scheme>Bearer\s+)[^\s\"',;]+", re.IGNORECASE)

@@ -14,9 +14,9 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from integrations_app.chargebackstop.models import KeyLevel
+from integrations_app.datafast.models import dft_token_validator
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation, Organisation
-from integrations_app.models.chargebackstop import KeyLevel
-from integrations_app.models.datafast import dft_token_validator
 from integrations_app.text import refuse_invisible
 from integrations_app.upstream.http import HEADER_SAFE
 

@@ -13,11 +13,11 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations_app import wording
 from integrations_app.chargebackstop.client import ChargebackStopClient
+from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.models import Integration, Organisation, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.polling.chargebackstop import poll_key
+from integrations_app.upstream import words as wording
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db

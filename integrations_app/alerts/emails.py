@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from integrations_app import problems
-from integrations_app.describe import describe, with_relations
+from integrations_app.alerts.describe import describe, with_relations
 from integrations_app.models import Alert, ChargebackStopKey, DataFastSite, Organisation, StatusChange
 from integrations_app.models.history import Severity
 from integrations_app.text import fit, one_line

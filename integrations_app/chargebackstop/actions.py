@@ -26,10 +26,10 @@ from django.utils import timezone
 from integrations_app import audit
 from integrations_app.chargebackstop.client import ChargebackStopClient
 from integrations_app.chargebackstop.client import Integration as Remote
-from integrations_app.crypto import SecretUnreadable
+from integrations_app.chargebackstop.models import IntegrationStatus
 from integrations_app.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation, StatusChange
-from integrations_app.models.chargebackstop import IntegrationStatus
 from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.text import fit
 from integrations_app.upstream.errors import UpstreamError
 

@@ -4,7 +4,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations_app.crypto import EncryptedSecretField
+from integrations_app.models.secret_field import EncryptedSecretField
 from integrations_app.models.sources import HasSecret, PolledSource
 
 

@@ -12,11 +12,10 @@ from django.utils import timezone
 
 from integrations_app.chargebackstop.client import ChargebackStopClient, Listing
 from integrations_app.chargebackstop.client import Integration as Remote
-from integrations_app.crypto import SecretUnreadable
-from integrations_app.db import write_transaction
+from integrations_app.chargebackstop.models import IntegrationStatus
 from integrations_app.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation, StatusChange
-from integrations_app.models.chargebackstop import IntegrationStatus
 from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.polling.outcome import (
     SOURCE_FIELDS,
     PollOutcome,
@@ -27,6 +26,7 @@ from integrations_app.polling.outcome import (
 )
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, claim, record_transition, settle_flapping
+from integrations_app.polling.write_queue import write_transaction
 from integrations_app.text import fit
 from integrations_app.upstream.errors import UpstreamError
 

@@ -6,8 +6,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations_app.crypto import EncryptedSecretField
 from integrations_app.datafast.client import PROVIDERS
+from integrations_app.models.secret_field import EncryptedSecretField
 from integrations_app.models.sources import HasSecret, PolledSource
 
 object_id_validator = RegexValidator(r"^[0-9a-fA-F]{24}$", "A website ID is 24 hexadecimal characters (an ObjectId).")

@@ -8,11 +8,10 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from integrations_app.crypto import SecretUnreadable
 from integrations_app.datafast.client import PROVIDERS, DataFastClient, WebsiteIntegrations
-from integrations_app.db import write_transaction
 from integrations_app.models import DataFastSite, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.polling.outcome import (
     SOURCE_FIELDS,
     PollOutcome,
@@ -23,6 +22,7 @@ from integrations_app.polling.outcome import (
 )
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, claim, record_transition, settle_flapping
+from integrations_app.polling.write_queue import write_transaction
 from integrations_app.problems import is_disconnect, paddle_state
 from integrations_app.upstream.errors import UpstreamError
 

@@ -1,11 +1,24 @@
+"""Every model of the app. The upstreams' own models live in their packages
+(`integrations_app.datafast.models`, `integrations_app.chargebackstop.models`); Django finds them
+through the imports below, and they keep the app label `integrations_app` (and so their tables)."""
+
 from __future__ import annotations
 
+import sys
+
+from integrations_app.chargebackstop import models as chargebackstop_models
+from integrations_app.chargebackstop.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation
+from integrations_app.datafast import models as datafast_models
+from integrations_app.datafast.models import DataFastAccount, DataFastSite, ProviderState
 from integrations_app.models.alerts import Alert
 from integrations_app.models.audit import AuditEntry, FormSubmission
-from integrations_app.models.chargebackstop import ChargebackStopKey, Integration, KeyOrganisation, Organisation
-from integrations_app.models.datafast import DataFastAccount, DataFastSite, ProviderState
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
 from integrations_app.models.sources import Health
+
+# The old module paths, for problems.py and summary.py, which are being changed on another branch
+# right now and still import from them. Remove once they import from the upstream packages.
+sys.modules.setdefault(f"{__name__}.chargebackstop", chargebackstop_models)
+sys.modules.setdefault(f"{__name__}.datafast", datafast_models)
 
 __all__ = [
     "Alert",

@@ -7,9 +7,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations_app.chargebackstop.models import ChargebackStopKey, Integration, Organisation
+from integrations_app.datafast.models import DataFastSite
 from integrations_app.models.alerts import Alert
-from integrations_app.models.chargebackstop import ChargebackStopKey, Integration, Organisation
-from integrations_app.models.datafast import DataFastSite
 
 
 class PollAttempt(models.Model):

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from integrations_app.chargebackstop.poller import poll_key
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import ChargebackStopKey, DataFastSite
-from integrations_app.polling.chargebackstop import poll_key
-from integrations_app.polling.datafast import poll_site
 from integrations_app.polling.locks import exclusive
 from integrations_app.polling.outcome import PollOutcome
 from integrations_app.polling.schedule import lease_end

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.conf import settings
 
-from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.polling.schedule import next_poll_time
 from integrations_app.polling.transitions import claim
 from integrations_app.text import fit

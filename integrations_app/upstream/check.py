@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from integrations_app.chargebackstop.client import ChargebackStopClient
-from integrations_app.crypto import UNREADABLE, SecretUnreadable
 from integrations_app.datafast.client import PROVIDERS, DataFastClient
+from integrations_app.models.secret_field import UNREADABLE, SecretUnreadable
 from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
 from integrations_app.upstream.secret import Secret
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hmac
 
-from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastAccount
+from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.upstream.secret import Secret
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integrations_app.crypto import UNREADABLE
+from integrations_app.models.secret_field import UNREADABLE
 from integrations_app.models.sources import PolledSource
 
 TRANSIENT = {"timeout", "connection", "server_error", "rate_limited"}

@@ -26,19 +26,19 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from integrations_app import audit, tasks
-from integrations_app.connection_check import (
+from integrations_app.forms import ChargebackStopKeyForm, DataFastAccountForm, DataFastSiteForm
+from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
+from integrations_app.models.secret_field import UNREADABLE, SecretUnreadable
+from integrations_app.models.sources import PolledSource
+from integrations_app.polling.schedule import lease_end
+from integrations_app.problems import with_problem
+from integrations_app.upstream.check import (
     CheckResult,
     check_chargebackstop,
     check_datafast,
     check_datafast_account,
 )
-from integrations_app.credentials.duplicates import duplicate_warning
-from integrations_app.credentials.forms import ChargebackStopKeyForm, DataFastAccountForm, DataFastSiteForm
-from integrations_app.crypto import UNREADABLE, SecretUnreadable
-from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
-from integrations_app.models.sources import PolledSource
-from integrations_app.polling.schedule import lease_end
-from integrations_app.problems import with_problem
+from integrations_app.upstream.duplicates import duplicate_warning
 from integrations_app.upstream.secret import Secret
 from integrations_app.views.access import staff_required
 from integrations_app.views.context import broker_reachable

@@ -8,9 +8,8 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from integrations_app import timeline, wording
+from integrations_app.alerts.describe import describe, with_relations
 from integrations_app.datafast.client import PROVIDERS
-from integrations_app.describe import describe, with_relations
 from integrations_app.models import (
     AuditEntry,
     ChargebackStopKey,
@@ -23,6 +22,8 @@ from integrations_app.models import (
 )
 from integrations_app.models.history import ChangeKind
 from integrations_app.problems import with_problem
+from integrations_app.upstream import words as wording
+from integrations_app.views import timeline
 
 HISTORY_ROWS = 50
 ATTEMPT_ROWS = 10

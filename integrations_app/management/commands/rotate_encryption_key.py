@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastAccount
+from integrations_app.models.secret_field import SecretUnreadable
 
 
 class Command(BaseCommand):
