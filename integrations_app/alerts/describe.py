@@ -1,4 +1,6 @@
-"""Plain-words descriptions of state changes, shared by alert emails and history pages."""
+"""Plain-words descriptions of state changes, shared by alert emails and history pages. The
+sentences are the upstreams' own (`<package>/words.py`); the kinds every upstream shares (health,
+flapping) are worded here with them."""
 
 from __future__ import annotations
 
@@ -7,90 +9,45 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import QuerySet
 
-from integrations_app.datafast.client import PROVIDERS
+from integrations_app import upstreams
 from integrations_app.models import StatusChange
-from integrations_app.models.history import ChangeKind, Severity
-
-HEALTH_WORDS = {
-    "site": {
-        "credential_rejected": "DataFast refused the token for {name}",
-        "not_found": "DataFast says website {name} does not exist",
-        "failing": "DataFast has not answered properly for {name} for over 3 poll intervals",
-        "ok": "{name} is polled normally again",
-        "pending": "{name} is waiting for its first poll",
-    },
-    "key": {
-        "credential_rejected": "ChargebackStop refused the API key {name}",
-        "not_found": "ChargebackStop answered 'not found' for the key {name}",
-        "failing": "ChargebackStop has not answered properly for the key {name} for over 3 poll intervals",
-        "ok": "The ChargebackStop key {name} is polled normally again",
-        "pending": "The ChargebackStop key {name} is waiting for its first poll",
-    },
-}
+from integrations_app.models.history import ChangeKind
 
 
 @dataclass(frozen=True)
 class Described:
     summary: str
-    where: str
     severity: str
     url: str
 
 
 def with_relations(changes: QuerySet[StatusChange]) -> QuerySet[StatusChange]:
-    return changes.select_related("site", "key", "integration", "organisation", "actor")
+    return changes.select_related(*upstreams.CHANGE_LINKS, "actor")
 
 
-def _thing(change: StatusChange) -> str:
-    if change.provider and change.site:
-        return f"{PROVIDERS.get(change.provider, change.provider)} on {change.site.name}"
-    if change.integration:
-        return f"integration “{change.integration.name}” in {change.organisation or change.integration.organisation}"
-    return change.site.name if change.site else str(change.key or "")
+def _capital(text: str) -> str:
+    return f"{text[0].upper()}{text[1:]}" if text else text
 
 
-def _who(change: StatusChange) -> str:
-    if change.actor:
-        return f" by {change.actor.get_username()} in the dashboard"
-    return " outside the dashboard" if change.outside_dashboard else ""
-
-
-def summary(change: StatusChange) -> str:  # noqa: PLR0911 (one line per kind reads best)
-    thing = _thing(change)
-    if change.kind == ChangeKind.PROVIDER:
-        if change.new == "not connected":
-            return f"{PROVIDERS.get(change.provider, change.provider)} disconnected on {change.site.name}"
-        verb = "reconnected" if change.severity == Severity.RECOVERY else "connected"
-        return f"{PROVIDERS.get(change.provider, change.provider)} {verb} on {change.site.name}"
-    if change.kind == ChangeKind.INTEGRATION_STATUS:
-        words = {"DISABLED": "disabled", "GONE": "is gone (no longer listed)", "ENABLED": "enabled again"}
-        return f"{thing[0].upper()}{thing[1:]} {words.get(change.new, change.new)}{_who(change)}"
-    if change.kind == ChangeKind.INTEGRATION_NAME:
-        return f"Integration renamed from “{change.old}” to “{change.new}”{_who(change)}"
-    if change.kind == ChangeKind.INTEGRATION_APPEARED:
-        return f"New {thing}"
+def summary(change: StatusChange) -> str:
+    words = upstreams.of_change(change).words
+    thing = words.thing(change)
     if change.kind == ChangeKind.SOURCE_HEALTH:
-        family = "site" if change.site else "key"
-        return HEALTH_WORDS[family].get(change.new, "{name}: " + change.new).format(name=thing)
-    if change.kind == ChangeKind.PADDLE_EXPIRY:
-        site = change.site.name if change.site else ""
-        words = {
-            "expiring": f"Paddle API key for {site} expires within 14 days",
-            "expired": f"Paddle API key for {site} has expired",
-        }
-        return words.get(change.new, f"Paddle API key for {site} is no longer close to expiry")
+        return words.HEALTH.get(change.new, "{name}: " + change.new).format(name=thing)
     if change.kind == ChangeKind.FLAPPING:
         if change.old:
-            return f"{thing[0].upper()}{thing[1:]} is flapping; alerts paused until it settles"
-        return f"{thing[0].upper()}{thing[1:]} stopped flapping and settled as {change.new}"
-    return f"{thing}: {change.old} → {change.new}"
+            return f"{_capital(thing)} is flapping; alerts paused until it settles"
+        return f"{_capital(thing)} stopped flapping and settled as {change.new}"
+    return words.summary(change) or f"{thing}: {change.old} → {change.new}"
 
 
 def link(change: StatusChange) -> str:
-    target = change.integration or change.site or change.organisation or change.key
-    return settings.SITE_URL + target.get_absolute_url() if target is not None else settings.SITE_URL + "/"
+    """The page of the most specific thing the change links to."""
+    for name in upstreams.of_change(change).change_links:
+        if (target := getattr(change, name)) is not None:
+            return settings.SITE_URL + target.get_absolute_url()
+    return settings.SITE_URL + "/"
 
 
 def describe(change: StatusChange) -> Described:
-    where = change.site.name if change.site else str(change.organisation or change.key or "")
-    return Described(summary=summary(change), where=where, severity=change.severity, url=link(change))
+    return Described(summary=summary(change), severity=change.severity, url=link(change))

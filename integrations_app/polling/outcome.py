@@ -1,4 +1,4 @@
-"""Recording a poll attempt and the health of its source, shared by both upstreams."""
+"""Recording a poll attempt and the health of its source, shared by every upstream."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from typing import Any
 
 from django.conf import settings
 
-from integrations_app.models import ChargebackStopKey, DataFastSite, Health, PollAttempt, StatusChange
+from integrations_app.models import Health, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.models.secret_field import SecretUnreadable
+from integrations_app.models.sources import PolledSource
 from integrations_app.polling.schedule import next_poll_time
 from integrations_app.polling.transitions import claim
 from integrations_app.text import fit
 from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
+from integrations_app.upstreams import links
 
-Source = DataFastSite | ChargebackStopKey
+Source = PolledSource  # a row of an upstream's source model (upstreams.py)
 SOURCE_FIELDS = [
     "next_poll_at",
     "last_polled_at",
@@ -56,12 +58,8 @@ def error_kind(error: Exception) -> str:
     return "secret_unreadable"
 
 
-def _links(source: Source) -> dict[str, Any]:
-    return {"site": source} if isinstance(source, DataFastSite) else {"key": source}
-
-
 def _attempt(source: Source, **fields: Any) -> PollAttempt:
-    return PollAttempt.objects.create(**_links(source), **fields)
+    return PollAttempt.objects.create(**links(source), **fields)
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,7 @@ def _set_health(source: Source, new: str, *, reason: str, now: datetime) -> list
         new=new,
         reason=fit(StatusChange, "reason", reason),
         notify=decision.notify,
-        **_links(source),
+        **links(source),
     )
     return [change]
 
@@ -127,7 +125,7 @@ def _confirm_first_verdict(source: Source, *, reason: str, now: datetime) -> lis
         new=source.health,
         reason=fit(StatusChange, "reason", f"since the first poll ({source.health_since:%Y-%m-%d %H:%M %Z}): {reason}"),
         notify=True,
-        **_links(source),
+        **links(source),
     )
     return [change]
 

@@ -26,18 +26,16 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from integrations_app import audit, tasks
-from integrations_app.forms import ChargebackStopKeyForm, DataFastAccountForm, DataFastSiteForm
+from integrations_app.chargebackstop.check import check_chargebackstop
+from integrations_app.chargebackstop.forms import ChargebackStopKeyForm
+from integrations_app.datafast.check import check_datafast, check_datafast_account
+from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.models.secret_field import UNREADABLE, SecretUnreadable
 from integrations_app.models.sources import PolledSource
 from integrations_app.polling.schedule import lease_end
 from integrations_app.problems import with_problem
-from integrations_app.upstream.check import (
-    CheckResult,
-    check_chargebackstop,
-    check_datafast,
-    check_datafast_account,
-)
+from integrations_app.upstream.check import CheckResult
 from integrations_app.upstream.duplicates import duplicate_warning
 from integrations_app.upstream.secret import Secret
 from integrations_app.views.access import staff_required

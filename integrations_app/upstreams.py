@@ -1,0 +1,112 @@
+"""The upstreams Paystatus watches, one line each. Dispatch, history rows, words, pages and commands
+ask this table which upstreams there are and which one a row belongs to, instead of testing types.
+
+Each upstream is a package, `integrations_app/<package>/`, holding everything it needs: `client.py`,
+`models.py` (its polled source and current-state rows), `poller.py`, `forms.py`, `words.py` (the
+sentences for its errors and changes), `check.py` (the credential check) and `admin.py`. Adding one
+is a package, a line here and a migration: see docs/adding-an-upstream.md.
+
+Entries name their modules by path and import them on first use: the pollers import the models,
+the shared polling code imports this table, and nothing here may import them back at load time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import import_module
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from integrations_app.models import StatusChange
+    from integrations_app.models.sources import PolledSource
+    from integrations_app.polling.outcome import PollOutcome
+
+
+@dataclass(frozen=True)
+class Upstream:
+    name: str  # "DataFast": as sentences say it
+    package: str  # integrations_app.<package>
+    kind: str  # the source's column on PollAttempt, Snapshot and StatusChange; task arguments, lock names
+    source: str  # the polled model
+    noun: str  # what one source is called in the status API and /healthz ("website")
+    poller: str  # the poll function, `poll(pk, *, dispatched_at=None) -> PollOutcome | None`
+    # StatusChange columns that belong to this upstream, the most specific first: a change links
+    # to the first one set (its page), and is this upstream's when any is set.
+    change_links: tuple[str, ...]
+    # Of those, the rows with a problem state of their own (problems.with_problem), most specific first.
+    problem_links: tuple[str, ...]
+
+    @property
+    def model(self) -> type[PolledSource]:
+        return apps.get_model("integrations_app", self.source)
+
+    @cached_property
+    def poll(self) -> Callable[..., PollOutcome | None]:
+        return import_string(self.poller)
+
+    @cached_property
+    def words(self) -> ModuleType:
+        """`integrations_app.<package>.words`: HEALTH, ERRORS, thing() and summary() of its changes."""
+        return import_module(f"integrations_app.{self.package}.words")
+
+    def last_error(self, source: PolledSource) -> str:
+        """The source's last poll error in this upstream's words ("" when the last poll was fine)."""
+        from integrations_app.upstream.words import last_error
+
+        return last_error(source, self.name, self.words.ERRORS)
+
+
+UPSTREAMS: tuple[Upstream, ...] = (
+    Upstream(
+        "DataFast",
+        "datafast",
+        kind="site",
+        source="DataFastSite",
+        noun="website",
+        poller="integrations_app.datafast.poller.poll_site",
+        change_links=("site",),
+        problem_links=("site",),
+    ),
+    Upstream(
+        "ChargebackStop",
+        "chargebackstop",
+        kind="key",
+        source="ChargebackStopKey",
+        noun="key",
+        poller="integrations_app.chargebackstop.poller.poll_key",
+        change_links=("integration", "organisation", "key"),
+        problem_links=("organisation", "key"),
+    ),
+)
+BY_KIND = {upstream.kind: upstream for upstream in UPSTREAMS}
+# Every upstream column of a history row, for select_related and grouping.
+CHANGE_LINKS = tuple(link for upstream in UPSTREAMS for link in upstream.change_links)
+SOURCE_LINKS = tuple(upstream.kind for upstream in UPSTREAMS)
+
+
+def of(source: Any) -> Upstream:
+    """The upstream a polled source (a row of one of the `source` models) belongs to."""
+    for upstream in UPSTREAMS:
+        if type(source) is upstream.model:
+            return upstream
+    raise LookupError(f"{type(source).__name__} is not the source model of any upstream")
+
+
+def of_change(change: StatusChange) -> Upstream:
+    """The upstream a state change belongs to: the first whose columns it sets."""
+    for upstream in UPSTREAMS:
+        if any(getattr(change, f"{link}_id") is not None for link in upstream.change_links):
+            return upstream
+    raise LookupError(f"state change {change.pk} links to no upstream")
+
+
+def links(source: Any) -> dict[str, Any]:
+    """The column values that tie a history row (attempt, snapshot, change) to `source`."""
+    return {of(source).kind: source}
