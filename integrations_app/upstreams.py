@@ -24,6 +24,8 @@ from django.utils.module_loading import import_string
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from django.db.models import Model
+
     from integrations_app.models import StatusChange
     from integrations_app.models.sources import PolledSource
     from integrations_app.polling.outcome import PollOutcome
@@ -42,6 +44,8 @@ class Upstream:
     change_links: tuple[str, ...]
     # Of those, the rows with a problem state of their own (problems.with_problem), most specific first.
     problem_links: tuple[str, ...]
+    # The rows with a problem state, as the status API and /healthz list them: (noun, model).
+    problem_rows: tuple[tuple[str, str], ...]
 
     @property
     def model(self) -> type[PolledSource]:
@@ -55,6 +59,9 @@ class Upstream:
     def words(self) -> ModuleType:
         """`integrations_app.<package>.words`: HEALTH, ERRORS, thing() and summary() of its changes."""
         return import_module(f"integrations_app.{self.package}.words")
+
+    def problem_models(self) -> list[tuple[str, type[Model]]]:
+        return [(noun, apps.get_model("integrations_app", name)) for noun, name in self.problem_rows]
 
     def last_error(self, source: PolledSource) -> str:
         """The source's last poll error in this upstream's words ("" when the last poll was fine)."""
@@ -73,6 +80,7 @@ UPSTREAMS: tuple[Upstream, ...] = (
         poller="integrations_app.datafast.poller.poll_site",
         change_links=("site",),
         problem_links=("site",),
+        problem_rows=(("website", "DataFastSite"),),
     ),
     Upstream(
         "ChargebackStop",
@@ -83,6 +91,7 @@ UPSTREAMS: tuple[Upstream, ...] = (
         poller="integrations_app.chargebackstop.poller.poll_key",
         change_links=("integration", "organisation", "key"),
         problem_links=("organisation", "key"),
+        problem_rows=(("key", "ChargebackStopKey"), ("organisation", "Organisation")),
     ),
 )
 BY_KIND = {upstream.kind: upstream for upstream in UPSTREAMS}
@@ -97,6 +106,14 @@ def of(source: Any) -> Upstream:
         if type(source) is upstream.model:
             return upstream
     raise LookupError(f"{type(source).__name__} is not the source model of any upstream")
+
+
+def of_model(model: type[Model]) -> Upstream:
+    """The upstream whose problem rows (`problem_rows`) include `model`."""
+    for upstream in UPSTREAMS:
+        if any(model is row_model for _, row_model in upstream.problem_models()):
+            return upstream
+    raise LookupError(f"{model.__name__} has no problem state in any upstream")
 
 
 def of_change(change: StatusChange) -> Upstream:

@@ -3,6 +3,9 @@ a create, rename or disable, on the form field they concern) and its integration
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from integrations_app.models import StatusChange
 from integrations_app.models.history import ChangeKind
 from integrations_app.upstream.errors import (
@@ -74,6 +77,11 @@ def explain(error: UpstreamError, *, creating: bool) -> tuple[str, str]:
             "have been made; check the organisation page (the next poll will show it) before trying again."
         )
     return field, message
+
+
+def disconnected(rows: Sequence[Any]) -> dict[int, list[str]]:
+    """Nothing: ChargebackStop's problem words name no provider."""
+    return {}
 
 
 def thing(change: StatusChange) -> str:

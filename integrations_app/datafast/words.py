@@ -3,6 +3,10 @@ expiry), for pages, alert emails and the credential check."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from integrations_app import problems
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import StatusChange
 from integrations_app.models.history import ChangeKind, Severity
@@ -21,6 +25,11 @@ ERRORS = {
     "credential_403": "no access to this website",
     "not_found": "website not found",
 }
+
+
+def disconnected(rows: Sequence[Any]) -> dict[int, list[str]]:
+    """{website pk: its disconnected providers}, which a website's problem words name."""
+    return problems.disconnected_by_site(rows)
 
 
 def provider_name(provider: str) -> str:

@@ -58,9 +58,10 @@ class Kind:
     form: FormClass
     noun: str
     slug: str  # audit actions are credentials.<slug>.create/update/delete; URLs <slug>-edit/-delete
+    id_field: str = ""  # the upstream's ID of the row, named in audit targets beside its name
 
     def target(self, obj: Any) -> str:
-        return f"{self.slug} {obj.name}" + (f" ({obj.website_id})" if self.slug == "site" else "")
+        return f"{self.slug} {obj.name}" + (f" ({getattr(obj, self.id_field)})" if self.id_field else "")
 
     def done_url(self, obj: Any) -> str:
         # Websites and keys have a detail page with "test connection"; accounts live on the index.
@@ -68,7 +69,7 @@ class Kind:
 
 
 ACCOUNT = Kind(DataFastAccount, DataFastAccountForm, "DataFast account", "account")
-SITE = Kind(DataFastSite, DataFastSiteForm, "website", "site")
+SITE = Kind(DataFastSite, DataFastSiteForm, "website", "site", id_field="website_id")
 KEY = Kind(ChargebackStopKey, ChargebackStopKeyForm, "ChargebackStop key", "key")
 
 

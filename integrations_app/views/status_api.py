@@ -17,9 +17,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from integrations_app import problems, throttle
-from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation
 from integrations_app.problems import with_problem
 from integrations_app.summary import summary
+from integrations_app.upstreams import UPSTREAMS
 
 PROBLEM_LIST_MAX = 500  # of each kind: the counts are always complete, the list is bounded
 SCOPE = "status-api-token"
@@ -54,17 +54,13 @@ def problem_list(now: datetime) -> list[dict[str, Any]]:
     use. Four queries whatever the size."""
     quiet = [problems.RANK[problem] for problem in problems.QUIET]
     found: list[dict[str, Any]] = []
-    for kind, queryset in (
-        ("website", DataFastSite.objects.all()),
-        ("key", ChargebackStopKey.objects.all()),
-        ("organisation", Organisation.objects.all()),
-    ):
+    for upstream, kind, model in ((up, noun, model) for up in UPSTREAMS for noun, model in up.problem_models()):
         rows = list(
-            with_problem(queryset, now)
+            with_problem(model.objects.all(), now)
             .exclude(problem_rank__in=quiet)
             .order_by("problem_rank", "pk")[:PROBLEM_LIST_MAX]
         )
-        disconnected = problems.disconnected_by_site(rows) if kind == "website" else {}
+        disconnected = upstream.words.disconnected(rows)
         for row in rows:
             problem = problems.problem_of(row)
             found.append(
