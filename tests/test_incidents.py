@@ -4,8 +4,10 @@ then silence until it settles. The same rules for both kinds of subject, proven 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,3 +152,17 @@ def test_a_flapping_subject_that_settles_bad_says_so_and_keeps_its_incident_open
     assert (last.severity, last.new, last.notify) == (Severity.NOTICE, subject.bad_word, True)
     row = subject.row()
     assert (row.flapping_since, row.alert_open) == (None, True)
+
+
+def test_only_the_recorder_writes_state_changes():
+    """Every change passes the notify policy: no module but alerts/changes.py creates the rows."""
+    app = Path(__file__).resolve().parent.parent / "integrations_app"
+    writes = re.compile(
+        r"(?<!class )StatusChange\(|StatusChange\.objects\.(create|bulk_create|get_or_create|update_or_create)\("
+    )
+    writers = sorted(
+        str(path.relative_to(app))
+        for path in app.rglob("*.py")
+        if "sandbox" not in path.parts and "migrations" not in path.parts and writes.search(path.read_text())
+    )
+    assert writers == ["alerts/changes.py"]

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations_app.alerts.changes import change, record, record_change
 from integrations_app.chargebackstop.client import ChargebackStopClient, Listing
 from integrations_app.chargebackstop.client import Integration as Remote
 from integrations_app.chargebackstop.models import IntegrationStatus
@@ -27,7 +28,6 @@ from integrations_app.polling.outcome import (
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, claim, record_transition, settle_flapping
 from integrations_app.polling.write_queue import write_transaction
-from integrations_app.text import fit
 from integrations_app.upstream.errors import UpstreamError
 
 ENABLED, GONE = IntegrationStatus.ENABLED, IntegrationStatus.GONE
@@ -131,20 +131,22 @@ def apply_integrations(
         # (first seen at its `now`) get an "appeared" change.
         Integration.objects.bulk_create(appeared, ignore_conflicts=True)
         if not first_observation:
-            changes += StatusChange.objects.bulk_create(
-                StatusChange(
-                    kind=ChangeKind.INTEGRATION_APPEARED,
-                    severity=Severity.INFO,
-                    at=now,
-                    new=row.status,
-                    reason=f"first seen by key {key}",
-                    integration=row,
-                    organisation=row.organisation,
-                    key=key,
+            changes += record(
+                *(
+                    change(
+                        ChangeKind.INTEGRATION_APPEARED,
+                        Severity.INFO,
+                        at=now,
+                        new=row.status,
+                        reason=f"first seen by key {key}",
+                        integration=row,
+                        organisation=row.organisation,
+                        key=key,
+                    )
+                    for row in Integration.objects.filter(
+                        integration_id__in=[row.integration_id for row in appeared], first_seen_at=now
+                    ).select_related("organisation")
                 )
-                for row in Integration.objects.filter(
-                    integration_id__in=[row.integration_id for row in appeared], first_seen_at=now
-                ).select_related("organisation")
             )
     Integration.objects.filter(integration_id__in=listed).update(last_seen_at=now, seen_by=key)
     if listing.complete:
@@ -182,12 +184,12 @@ def _apply_one(
     old_name = row.name
     if remote.name != old_name and claim(row, {"name": old_name}, {"name": remote.name}):
         changes.append(
-            StatusChange.objects.create(
-                kind=ChangeKind.INTEGRATION_NAME,
-                severity=Severity.INFO,
+            record_change(
+                ChangeKind.INTEGRATION_NAME,
+                Severity.INFO,
                 at=now,
-                old=fit(StatusChange, "old", old_name),
-                new=fit(StatusChange, "new", remote.name),
+                old=old_name,
+                new=remote.name,
                 reason=f"renamed {OUTSIDE}",
                 outside_dashboard=True,
                 **subject.links,

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from integrations_app.alerts.changes import record_change
 from integrations_app.datafast.client import PROVIDERS, DataFastClient, WebsiteIntegrations
 from integrations_app.models import DataFastSite, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
@@ -117,9 +118,9 @@ def apply_paddle_expiry(
         severity, notify = Severity.INFO, False
     when = result.paddle_key_expires_at.isoformat() if result.paddle_key_expires_at else "no expiry"
     return [
-        StatusChange.objects.create(
-            kind=ChangeKind.PADDLE_EXPIRY,
-            severity=severity,
+        record_change(
+            ChangeKind.PADDLE_EXPIRY,
+            severity,
             at=now,
             old=old,
             new=new,

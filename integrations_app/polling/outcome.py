@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
+from integrations_app.alerts.changes import record_change
 from integrations_app.models import Health, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.models.secret_field import SecretUnreadable
@@ -38,7 +39,6 @@ class PollOutcome:
     source: str
     ok: bool
     error_kind: str = ""
-    skipped: bool = False
     changes: list[StatusChange] = field(default_factory=list)
 
     @property
@@ -95,17 +95,18 @@ def _set_health(source: Source, new: str, *, reason: str, now: datetime) -> list
     expected = {"health": old, "health_alert_open": source.health_alert_open}
     if not claim(source, expected, {"health": new, "health_since": now, "health_alert_open": decision.alert_open}):
         return []
-    change = StatusChange.objects.create(
-        kind=ChangeKind.SOURCE_HEALTH,
-        severity=decision.severity,
-        at=now,
-        old=old,
-        new=new,
-        reason=fit(StatusChange, "reason", reason),
-        notify=decision.notify,
-        **links(source),
-    )
-    return [change]
+    return [
+        record_change(
+            ChangeKind.SOURCE_HEALTH,
+            decision.severity,
+            at=now,
+            old=old,
+            new=new,
+            reason=reason,
+            notify=decision.notify,
+            **links(source),
+        )
+    ]
 
 
 def _confirm_first_verdict(source: Source, *, reason: str, now: datetime) -> list[StatusChange]:
@@ -117,17 +118,18 @@ def _confirm_first_verdict(source: Source, *, reason: str, now: datetime) -> lis
         return []
     if not claim(source, {"health": source.health, "health_alert_open": False}, {"health_alert_open": True}):
         return []
-    change = StatusChange.objects.create(
-        kind=ChangeKind.SOURCE_HEALTH,
-        severity=Severity.PROBLEM,
-        at=now,
-        old=source.health,
-        new=source.health,
-        reason=fit(StatusChange, "reason", f"since the first poll ({source.health_since:%Y-%m-%d %H:%M %Z}): {reason}"),
-        notify=True,
-        **links(source),
-    )
-    return [change]
+    return [
+        record_change(
+            ChangeKind.SOURCE_HEALTH,
+            Severity.PROBLEM,
+            at=now,
+            old=source.health,
+            new=source.health,
+            reason=f"since the first poll ({source.health_since:%Y-%m-%d %H:%M %Z}): {reason}",
+            notify=True,
+            **links(source),
+        )
+    ]
 
 
 def record_success(
