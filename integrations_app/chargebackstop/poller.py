@@ -3,12 +3,10 @@ and detect integrations that were disabled, renamed, re-enabled or are gone."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 
 from integrations_app.alerts.changes import change, record, record_change
 from integrations_app.chargebackstop.client import ChargebackStopClient, Listing
@@ -16,19 +14,16 @@ from integrations_app.chargebackstop.client import Integration as Remote
 from integrations_app.chargebackstop.models import IntegrationStatus
 from integrations_app.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.polling.outcome import (
     SOURCE_FIELDS,
     PollOutcome,
-    error_kind,
+    fetch,
     polled_since,
-    record_failure,
     record_success,
 )
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, claim, record_transition, settle_flapping
 from integrations_app.polling.write_queue import write_transaction
-from integrations_app.upstream.errors import UpstreamError
 
 ENABLED, GONE = IntegrationStatus.ENABLED, IntegrationStatus.GONE
 OUTSIDE = "outside the dashboard"
@@ -39,18 +34,12 @@ def poll_key(key_id: int, *, dispatched_at: datetime | None = None) -> PollOutco
     key = ChargebackStopKey.objects.get(pk=key_id)
     if polled_since(key, dispatched_at):
         return None
-    started = timezone.now()
-    clock = time.monotonic()
-    try:
-        # One deadline for the whole listing, every page and retry included (the HTTP layer cuts a
-        # request that would outlive it); the overlap lock is renewed meanwhile, so it cannot expire.
-        listing = ChargebackStopClient(key.secret, deadline=clock + settings.POLL_DEADLINE_SECONDS).list_integrations()
-    except (UpstreamError, SecretUnreadable) as error:
-        duration = int((time.monotonic() - clock) * 1000)
-        with write_transaction():
-            changes = record_failure(key, error, started=started, duration_ms=duration)
-        return PollOutcome(str(key), ok=False, error_kind=error_kind(error), changes=changes)
-    duration = int((time.monotonic() - clock) * 1000)
+    # One deadline for the whole listing, every page and retry included; the overlap lock is
+    # renewed meanwhile, so it cannot expire.
+    fetched = fetch(key, lambda deadline: ChargebackStopClient(key.secret, deadline=deadline).list_integrations())
+    if fetched.answer is None:
+        return fetched.failed
+    listing, started, duration = fetched.answer, fetched.started, fetched.duration_ms
     first_observation = key.last_success_at is None
     with write_transaction():
         changes = record_success(

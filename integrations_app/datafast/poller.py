@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
-
-from django.conf import settings
-from django.utils import timezone
 
 from integrations_app.alerts.changes import record_change
 from integrations_app.datafast.client import PROVIDERS, DataFastClient, WebsiteIntegrations
 from integrations_app.models import DataFastSite, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.polling.outcome import (
     SOURCE_FIELDS,
     PollOutcome,
-    error_kind,
+    fetch,
     polled_since,
-    record_failure,
     record_success,
 )
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, claim, record_transition, settle_flapping
 from integrations_app.polling.write_queue import write_transaction
 from integrations_app.problems import is_disconnect, paddle_state
-from integrations_app.upstream.errors import UpstreamError
 
 PADDLE_FIELDS = ["currency", "paddle_key_expires_at"]  # and `paddle_expiry_state`, by compare-and-set
 
@@ -39,17 +32,13 @@ def poll_site(site_id: int, *, dispatched_at: datetime | None = None) -> PollOut
     site = DataFastSite.objects.select_related("account").get(pk=site_id)
     if polled_since(site, dispatched_at):
         return None
-    started = timezone.now()
-    clock = time.monotonic()
-    try:
-        client = DataFastClient(site.account.secret, deadline=clock + settings.POLL_DEADLINE_SECONDS)
-        result = client.website_integrations(site.website_id)
-    except (UpstreamError, SecretUnreadable) as error:
-        duration = int((time.monotonic() - clock) * 1000)
-        with write_transaction():
-            changes = record_failure(site, error, started=started, duration_ms=duration)
-        return PollOutcome(str(site), ok=False, error_kind=error_kind(error), changes=changes)
-    duration = int((time.monotonic() - clock) * 1000)
+    fetched = fetch(
+        site,
+        lambda deadline: DataFastClient(site.account.secret, deadline=deadline).website_integrations(site.website_id),
+    )
+    if fetched.answer is None:
+        return fetched.failed
+    result, started, duration = fetched.answer, fetched.started, fetched.duration_ms
     first_observation = site.last_success_at is None
     with write_transaction():
         changes = record_success(site, started=started, duration_ms=duration)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
+from django.utils import timezone
 
 from integrations_app.alerts.changes import record_change
 from integrations_app.models import Health, PollAttempt, StatusChange
@@ -15,11 +18,13 @@ from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.models.sources import PolledSource
 from integrations_app.polling.schedule import next_poll_time
 from integrations_app.polling.transitions import claim
+from integrations_app.polling.write_queue import write_transaction
 from integrations_app.text import fit
 from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
 from integrations_app.upstreams import links
 
 Source = PolledSource  # a row of an upstream's source model (upstreams.py)
+T = TypeVar("T")
 SOURCE_FIELDS = [
     "next_poll_at",
     "last_polled_at",
@@ -44,6 +49,33 @@ class PollOutcome:
     @property
     def alerts(self) -> int:
         return sum(1 for change in self.changes if change.notify)
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[T]):
+    """An upstream's answer for one poll, or the outcome of a poll that got none (recorded)."""
+
+    answer: T | None
+    started: datetime
+    duration_ms: int
+    failed: PollOutcome | None = None
+
+
+def fetch(source: Source, ask: Callable[[float], T]) -> Fetched[T]:
+    """Ask the upstream for `source`'s state: `ask(deadline)` with one deadline for the whole poll
+    (POLL_DEADLINE_SECONDS; the HTTP layer cuts any request that would outlive it). An upstream
+    error, or a secret no key decrypts, is recorded here (`record_failure`) and returned as `failed`."""
+    started = timezone.now()
+    clock = time.monotonic()
+    try:
+        answer = ask(clock + settings.POLL_DEADLINE_SECONDS)
+    except (UpstreamError, SecretUnreadable) as error:
+        duration = int((time.monotonic() - clock) * 1000)
+        with write_transaction():
+            changes = record_failure(source, error, started=started, duration_ms=duration)
+        failed = PollOutcome(str(source), ok=False, error_kind=error_kind(error), changes=changes)
+        return Fetched(None, started, duration, failed)
+    return Fetched(answer, started, int((time.monotonic() - clock) * 1000))
 
 
 def polled_since(source: Source, dispatched_at: datetime | None) -> bool:
