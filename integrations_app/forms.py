@@ -7,7 +7,9 @@ secret only ever as its masked hint.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from django import forms
@@ -22,26 +24,102 @@ MAX_INTERVAL = 86_400  # a day: longer would leave a source unwatched for too lo
 MAX_SECRET_LENGTH = 500
 
 
-class StyledModelForm(forms.ModelForm):
-    """Bootstrap classes on every widget, and `is-invalid` on fields with errors. Django itself adds
-    `aria-invalid` and `aria-describedby` (`<id>_helptext`, `<id>_error`), which the template matches."""
+# Upstream IDs (merchants, organisations, integrations): letters, digits, `_` and `-`.
+ID_CHARACTERS = re.compile(r"[A-Za-z0-9_\-]+")
+SEPARATORS = re.compile(r"[\s,]+")
+NAMED_IN_ERRORS = 5  # bad IDs named in one message; the rest are counted
+
+
+def _widget_class(widget: forms.Widget) -> str:
+    if isinstance(widget, forms.CheckboxInput):
+        return "form-check-input"
+    if isinstance(widget, forms.Select):
+        return "form-select"
+    return "form-control"
+
+
+class Bootstrap:
+    """Bootstrap's class on every visible widget (kept beside a field's own classes), and
+    `is-invalid` on each field with an error, however it came: field cleaning, `clean()`, the
+    model's validation, or a view's `add_error` for an upstream refusal (all go through
+    `add_error`). Django itself adds `aria-invalid` and `aria-describedby` (`<id>_helptext`,
+    `<id>_error`), which the templates match."""
+
+    fields: dict[str, forms.Field]
+    errors: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.CheckboxInput):
-                widget.attrs["class"] = "form-check-input"
-            elif isinstance(widget, forms.Select):
-                widget.attrs["class"] = "form-select"
-            else:
-                widget.attrs["class"] = "form-control"
+            if not field.widget.is_hidden:
+                _add_class(field.widget, _widget_class(field.widget))
 
-    def full_clean(self) -> None:
-        super().full_clean()
+    def add_error(self, field: str | None, error: Any) -> None:
+        super().add_error(field, error)  # type: ignore[misc]
         for name in self.errors:
             if name in self.fields:
-                self.fields[name].widget.attrs["class"] += " is-invalid"
+                _add_class(self.fields[name].widget, "is-invalid")
+
+
+def _add_class(widget: forms.Widget, css: str) -> None:
+    classes = widget.attrs.get("class", "").split()
+    if css not in classes:
+        widget.attrs["class"] = " ".join([css, *classes] if css != "is-invalid" else [*classes, css])
+
+
+class BootstrapForm(Bootstrap, forms.Form):
+    pass
+
+
+class StyledModelForm(Bootstrap, forms.ModelForm):
+    pass
+
+
+def name_some(values: Iterable[str]) -> str:
+    """`a, b, c and 4 more`: name the culprits without pasting a thousand of them back."""
+    values = list(values)
+    shown = ", ".join(value if len(value) <= 40 else value[:40] + "…" for value in values[:NAMED_IN_ERRORS])
+    rest = len(values) - NAMED_IN_ERRORS
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+class IdListField(forms.Field):
+    """Upstream IDs separated by commas, spaces or new lines, cleaned to a list in the order typed:
+    at most `max_items`, each of ID_CHARACTERS and at most `max_length` long. A repeated ID is
+    refused when the upstream would refuse it (`unique`), else dropped."""
+
+    widget = forms.Textarea
+
+    def __init__(self, *, noun: str, max_items: int, unique: bool, max_length: int = 100, **kwargs: Any) -> None:
+        self.noun, self.max_items, self.unique, self.max_length = noun, max_items, unique, max_length
+        kwargs["error_messages"] = {"required": f"Enter at least one {noun}.", **kwargs.get("error_messages", {})}
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list | tuple):
+            return [str(item) for item in value]
+        items = [part for part in SEPARATORS.split(str(value or "")) if part]
+        return items if self.unique else list(dict.fromkeys(items))
+
+    def prepare_value(self, value: Any) -> Any:
+        # Initial values come as lists; what the user typed comes back as the string they typed.
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)  # the empty list is the "required" error
+        plural = f"{self.noun}s"
+        if len(value) > self.max_items:
+            raise ValidationError(f"Enter at most {self.max_items:,} {plural}; this list has {len(value):,}.")
+        if bad := [item for item in value if not ID_CHARACTERS.fullmatch(item)]:
+            raise ValidationError(
+                f"{plural.capitalize()} may contain only letters, digits, “_” and “-”; these do not: {name_some(bad)}."
+            )
+        if long := [item for item in value if len(item) > self.max_length]:
+            raise ValidationError(
+                f"{plural.capitalize()} are at most {self.max_length} characters; these are longer: {name_some(long)}."
+            )
+        if self.unique and (repeated := [item for item, count in Counter(value).items() if count > 1]):
+            raise ValidationError(f"Each {self.noun} may appear once; listed more than once: {name_some(repeated)}.")
 
 
 class NamedForm(StyledModelForm):

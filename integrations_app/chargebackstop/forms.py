@@ -6,68 +6,26 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections import Counter
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from integrations_app.chargebackstop.client import DISABLED, ENABLED, NAME_MAX_LENGTH
 from integrations_app.chargebackstop.models import ChargebackStopKey, KeyLevel, KeyOrganisation, Organisation
-from integrations_app.forms import NamedForm, SecretForm, header_safe, interval_field, name_messages
+from integrations_app.forms import (
+    BootstrapForm,
+    IdListField,
+    NamedForm,
+    SecretForm,
+    header_safe,
+    interval_field,
+    name_messages,
+)
 from integrations_app.text import refuse_invisible
 
-MERCHANT_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
-MERCHANT_ID_MAX_LENGTH = 100
 MAX_MERCHANT_IDS = 1000
-_SEPARATORS = re.compile(r"[\s,]+")
-_SHOWN = 5  # bad IDs named in one message; the rest are counted
-ORGANISATION_ID = re.compile(r"[A-Za-z0-9_\-]{1,100}")
 MAX_ORGANISATION_IDS = 200
-
-
-def _name_some(values: Iterable[str]) -> str:
-    """`a, b, c and 4 more`: name the culprits without pasting a thousand of them back."""
-    values = list(values)
-    shown = ", ".join(value if len(value) <= 40 else value[:40] + "…" for value in values[:_SHOWN])
-    rest = len(values) - _SHOWN
-    return f"{shown} and {rest} more" if rest > 0 else shown
-
-
-class MerchantIdsField(forms.Field):
-    """Merchant IDs separated by commas, spaces or new lines; cleans to a list in the order typed."""
-
-    widget = forms.Textarea
-    default_error_messages: ClassVar[dict[str, str]] = {"required": "Enter at least one merchant ID."}
-
-    def to_python(self, value: Any) -> list[str]:
-        if isinstance(value, list | tuple):
-            return [str(item) for item in value]
-        return [part for part in _SEPARATORS.split(value or "") if part]
-
-    def prepare_value(self, value: Any) -> Any:
-        # Initial values come as lists; what the user typed comes back as the string they typed.
-        return "\n".join(value) if isinstance(value, list | tuple) else value
-
-    def validate(self, value: list[str]) -> None:
-        super().validate(value)  # the empty list is the "required" error
-        if len(value) > MAX_MERCHANT_IDS:
-            raise ValidationError(f"Enter at most 1,000 merchant IDs; this list has {len(value):,}.")
-        bad = [item for item in value if not MERCHANT_ID.match(item)]
-        if bad:
-            raise ValidationError(
-                f"Merchant IDs may contain only letters, digits, “_” and “-”; these do not: {_name_some(bad)}."
-            )
-        long = [item for item in value if len(item) > MERCHANT_ID_MAX_LENGTH]
-        if long:
-            raise ValidationError(
-                f"Merchant IDs are at most {MERCHANT_ID_MAX_LENGTH} characters; these are longer: {_name_some(long)}."
-            )
-        counts = Counter(value)
-        duplicates = [item for item, count in counts.items() if count > 1]
-        if duplicates:
-            raise ValidationError(f"Each merchant ID may appear once; listed more than once: {_name_some(duplicates)}.")
 
 
 def name_field(**kwargs: Any) -> forms.CharField:
@@ -96,19 +54,6 @@ class OrganisationSelect(forms.Select):
         if value in self.keys_by_organisation:
             option["attrs"]["data-keys"] = " ".join(str(pk) for pk in self.keys_by_organisation[value])
         return option
-
-
-class BootstrapForm(forms.Form):
-    """Marks fields with errors `is-invalid` (Bootstrap's red outline). Django 5.2 itself adds
-    `aria-invalid` and `aria-describedby` pointing at `<id>_error` and `<id>_helptext`."""
-
-    def add_error(self, field: str | None, error: Any) -> None:
-        super().add_error(field, error)
-        for name in self.errors:
-            if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                if "is-invalid" not in attrs.get("class", ""):
-                    attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
 
 
 class CreateIntegrationForm(BootstrapForm):
@@ -146,7 +91,10 @@ class CreateIntegrationForm(BootstrapForm):
         widget=forms.Select(attrs={"class": "form-select"}),
         error_messages={"invalid_choice": "Choose Enabled or Disabled."},
     )
-    merchant_ids = MerchantIdsField(
+    merchant_ids = IdListField(
+        noun="merchant ID",
+        max_items=MAX_MERCHANT_IDS,
+        unique=True,  # ChargebackStop refuses DUPLICATE_MERCHANT_IDS
         label="Merchant IDs",
         help_text="Separate IDs with commas, spaces or new lines. Each must belong to the organisation.",
         widget=forms.Textarea(
@@ -218,31 +166,6 @@ def no_whitespace(value: str) -> None:
         raise ValidationError("An API key has no spaces or line breaks.")
 
 
-class OrganisationIdsField(forms.Field):
-    """Organisation IDs separated by commas, spaces or new lines; duplicates are dropped."""
-
-    widget = forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})
-
-    def to_python(self, value: Any) -> list[str]:
-        if isinstance(value, list):
-            return value
-        return list(dict.fromkeys(part for part in _SEPARATORS.split(str(value or "")) if part))
-
-    def prepare_value(self, value: Any) -> Any:
-        return "\n".join(value) if isinstance(value, list) else value
-
-    def validate(self, value: list[str]) -> None:
-        super().validate(value)
-        bad = [item for item in value if not ORGANISATION_ID.fullmatch(item)]
-        if bad:
-            shown = ", ".join(item[:40] for item in bad[:5])
-            raise ValidationError(
-                f"Organisation IDs use only letters, digits, _ and - (up to 100 characters each). Check: {shown}."
-            )
-        if len(value) > MAX_ORGANISATION_IDS:
-            raise ValidationError(f"Enter at most {MAX_ORGANISATION_IDS} organisation IDs.")
-
-
 class ChargebackStopKeyForm(NamedForm, SecretForm):
     noun = "ChargebackStop key"
     credential_label = "API key"
@@ -250,7 +173,11 @@ class ChargebackStopKeyForm(NamedForm, SecretForm):
     credential_validators = [no_whitespace, header_safe]
 
     poll_interval_seconds = interval_field()
-    manual_organisation_ids = OrganisationIdsField(
+    manual_organisation_ids = IdListField(
+        noun="organisation ID",
+        max_items=MAX_ORGANISATION_IDS,
+        unique=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
         label="Organisation IDs entered by hand",
         required=False,
         help_text=(
