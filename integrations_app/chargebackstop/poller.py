@@ -165,11 +165,16 @@ def _new_row(remote: Remote, key: ChargebackStopKey, organisation: Organisation,
     )
 
 
+def integration_subject(integration: Integration, key: ChargebackStopKey) -> Subject:
+    links = {"integration": integration, "organisation": integration.organisation, "key": key}
+    return Subject(integration, ChangeKind.INTEGRATION_STATUS, "status", links, identity={"integration": integration})
+
+
 def _apply_one(
     row: Integration, remote: Remote, key: ChargebackStopKey, organisations: dict[str, Organisation], now: datetime
 ) -> list[StatusChange]:
     changes: list[StatusChange] = []
-    subject = Subject.integration(row, key)
+    subject = integration_subject(row, key)
     old_name = row.name
     if remote.name != old_name and claim(row, {"name": old_name}, {"name": remote.name}):
         changes.append(
@@ -218,7 +223,7 @@ def _badness(old: str, new: str) -> bool | None:
 
 def _mark_gone(row: Integration, key: ChargebackStopKey, now: datetime) -> list[StatusChange]:
     return record_transition(
-        Subject.integration(row, key),
+        integration_subject(row, key),
         to=GONE,
         old=row.status,
         new=GONE,

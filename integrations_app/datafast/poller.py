@@ -49,6 +49,11 @@ def poll_site(site_id: int, *, dispatched_at: datetime | None = None) -> PollOut
     return PollOutcome(str(site), ok=True, changes=changes)
 
 
+def provider_subject(state: ProviderState) -> Subject:
+    links = {"site": state.site, "provider": state.provider}
+    return Subject(state, ChangeKind.PROVIDER, "connected", links, identity=links)
+
+
 def apply_providers(site: DataFastSite, result: WebsiteIntegrations, *, now: datetime) -> list[StatusChange]:
     states = {state.provider: state for state in site.providers.all()}
     changes: list[StatusChange] = []
@@ -59,7 +64,7 @@ def apply_providers(site: DataFastSite, result: WebsiteIntegrations, *, now: dat
             # First sight of this provider (or of the site): record it, alert nobody.
             new_rows.append(ProviderState(site=site, provider=provider, connected=connected, since=now))
             continue
-        subject = Subject.provider(state)
+        subject = provider_subject(state)
         if state.connected != connected:
             changes += record_transition(
                 subject,

@@ -20,7 +20,7 @@ from typing import Any
 from django.db import models
 
 from integrations_app.alerts.changes import change, record, record_change
-from integrations_app.models import Integration, ProviderState, StatusChange
+from integrations_app.models import StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 
 FLAP_LIMIT = 4
@@ -30,31 +30,21 @@ FLAP_QUIET = timedelta(hours=2)
 
 @dataclass
 class Subject:
-    """Something with a state that can flip: a provider on a website, or an integration."""
+    """Something with a state that can flip, made by its upstream's poller: a provider on a
+    website (datafast.poller), an integration (chargebackstop.poller). Its row has `since`,
+    `alert_open` and `flapping_since` beside the state column."""
 
-    row: ProviderState | Integration
-    kind: str
+    row: Any
+    kind: str  # the ChangeKind of its transitions
     state_field: str  # the column that holds the state: `connected` or `status`
-    links: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def provider(cls, state: ProviderState) -> Subject:
-        return cls(state, ChangeKind.PROVIDER, "connected", {"site": state.site, "provider": state.provider})
-
-    @classmethod
-    def integration(cls, integration: Integration, key: Any = None) -> Subject:
-        links = {"integration": integration, "organisation": integration.organisation, "key": key}
-        return cls(integration, ChangeKind.INTEGRATION_STATUS, "status", links)
+    links: dict[str, Any] = field(default_factory=dict)  # the columns its changes are written with
+    identity: dict[str, Any] = field(default_factory=dict)  # of those, the ones that find its past changes
 
     def flags(self) -> dict[str, Any]:
         return {"alert_open": self.row.alert_open, "flapping_since": self.row.flapping_since}
 
     def history(self) -> models.QuerySet[StatusChange]:
-        if self.kind == ChangeKind.PROVIDER:
-            return StatusChange.objects.filter(
-                site=self.links["site"], provider=self.links["provider"], kind=ChangeKind.PROVIDER
-            )
-        return StatusChange.objects.filter(integration=self.row, kind=ChangeKind.INTEGRATION_STATUS)
+        return StatusChange.objects.filter(kind=self.kind, **self.identity)
 
 
 def claim(row: models.Model, expected: dict[str, Any], values: dict[str, Any]) -> bool:
