@@ -7,7 +7,6 @@ hint. Every change is POST, redirect, GET, and writes one audit entry. "Poll now
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +32,6 @@ from integrations_app.upstream.check import CheckResult
 from integrations_app.upstream.duplicates import duplicate_warning
 from integrations_app.upstream.secret import Secret
 from integrations_app.views.access import staff_required
-
-logger = logging.getLogger(__name__)
-
 
 FormClass = type[DataFastAccountForm] | type[DataFastSiteForm] | type[ChargebackStopKeyForm]
 
