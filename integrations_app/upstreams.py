@@ -46,6 +46,8 @@ class Upstream:
     problem_links: tuple[str, ...]
     # The rows with a problem state, as the status API and /healthz list them: (noun, model).
     problem_rows: tuple[tuple[str, str], ...]
+    # The models that hold its credentials (an encrypted `secret`): rotated, and redacted from audits.
+    secret_models: tuple[str, ...]
 
     @property
     def model(self) -> type[PolledSource]:
@@ -81,6 +83,7 @@ UPSTREAMS: tuple[Upstream, ...] = (
         change_links=("site",),
         problem_links=("site",),
         problem_rows=(("website", "DataFastSite"),),
+        secret_models=("DataFastAccount",),
     ),
     Upstream(
         "ChargebackStop",
@@ -92,12 +95,18 @@ UPSTREAMS: tuple[Upstream, ...] = (
         change_links=("integration", "organisation", "key"),
         problem_links=("organisation", "key"),
         problem_rows=(("key", "ChargebackStopKey"), ("organisation", "Organisation")),
+        secret_models=("ChargebackStopKey",),
     ),
 )
 BY_KIND = {upstream.kind: upstream for upstream in UPSTREAMS}
 # Every upstream column of a history row, for select_related and grouping.
 CHANGE_LINKS = tuple(link for upstream in UPSTREAMS for link in upstream.change_links)
 SOURCE_LINKS = tuple(upstream.kind for upstream in UPSTREAMS)
+
+
+def secret_models() -> list[type[Model]]:
+    """Every model that holds a credential, of every upstream."""
+    return [apps.get_model("integrations_app", name) for upstream in UPSTREAMS for name in upstream.secret_models]
 
 
 def of(source: Any) -> Upstream:
