@@ -4,6 +4,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations_app.chargebackstop.client import CUSTOM_ORDERS
 from integrations_app.models.secret_field import EncryptedSecretField
 from integrations_app.models.sources import HasSecret, PolledSource
 
@@ -106,7 +107,7 @@ class Integration(models.Model):
 
     @property
     def is_custom_orders(self) -> bool:
-        return self.type == "CUSTOM_ORDERS"
+        return self.type == CUSTOM_ORDERS
 
     @property
     def can_be_disabled(self) -> bool:
