@@ -42,8 +42,13 @@ class Bootstrap:
     """Bootstrap's class on every visible widget (kept beside a field's own classes), and
     `is-invalid` on each field with an error, however it came: field cleaning, `clean()`, the
     model's validation, or a view's `add_error` for an upstream refusal (all go through
-    `add_error`). Django itself adds `aria-invalid` and `aria-describedby` (`<id>_helptext`,
-    `<id>_error`), which the templates match."""
+    `add_error`). Templates render a field with `{{ field.as_field_group }}`: label, widget, help
+    and errors from one template (`integrations_app/forms/bootstrap_field.html`), whose ids match the
+    `aria-describedby` Django itself adds (`<id>_helptext`, `<id>_error`)."""
+
+    # In the app, where the form renderer looks (it does not read the project-wide templates/).
+    FIELD_TEMPLATE = "integrations_app/forms/bootstrap_field.html"
+    mark_required: ClassVar[bool] = False  # "(required)" after the labels of required fields
 
     fields: dict[str, forms.Field]
     errors: Any
@@ -51,6 +56,7 @@ class Bootstrap:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
+            field.template_name = field.template_name or self.FIELD_TEMPLATE
             if not field.widget.is_hidden:
                 _add_class(field.widget, _widget_class(field.widget))
 
@@ -72,7 +78,7 @@ class BootstrapForm(Bootstrap, forms.Form):
 
 
 class StyledModelForm(Bootstrap, forms.ModelForm):
-    pass
+    mark_required = True
 
 
 def name_some(values: Iterable[str]) -> str:
