@@ -37,14 +37,13 @@ class Upstream:
     package: str  # integrations_app.<package>
     kind: str  # the source's column on PollAttempt, Snapshot and StatusChange; task arguments, lock names
     source: str  # the polled model
-    noun: str  # what one source is called in the status API and /healthz ("website")
     poller: str  # the poll function, `poll(pk, *, dispatched_at=None) -> PollOutcome | None`
     # StatusChange columns that belong to this upstream, the most specific first: a change links
     # to the first one set (its page), and is this upstream's when any is set.
     change_links: tuple[str, ...]
     # Of those, the rows with a problem state of their own (problems.with_problem), most specific first.
     problem_links: tuple[str, ...]
-    # The rows with a problem state, as the status API and /healthz list them: (noun, model).
+    # The rows with a problem state, as the status API and /healthz name and list them: (noun, model).
     problem_rows: tuple[tuple[str, str], ...]
     # The models that hold its credentials (an encrypted `secret`): rotated, and redacted from audits.
     secret_models: tuple[str, ...]
@@ -78,7 +77,6 @@ UPSTREAMS: tuple[Upstream, ...] = (
         "datafast",
         kind="site",
         source="DataFastSite",
-        noun="website",
         poller="integrations_app.datafast.poller.poll_site",
         change_links=("site",),
         problem_links=("site",),
@@ -90,7 +88,6 @@ UPSTREAMS: tuple[Upstream, ...] = (
         "chargebackstop",
         kind="key",
         source="ChargebackStopKey",
-        noun="key",
         poller="integrations_app.chargebackstop.poller.poll_key",
         change_links=("integration", "organisation", "key"),
         problem_links=("organisation", "key"),
