@@ -139,8 +139,8 @@ def simulate(*, sites: int, days: int, interval: int, path: Path | None) -> dict
     from django.utils import timezone
 
     from bench import seed
-    from integrations_app.history import compact, prune
     from integrations_app.models import PollAttempt, Snapshot
+    from integrations_app.models.retention import compact, prune
     from sandbox.scenarios import generated_scenario
 
     call_command("migrate", verbosity=0)

@@ -1,45 +1,29 @@
-"""The operators' admin: list filters, search, and secrets that are write-only (masked, never shown)."""
+"""The operators' admin: list filters, search, and secrets that are write-only (masked, never shown).
+
+What every upstream's admin shares, and the history tables; each upstream registers its own models
+in its `admin.py`, imported here from the registry (Django looks for this module only)."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from integrations_app import problems
-from integrations_app.credentials.forms import (
-    ChargebackStopKeyForm,
-    DataFastAccountForm,
-    DataFastSiteForm,
-    NamedForm,
-    SecretForm,
-    name_messages,
-)
-from integrations_app.models import (
-    Alert,
-    AuditEntry,
-    ChargebackStopKey,
-    DataFastAccount,
-    DataFastSite,
-    Integration,
-    KeyOrganisation,
-    Organisation,
-    PollAttempt,
-    ProviderState,
-    StatusChange,
-)
-from integrations_app.models.chargebackstop import refresh_organisation_problems
-from integrations_app.problems import disconnected_providers, problem_of
+from integrations_app.models import Alert, AuditEntry, PollAttempt, StatusChange
+from integrations_app.models.sources import HasSecret
+from integrations_app.problems import problem_of
 from integrations_app.text import refuse_invisible
+from integrations_app.upstreams import UPSTREAMS
 
 
 @admin.display(description="secret")
-def secret_state(obj: DataFastAccount | ChargebackStopKey) -> str:
+def secret_state(obj: HasSecret) -> str:
     """The masked hint, or "secret unreadable: encryption key missing"; never decrypts."""
     return obj.secret_display
 
@@ -57,40 +41,13 @@ class SecretAdmin(admin.ModelAdmin):
 class StatusColumn(admin.ModelAdmin):
     """The status column of a list: the one status function, in the pages' words, sortable."""
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset = super().get_queryset(request)
-        return queryset.prefetch_related("providers") if queryset.model is DataFastSite else queryset
+    def disconnected(self, obj: Any) -> list[str]:
+        """What the problem's words name as disconnected (a website's providers)."""
+        return []
 
     @admin.display(description="status", ordering="problem_rank")
     def status(self, obj: Any) -> str:
-        disconnected = disconnected_providers(obj.providers) if isinstance(obj, DataFastSite) else []
-        return problems.words(problem_of(obj), obj, disconnected=disconnected)
-
-
-class ChargebackStopKeyAdminForm(NamedForm, SecretForm):
-    """The pages' name rules, write-only secret and its checks; hand-entered organisations are the
-    inline's job."""
-
-    noun = ChargebackStopKeyForm.noun
-    credential_label = ChargebackStopKeyForm.credential_label
-    credential_validators = ChargebackStopKeyForm.credential_validators
-
-    class Meta:
-        model = ChargebackStopKey
-        fields = ["name", "level", "enabled", "poll_interval_seconds"]
-        error_messages = {"name": name_messages(ChargebackStopKeyForm.noun)}
-
-
-class DataFastSiteAdminForm(forms.ModelForm):
-    """The pages' name rules, without the pages' widget styling (the admin's date widgets need theirs)."""
-
-    noun = DataFastSiteForm.noun
-    clean_name = NamedForm.clean_name
-
-    class Meta:
-        model = DataFastSite
-        exclude: list[str] = []
-        error_messages = {"name": name_messages(DataFastSiteForm.noun)}
+        return problems.words(problem_of(obj), obj, disconnected=self.disconnected(obj))
 
 
 class TypedTextAdminForm(forms.ModelForm):
@@ -108,108 +65,6 @@ class TypedTextAdminForm(forms.ModelForm):
                 except forms.ValidationError as error:
                     self.add_error(name, error)
         return cleaned
-
-
-class IntegrationAdminForm(TypedTextAdminForm):
-    typed_fields = ("name",)
-
-
-class OrganisationAdminForm(TypedTextAdminForm):
-    typed_fields = ("label",)
-
-
-@admin.register(DataFastAccount)
-class DataFastAccountAdmin(SecretAdmin):
-    form = DataFastAccountForm
-    list_display = ["name", secret_state, "created_at"]
-    search_fields = ["name"]
-    readonly_fields = [secret_state]
-
-
-class ProviderStateInline(admin.TabularInline):
-    model = ProviderState
-    extra = 0
-    readonly_fields = ["provider", "connected", "since", "alert_open", "flapping_since"]
-    can_delete = False
-
-
-@admin.register(DataFastSite)
-class DataFastSiteAdmin(StatusColumn):
-    form = DataFastSiteAdminForm
-    list_display = ["name", "website_id", "account", "enabled", "status", "health", "currency", "last_success_at"]
-    list_filter = ["enabled", "health", "account", "currency"]
-    search_fields = ["name", "website_id"]
-    list_select_related = ["account"]
-    readonly_fields = [
-        "health",
-        "health_since",
-        "last_polled_at",
-        "last_success_at",
-        "last_error_kind",
-        "last_error_message",
-        "currency",
-        "paddle_key_expires_at",
-    ]
-    inlines = [ProviderStateInline]
-
-
-class KeyOrganisationInline(admin.TabularInline):
-    model = KeyOrganisation
-    extra = 1
-
-
-@admin.register(ChargebackStopKey)
-class ChargebackStopKeyAdmin(SecretAdmin, StatusColumn):
-    form = ChargebackStopKeyAdminForm
-    list_display = ["name", "level", secret_state, "enabled", "status", "health", "last_success_at"]
-    list_filter = ["level", "enabled", "health"]
-    search_fields = ["name"]
-    readonly_fields = [secret_state, "health", "health_since", "last_success_at", "last_error_message"]
-    inlines = [KeyOrganisationInline]
-
-
-@admin.register(Organisation)
-class OrganisationAdmin(StatusColumn):
-    form = OrganisationAdminForm
-    list_display = ["__str__", "organisation_id", "status", "created_at"]
-    search_fields = ["organisation_id", "label"]
-
-
-@admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
-    form = IntegrationAdminForm
-    list_display = ["name", "integration_id", "organisation", "type", "status", "since"]
-    list_filter = ["status", "type", "organisation"]
-    search_fields = ["name", "integration_id"]
-    list_select_related = ["organisation"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # integrations are created upstream (the dashboard's form does that)
-
-    # An integration's status and `alert_open` are facts of its key's and organisation's problem:
-    # re-derive them on every change made here (polling does so for its own changes).
-    def save_model(self, request: HttpRequest, obj: Integration, form: Any, change: bool) -> None:
-        before = Integration.objects.filter(pk=obj.pk).values("organisation_id", "seen_by_id").first() or {}
-        super().save_model(request, obj, form, change)
-        _rederive_integration_owners(
-            {obj.organisation_id, before.get("organisation_id")}, {obj.seen_by_id, before.get("seen_by_id")}
-        )
-
-    def delete_model(self, request: HttpRequest, obj: Integration) -> None:
-        owners = ({obj.organisation_id}, {obj.seen_by_id})
-        super().delete_model(request, obj)
-        _rederive_integration_owners(*owners)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
-        rows = list(queryset.values_list("organisation_id", "seen_by_id"))
-        super().delete_queryset(request, queryset)
-        _rederive_integration_owners({org for org, _ in rows}, {key for _, key in rows})
-
-
-def _rederive_integration_owners(organisation_pks: set[int | None], key_pks: set[int | None]) -> None:
-    for key in ChargebackStopKey.objects.filter(pk__in=key_pks - {None}):
-        key.save(update_fields=[])  # derives the key's problem and its organisations'
-    refresh_organisation_problems(organisation_pks - {None})
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -247,3 +102,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["at", "username", "action", "target", "ok", "upstream_status"]
     list_filter = ["action", "ok"]
     search_fields = ["username", "target"]
+
+
+for upstream in UPSTREAMS:
+    import_module(f"integrations_app.{upstream.package}.admin")

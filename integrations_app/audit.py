@@ -9,8 +9,9 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.views.decorators.debug import sensitive_variables
 
-from integrations_app.crypto import SecretUnreadable
-from integrations_app.models import AuditEntry, ChargebackStopKey, DataFastAccount
+from integrations_app import upstreams
+from integrations_app.models import AuditEntry
+from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.upstream.secret import mask
 
 BEARER = re.compile(r"(?P<scheme>Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
@@ -20,7 +21,7 @@ BEARER = re.compile(r"(?P<scheme>Bearer\s+)[^\s\"',;]+", re.IGNORECASE)
 def known_secrets() -> list[str]:
     """Every stored secret that can be read, longest first (so no shorter one splits it)."""
     values = []
-    for model in (DataFastAccount, ChargebackStopKey):
+    for model in upstreams.secret_models():
         for secret in model.objects.values_list("secret", flat=True):
             try:
                 values.append(secret.reveal())

@@ -17,12 +17,12 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from integrations_app.chargebackstop.models import refresh_organisation_problems
 from integrations_app.datafast.client import PROVIDERS
-from integrations_app.db import write_transaction
 from integrations_app.humanize import age_words
 from integrations_app.models import ChargebackStopKey, DataFastSite, KeyOrganisation, ProviderState
-from integrations_app.models.chargebackstop import refresh_organisation_problems
 from integrations_app.models.problem import ORDER, PADDLE_WARNING, RANK, Problem, paddle_state
+from integrations_app.polling.write_queue import write_transaction
 
 __all__ = ["ORDER", "PADDLE_WARNING", "RANK", "Problem", "paddle_state"]
 

@@ -13,8 +13,8 @@ from typing import Any
 from django.db.models import Count
 
 from integrations_app import problems
+from integrations_app.chargebackstop.models import IntegrationStatus
 from integrations_app.models import ChargebackStopKey, DataFastSite, Integration, Organisation
-from integrations_app.models.chargebackstop import IntegrationStatus
 from integrations_app.problems import ORDER, Problem
 
 # The problem filter's choices: every problem, in the order they sort.

@@ -13,7 +13,7 @@ from django.db import DatabaseError
 
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
-from integrations_app.history import compact, prune
+from integrations_app.models.retention import compact, prune
 from integrations_app.polling.dispatch import Batch, claim_due, run_poll
 from integrations_app.polling.locks import exclusive
 from integrations_app.problems import refresh_due

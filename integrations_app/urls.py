@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from integrations_app.views import credentials, health, history, manage, overview, sources, status_api
+from integrations_app.views import credentials, health, history, manage, overview, poll_now, sources, status_api
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -20,8 +20,8 @@ urlpatterns = [
     path("integrations/<int:pk>/rename/", manage.rename_integration, name="integration-rename"),
     path("integrations/<int:pk>/disable/", manage.disable_integration, name="integration-disable"),
     # Credentials and polling (staff)
-    path("sites/<int:pk>/poll/", credentials.poll_site_now, name="site-poll"),
-    path("keys/<int:pk>/poll/", credentials.poll_key_now, name="key-poll"),
+    path("sites/<int:pk>/poll/", poll_now.poll_site_now, name="site-poll"),
+    path("keys/<int:pk>/poll/", poll_now.poll_key_now, name="key-poll"),
     path("credentials/", credentials.index, name="credentials"),
     path("credentials/datafast/new/", credentials.account_create, name="account-create"),
     path("credentials/datafast/<int:pk>/", credentials.account_edit, name="account-edit"),

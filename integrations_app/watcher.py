@@ -26,7 +26,9 @@ from django.utils import timezone
 
 from integrations_app.alerts.delivery import MAX_ATTEMPTS
 from integrations_app.humanize import age_words
-from integrations_app.models import Alert, ChargebackStopKey, DataFastSite, StatusChange
+from integrations_app.models import Alert, StatusChange
+from integrations_app.models.sources import PolledSource
+from integrations_app.upstreams import UPSTREAMS
 
 # The sender groups a cycle's changes for at most 30 s (alerts/batching.py): past this they are stuck.
 CHANGE_SEND_GRACE = timedelta(minutes=5)
@@ -46,7 +48,7 @@ class WatcherReport:
         return not self.problems
 
 
-def _sources(model: type[DataFastSite] | type[ChargebackStopKey], now: datetime) -> dict[str, Any]:
+def _sources(model: type[PolledSource], now: datetime) -> dict[str, Any]:
     overdue_before = now - timedelta(seconds=settings.POLL_LEASE_SECONDS)
     return model.objects.filter(enabled=True).aggregate(
         enabled=Count("pk"),
@@ -61,37 +63,37 @@ def _sources(model: type[DataFastSite] | type[ChargebackStopKey], now: datetime)
     )
 
 
-def _newest(*values: datetime | None) -> datetime | None:
+def _newest(values: list[datetime | None]) -> datetime | None:
     present = [value for value in values if value is not None]
     return max(present) if present else None
 
 
-def _oldest(*values: datetime | None) -> datetime | None:
+def _oldest(values: list[datetime | None]) -> datetime | None:
     present = [value for value in values if value is not None]
     return min(present) if present else None
 
 
 def watcher_report(now: datetime | None = None) -> WatcherReport:
     now = now or timezone.now()
-    sites, keys = _sources(DataFastSite, now), _sources(ChargebackStopKey, now)
-    enabled = sites["enabled"] + keys["enabled"]
+    kinds = [_sources(upstream.model, now) for upstream in UPSTREAMS]
+    enabled = sum(kind["enabled"] for kind in kinds)
     problems: list[str] = []
-    facts: dict[str, Any] = {"enabled_sources": enabled, "overdue_sources": sites["overdue"] + keys["overdue"]}
+    facts: dict[str, Any] = {"enabled_sources": enabled, "overdue_sources": sum(kind["overdue"] for kind in kinds)}
     if enabled:
-        shortest = min(value for value in (sites["shortest"], keys["shortest"]) if value is not None)
+        shortest = min(kind["shortest"] for kind in kinds if kind["shortest"] is not None)
         # Twice the interval, and never less than a poll may take (a short interval beside one
         # upstream that times out is slow, not stalled).
         allowed = timedelta(seconds=max(2 * shortest, shortest + settings.POLL_DEADLINE_SECONDS))
-        polled = _newest(sites["last_polled"], keys["last_polled"])
-        answered = _newest(sites["last_success"], keys["last_success"])
+        polled = _newest([kind["last_polled"] for kind in kinds])
+        answered = _newest([kind["last_success"] for kind in kinds])
         facts["newest_poll_age_seconds"] = round((now - polled).total_seconds()) if polled else None
         facts["newest_successful_poll_age_seconds"] = round((now - answered).total_seconds()) if answered else None
         if polled is not None and now - polled > allowed:
             problems.append(f"no poll has finished since {age_words(now - polled)}: is a worker running?")
         if answered is not None and now - answered > allowed:
             problems.append(f"no source has answered successfully since {age_words(now - answered)}")
-        waiting = _oldest(sites["oldest_never_polled"], keys["oldest_never_polled"])
-        facts["never_polled_sources"] = sites["never_polled"] + keys["never_polled"]
+        waiting = _oldest([kind["oldest_never_polled"] for kind in kinds])
+        facts["never_polled_sources"] = sum(kind["never_polled"] for kind in kinds)
         if waiting is not None and now - waiting > allowed:
             problems.append(
                 f"{facts['never_polled_sources']} sources were never polled, the oldest added "
@@ -99,7 +101,7 @@ def watcher_report(now: datetime | None = None) -> WatcherReport:
             )
     if facts["overdue_sources"]:
         problems.append(f"{facts['overdue_sources']} sources are overdue past their lease: is beat running?")
-    unsent = StatusChange.objects.filter(notify=True, alert__isnull=True).aggregate(total=Count("pk"), oldest=Min("at"))
+    unsent = StatusChange.objects.unsent().aggregate(total=Count("pk"), oldest=Min("at"))
     facts["unsent_changes"] = unsent["total"]
     if unsent["oldest"] is not None and now - unsent["oldest"] > CHANGE_SEND_GRACE:
         problems.append(

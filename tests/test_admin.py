@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import DataFastAccount
-from integrations_app.polling.datafast import poll_site
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db

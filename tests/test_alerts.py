@@ -8,9 +8,9 @@ import time_machine
 from django.utils import timezone
 
 from integrations_app.alerts.delivery import send_pending_alerts
+from integrations_app.chargebackstop.poller import poll_key
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Alert, StatusChange
-from integrations_app.polling.chargebackstop import poll_key
-from integrations_app.polling.datafast import poll_site
 from tests import demo, factories
 from tests.ports import free_port
 

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations_app.alerts.delivery import send_pending_alerts
+from integrations_app.chargebackstop.poller import poll_key
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import ChargebackStopKey, DataFastSite, Health, StatusChange
-from integrations_app.polling.chargebackstop import poll_key
-from integrations_app.polling.datafast import poll_site
 from integrations_app.upstream.secret import Secret
 from tests import demo, factories
 

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from integrations_app.crypto import SecretUnreadable
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
+from integrations_app.models.secret_field import SecretUnreadable
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db

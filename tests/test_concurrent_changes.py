@@ -20,9 +20,9 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations_app.alerts.delivery import send_pending_alerts
+from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.models import AuditEntry, Integration, StatusChange
 from integrations_app.models.history import ChangeKind
-from integrations_app.polling.chargebackstop import poll_key
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -349,7 +349,7 @@ def key_data(**changes: str) -> dict[str, str]:
             "key-create",
             {"manual_organisation_ids": "org_ok, org bad!, org.dot"},
             "manual_organisation_ids",
-            "Check: bad!, org.dot.",
+            "these do not: bad!, org.dot.",
         ),
         (
             "key-create",

@@ -22,8 +22,8 @@ from django.urls import reverse
 from django.views.debug import get_default_exception_reporter_filter
 
 from integrations_app import audit
+from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.models import AuditEntry, ChargebackStopKey, DataFastAccount, DataFastSite
-from integrations_app.polling.chargebackstop import poll_key
 from tests import demo, factories
 from tests.test_security import manage, production_env
 

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from integrations_app.history import compact, prune
 from integrations_app.models import FormSubmission, PollAttempt, Snapshot
+from integrations_app.models.retention import compact, prune
 from tests import factories
 
 

@@ -13,11 +13,11 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations_app import wording
+from integrations_app import upstreams
 from integrations_app.chargebackstop.client import ChargebackStopClient
+from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.models import Integration, Organisation, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.polling.chargebackstop import poll_key
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db
@@ -97,7 +97,7 @@ def test_a_listing_incomplete_for_three_intervals_is_failing_and_alerts_then_rec
     assert (key.health, key.last_error_kind) == ("failing", "incomplete")
     (change,) = StatusChange.objects.filter(notify=True)
     assert change.severity == Severity.PROBLEM and change.reason.startswith("no complete answer since then")
-    assert "ChargebackStop sent an incomplete listing" in wording.last_error(key, "ChargebackStop")
+    assert "ChargebackStop sent an incomplete listing" in upstreams.of(key).last_error(key)
     with time_machine.travel(start + timedelta(minutes=21), tick=False):
         assert poll_key(key.pk).ok  # the sandbox's own, complete listing
     key.refresh_from_db()

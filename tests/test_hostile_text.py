@@ -16,9 +16,9 @@ from django.urls import reverse
 
 from integrations_app.alerts.delivery import MAX_ATTEMPTS, due_alerts, send_pending_alerts
 from integrations_app.chargebackstop.forms import RenameIntegrationForm
-from integrations_app.credentials.forms import DataFastSiteForm
+from integrations_app.chargebackstop.poller import poll_key
+from integrations_app.datafast.forms import DataFastSiteForm
 from integrations_app.models import Alert, Integration, Organisation
-from integrations_app.polling.chargebackstop import poll_key
 from integrations_app.text import one_line
 from tests import demo, factories
 

@@ -10,11 +10,11 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations_app.alerts.describe import summary
 from integrations_app.chargebackstop.client import ChargebackStopClient
-from integrations_app.describe import summary
+from integrations_app.chargebackstop.poller import apply_integrations, learn_organisations, poll_key
 from integrations_app.models import AuditEntry, ChargebackStopKey, FormSubmission, Integration, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.polling.chargebackstop import apply_integrations, learn_organisations, poll_key
 from integrations_app.views import manage
 from tests import demo, factories
 

@@ -15,10 +15,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from integrations_app.chargebackstop.poller import poll_key
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Health, Integration, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.polling.chargebackstop import poll_key
-from integrations_app.polling.datafast import poll_site
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

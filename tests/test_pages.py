@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from integrations_app.chargebackstop.poller import poll_key
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Alert, DataFastSite, Integration, Organisation, ProviderState
-from integrations_app.polling.chargebackstop import poll_key
-from integrations_app.polling.datafast import poll_site
 from integrations_app.views.context import WATCHER_CACHE_KEY
 from tests import demo, factories
 

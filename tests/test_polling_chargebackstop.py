@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.models import Health, Integration, KeyOrganisation, Organisation, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.polling.chargebackstop import poll_key
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Health, PollAttempt, ProviderState, Snapshot, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.polling.datafast import poll_site
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db

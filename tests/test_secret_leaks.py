@@ -37,7 +37,9 @@ from django.utils.log import AdminEmailHandler
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.chargebackstop import actions
 from integrations_app.chargebackstop.client import ChargebackStopClient
+from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.datafast.client import DataFastClient
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import (
     Alert,
     ChargebackStopKey,
@@ -46,8 +48,6 @@ from integrations_app.models import (
     Integration,
     Organisation,
 )
-from integrations_app.polling.chargebackstop import poll_key
-from integrations_app.polling.datafast import poll_site
 from integrations_app.upstream.errors import UpstreamError
 from integrations_app.views import context as broker_context
 from sandbox.scenarios import DEMO

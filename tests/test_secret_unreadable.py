@@ -13,10 +13,10 @@ from django.db import connection
 from django.urls import reverse
 
 from integrations_app.alerts.delivery import send_pending_alerts
-from integrations_app.crypto import SecretUnreadable
+from integrations_app.chargebackstop.poller import poll_key
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, Health, Organisation, PollAttempt
-from integrations_app.polling.chargebackstop import poll_key
-from integrations_app.polling.datafast import poll_site
+from integrations_app.models.secret_field import SecretUnreadable
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db

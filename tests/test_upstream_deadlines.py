@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from integrations_app.chargebackstop.check import check_chargebackstop
 from integrations_app.chargebackstop.client import ChargebackStopClient
-from integrations_app.connection_check import check_chargebackstop, check_datafast
+from integrations_app.datafast.check import check_datafast
 from integrations_app.datafast.client import DataFastClient
 from integrations_app.upstream import http
 from integrations_app.upstream.errors import TransientError

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations_app.alerts.delivery import send_pending_alerts
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Alert, DataFastSite, StatusChange
-from integrations_app.polling.datafast import poll_site
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Min
 
+from integrations_app.alerts import policy
 from integrations_app.models import Alert, StatusChange
 
 # A poll cycle's changes arrive over a few seconds: wait until none has come for GROUP_QUIET
@@ -18,19 +18,15 @@ GROUP_MAX_WAIT = timedelta(seconds=30)
 MAX_CHANGES_PER_ALERT = 500
 
 
-def unsent_changes() -> object:
-    return StatusChange.objects.filter(notify=True, alert__isnull=True)
-
-
 def batch_pending(now: datetime, *, wait: bool = True) -> Alert | None:
-    window = unsent_changes().aggregate(newest=Max("at"), oldest=Min("at"))
+    window = StatusChange.objects.unsent().aggregate(newest=Max("at"), oldest=Min("at"))
     if window["newest"] is None:
         return None
     if wait and now - window["newest"] < GROUP_QUIET and now - window["oldest"] < GROUP_MAX_WAIT:
         return None
     with transaction.atomic():
-        alert = Alert.objects.create(created_at=now, next_attempt_at=now, recipients=settings.ALERT_RECIPIENTS)
-        ids = list(unsent_changes().order_by("at").values_list("id", flat=True)[:MAX_CHANGES_PER_ALERT])
+        alert = Alert.objects.create(created_at=now, next_attempt_at=now, recipients=policy.recipients())
+        ids = list(StatusChange.objects.unsent().order_by("at").values_list("id", flat=True)[:MAX_CHANGES_PER_ALERT])
         claimed = StatusChange.objects.filter(id__in=ids, alert__isnull=True).update(alert=alert)
         if claimed == 0:
             alert.delete()

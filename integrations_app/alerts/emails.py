@@ -10,9 +10,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from integrations_app import problems
-from integrations_app.describe import describe, with_relations
-from integrations_app.models import Alert, ChargebackStopKey, DataFastSite, Organisation, StatusChange
+from integrations_app import problems, upstreams
+from integrations_app.alerts.describe import describe, with_relations
+from integrations_app.models import Alert, StatusChange
 from integrations_app.models.history import Severity
 from integrations_app.text import fit, one_line
 
@@ -37,12 +37,13 @@ def subject_for(described: list) -> str:
 
 
 def _source_of(change: StatusChange) -> tuple[type[Any], int | None]:
-    """What a change is about: its website, else its organisation (integrations), else its key."""
-    if change.site_id:
-        return DataFastSite, change.site_id
-    if change.organisation_id:
-        return Organisation, change.organisation_id
-    return ChargebackStopKey, change.key_id
+    """What a change is about: the most specific row with a problem state it links to (a website;
+    an integration's organisation, else a key)."""
+    links = upstreams.of_change(change).problem_links
+    for link in links:
+        if (pk := getattr(change, f"{link}_id")) is not None:
+            return StatusChange._meta.get_field(link).related_model, pk
+    return StatusChange._meta.get_field(links[-1]).related_model, None
 
 
 def current_problems(changes: list[StatusChange]) -> dict[int, str]:
@@ -57,7 +58,7 @@ def current_problems(changes: list[StatusChange]) -> dict[int, str]:
     found: dict[tuple[type[Any], int | None], str] = {}
     for model, pks in wanted.items():
         rows = list(model.objects.filter(pk__in=pks))
-        disconnected = problems.disconnected_by_site(rows) if model is DataFastSite else {}
+        disconnected = upstreams.of_model(model).words.disconnected(rows)
         for row in rows:
             problem = problems.problem_of(row)
             words = problems.words(problem, row, disconnected=disconnected.get(row.pk, []), now=now)

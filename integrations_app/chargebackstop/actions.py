@@ -24,13 +24,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations_app import audit
+from integrations_app.alerts.changes import record_change
 from integrations_app.chargebackstop.client import ChargebackStopClient
 from integrations_app.chargebackstop.client import Integration as Remote
-from integrations_app.crypto import SecretUnreadable
+from integrations_app.chargebackstop.models import IntegrationStatus
 from integrations_app.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation, StatusChange
-from integrations_app.models.chargebackstop import IntegrationStatus
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.text import fit
+from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.upstream.errors import UpstreamError
 
 
@@ -184,9 +184,9 @@ def create_integration(
         if created or not StatusChange.objects.filter(
             integration=integration, kind=ChangeKind.INTEGRATION_APPEARED, actor=None
         ).update(**appeared):
-            StatusChange.objects.create(
-                kind=ChangeKind.INTEGRATION_APPEARED,
-                severity=Severity.INFO,
+            record_change(
+                ChangeKind.INTEGRATION_APPEARED,
+                Severity.INFO,
                 at=now,
                 new=remote.status,
                 integration=integration,
@@ -247,12 +247,12 @@ def _rename(
         integration.name = remote.name
         integration.changed_here_at = now
         integration.save(update_fields=["name", "changed_here_at"])
-        StatusChange.objects.create(
-            kind=ChangeKind.INTEGRATION_NAME,
-            severity=Severity.INFO,
+        record_change(
+            ChangeKind.INTEGRATION_NAME,
+            Severity.INFO,
             at=now,
-            old=fit(StatusChange, "old", old_name),
-            new=fit(StatusChange, "new", remote.name),
+            old=old_name,
+            new=remote.name,
             reason=_dashboard_change(user, "renamed"),
             integration=integration,
             organisation=integration.organisation,
@@ -299,9 +299,9 @@ def _disable(
         integration.save(update_fields=["status", "since", "changed_here_at"])
         # A notice naming who did it, never a "disconnected" problem: `alert_open` stays as it
         # is, so no recovery alert follows either, and the next poll sees DISABLED = no change.
-        StatusChange.objects.create(
-            kind=ChangeKind.INTEGRATION_STATUS,
-            severity=Severity.NOTICE,
+        record_change(
+            ChangeKind.INTEGRATION_STATUS,
+            Severity.NOTICE,
             at=now,
             old=IntegrationStatus.ENABLED,
             new=IntegrationStatus.DISABLED,

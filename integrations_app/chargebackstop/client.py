@@ -50,10 +50,6 @@ class Integration:
     # (thousands of items with their JSON would hold the whole listing twice in memory).
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @property
-    def is_custom_orders(self) -> bool:
-        return self.type == CUSTOM_ORDERS
-
     def as_snapshot(self) -> dict[str, Any]:
         return {
             "id": self.id,

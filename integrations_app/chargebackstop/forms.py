@@ -1,69 +1,31 @@
-"""Forms for creating and renaming CUSTOM_ORDERS integrations. Everything the API would refuse
-for its shape is refused here first, so a bad form never costs an upstream request."""
+"""ChargebackStop's forms: its keys (a credential), and creating and renaming CUSTOM_ORDERS
+integrations. Everything the API would refuse for its shape is refused here first, so a bad form
+never costs an upstream request."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections import Counter
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from integrations_app.chargebackstop.client import DISABLED, ENABLED, NAME_MAX_LENGTH
-from integrations_app.models import ChargebackStopKey, KeyOrganisation, Organisation
+from integrations_app.chargebackstop.models import ChargebackStopKey, KeyLevel, KeyOrganisation, Organisation
+from integrations_app.forms import (
+    BootstrapForm,
+    IdListField,
+    NamedForm,
+    SecretForm,
+    header_safe,
+    interval_field,
+    name_messages,
+)
 from integrations_app.text import refuse_invisible
 
-MERCHANT_ID = re.compile(r"^[A-Za-z0-9_\-]+$")
-MERCHANT_ID_MAX_LENGTH = 100
 MAX_MERCHANT_IDS = 1000
-_SEPARATORS = re.compile(r"[\s,]+")
-_SHOWN = 5  # bad IDs named in one message; the rest are counted
-
-
-def _name_some(values: Iterable[str]) -> str:
-    """`a, b, c and 4 more`: name the culprits without pasting a thousand of them back."""
-    values = list(values)
-    shown = ", ".join(value if len(value) <= 40 else value[:40] + "…" for value in values[:_SHOWN])
-    rest = len(values) - _SHOWN
-    return f"{shown} and {rest} more" if rest > 0 else shown
-
-
-class MerchantIdsField(forms.Field):
-    """Merchant IDs separated by commas, spaces or new lines; cleans to a list in the order typed."""
-
-    widget = forms.Textarea
-    default_error_messages: ClassVar[dict[str, str]] = {"required": "Enter at least one merchant ID."}
-
-    def to_python(self, value: Any) -> list[str]:
-        if isinstance(value, list | tuple):
-            return [str(item) for item in value]
-        return [part for part in _SEPARATORS.split(value or "") if part]
-
-    def prepare_value(self, value: Any) -> Any:
-        # Initial values come as lists; what the user typed comes back as the string they typed.
-        return "\n".join(value) if isinstance(value, list | tuple) else value
-
-    def validate(self, value: list[str]) -> None:
-        super().validate(value)  # the empty list is the "required" error
-        if len(value) > MAX_MERCHANT_IDS:
-            raise ValidationError(f"Enter at most 1,000 merchant IDs; this list has {len(value):,}.")
-        bad = [item for item in value if not MERCHANT_ID.match(item)]
-        if bad:
-            raise ValidationError(
-                f"Merchant IDs may contain only letters, digits, “_” and “-”; these do not: {_name_some(bad)}."
-            )
-        long = [item for item in value if len(item) > MERCHANT_ID_MAX_LENGTH]
-        if long:
-            raise ValidationError(
-                f"Merchant IDs are at most {MERCHANT_ID_MAX_LENGTH} characters; these are longer: {_name_some(long)}."
-            )
-        counts = Counter(value)
-        duplicates = [item for item, count in counts.items() if count > 1]
-        if duplicates:
-            raise ValidationError(f"Each merchant ID may appear once; listed more than once: {_name_some(duplicates)}.")
+MAX_ORGANISATION_IDS = 200
 
 
 def name_field(**kwargs: Any) -> forms.CharField:
@@ -92,19 +54,6 @@ class OrganisationSelect(forms.Select):
         if value in self.keys_by_organisation:
             option["attrs"]["data-keys"] = " ".join(str(pk) for pk in self.keys_by_organisation[value])
         return option
-
-
-class BootstrapForm(forms.Form):
-    """Marks fields with errors `is-invalid` (Bootstrap's red outline). Django 5.2 itself adds
-    `aria-invalid` and `aria-describedby` pointing at `<id>_error` and `<id>_helptext`."""
-
-    def add_error(self, field: str | None, error: Any) -> None:
-        super().add_error(field, error)
-        for name in self.errors:
-            if name in self.fields:
-                attrs = self.fields[name].widget.attrs
-                if "is-invalid" not in attrs.get("class", ""):
-                    attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
 
 
 class CreateIntegrationForm(BootstrapForm):
@@ -142,7 +91,10 @@ class CreateIntegrationForm(BootstrapForm):
         widget=forms.Select(attrs={"class": "form-select"}),
         error_messages={"invalid_choice": "Choose Enabled or Disabled."},
     )
-    merchant_ids = MerchantIdsField(
+    merchant_ids = IdListField(
+        noun="merchant ID",
+        max_items=MAX_MERCHANT_IDS,
+        unique=True,  # ChargebackStop refuses DUPLICATE_MERCHANT_IDS
         label="Merchant IDs",
         help_text="Separate IDs with commas, spaces or new lines. Each must belong to the organisation.",
         widget=forms.Textarea(
@@ -207,3 +159,98 @@ class RenameIntegrationForm(BootstrapForm):
         if name == self.current_name:
             raise ValidationError("That is already its name; enter a different one.")
         return name
+
+
+def no_whitespace(value: str) -> None:
+    if re.search(r"\s", value):
+        raise ValidationError("An API key has no spaces or line breaks.")
+
+
+class ChargebackStopKeyForm(NamedForm, SecretForm):
+    noun = "ChargebackStop key"
+    credential_label = "API key"
+    credential_help = "The ChargebackStop API key. Stored encrypted; never shown again."
+    credential_validators = [no_whitespace, header_safe]
+
+    poll_interval_seconds = interval_field()
+    manual_organisation_ids = IdListField(
+        noun="organisation ID",
+        max_items=MAX_ORGANISATION_IDS,
+        unique=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        label="Organisation IDs entered by hand",
+        required=False,
+        help_text=(
+            "For organisations this key reaches that have no integration yet (others are learnt by polling). "
+            "Separate them with commas, spaces or new lines. An organisation-level key takes at most one."
+        ),
+    )
+    field_order = ["name", "level", "secret", "enabled", "poll_interval_seconds", "manual_organisation_ids"]
+
+    class Meta:
+        model = ChargebackStopKey
+        fields = ["name", "level", "enabled", "poll_interval_seconds"]
+        labels = {"enabled": "Enabled (polled)"}
+        help_texts = {
+            "level": "Organisation: the key sees its own organisation. Partner: it sees its partner group's.",
+            "enabled": "Untick to pause polling; the history is kept.",
+        }
+        error_messages = {
+            "name": name_messages("ChargebackStop key"),
+            "level": {
+                "required": "Choose the key's level: organisation or partner.",
+                "invalid_choice": "Choose organisation or partner.",
+            },
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["level"].choices = [("", "Choose a level"), *KeyLevel.choices]
+        if self.instance.pk:
+            self.initial.setdefault("manual_organisation_ids", manual_organisation_ids(self.instance))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        ids = cleaned.get("manual_organisation_ids") or []
+        if cleaned.get("level") == KeyLevel.ORGANISATION and len(ids) > 1:
+            self.add_error(
+                "manual_organisation_ids",
+                "An organisation-level key reaches one organisation: enter at most one organisation ID "
+                "(or choose the partner level).",
+            )
+        return cleaned
+
+    def save(self, commit: bool = True) -> ChargebackStopKey:
+        if not commit:
+            raise ValueError("the hand-entered organisations need the key saved first")
+        key = super().save()
+        self._save_manual_organisations(key, self.cleaned_data["manual_organisation_ids"])
+        return key
+
+    @staticmethod
+    def _save_manual_organisations(key: ChargebackStopKey, wanted: list[str]) -> None:
+        """Make the hand-entered links match `wanted`. Links learnt by polling are never touched:
+        they come and go with what the API lists."""
+        links = KeyOrganisation.objects.filter(key=key)
+        links.filter(source=KeyOrganisation.Source.MANUAL).exclude(organisation__organisation_id__in=wanted).delete()
+        linked = set(links.values_list("organisation__organisation_id", flat=True))
+        for organisation_id in wanted:
+            if organisation_id not in linked:
+                organisation, _ = Organisation.objects.get_or_create(organisation_id=organisation_id)
+                KeyOrganisation.objects.create(key=key, organisation=organisation, source=KeyOrganisation.Source.MANUAL)
+
+    @staticmethod
+    def audit_values(key: ChargebackStopKey) -> dict[str, Any]:
+        return {
+            "name": key.name,
+            "level": key.level,
+            "secret": key.secret_hint,
+            "enabled": key.enabled,
+            "poll_interval_seconds": key.poll_interval_seconds,
+            "manual_organisation_ids": manual_organisation_ids(key) if key.pk else [],
+        }
+
+
+def manual_organisation_ids(key: ChargebackStopKey) -> list[str]:
+    links = KeyOrganisation.objects.filter(key=key, source=KeyOrganisation.Source.MANUAL)
+    return list(links.order_by("organisation__organisation_id").values_list("organisation__organisation_id", flat=True))

@@ -24,6 +24,7 @@ PROVIDERS: dict[str, str] = {
     "shopify": "Shopify",
     "woocommerce": "WooCommerce",
 }
+# A website ID: the one ObjectId pattern (the model's validator and the form use it; match it whole).
 OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 CURRENCY = re.compile(r"[A-Za-z]{3}")  # matched whole: "USD\n" is not a currency
 
@@ -43,10 +44,6 @@ class WebsiteIntegrations:
             "paddle_key_expires_at": self.paddle_key_expires_at.isoformat() if self.paddle_key_expires_at else None,
             "currency": self.currency,
         }
-
-
-def is_object_id(value: str) -> bool:
-    return bool(OBJECT_ID.match(value))
 
 
 def parse_error(payload: Any) -> http.ErrorDetail:

@@ -6,7 +6,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import integrations_app.crypto
+import integrations_app.models.secret_field
 
 
 class Migration(migrations.Migration):
@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("secret_hint", models.CharField(default="", editable=False, max_length=16)),
                 ("name", models.CharField(max_length=100, unique=True)),
-                ("secret", integrations_app.crypto.EncryptedSecretField(verbose_name="token")),
+                ("secret", integrations_app.models.secret_field.EncryptedSecretField(verbose_name="token")),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
@@ -129,7 +129,7 @@ class Migration(migrations.Migration):
                     "level",
                     models.CharField(choices=[("organisation", "Organisation"), ("partner", "Partner")], max_length=12),
                 ),
-                ("secret", integrations_app.crypto.EncryptedSecretField(verbose_name="API key")),
+                ("secret", integrations_app.models.secret_field.EncryptedSecretField(verbose_name="API key")),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={

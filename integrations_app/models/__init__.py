@@ -1,11 +1,23 @@
+"""Every model of the app. The upstreams' own models live in their packages
+(`integrations_app.<package>.models`, named in upstreams.py); Django finds them through the
+imports below, and they keep the app label `integrations_app` (and so their tables). The two
+upstreams' models are re-exported here for the code that imports them from this package."""
+
 from __future__ import annotations
 
+from importlib import import_module
+
+from integrations_app.chargebackstop.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation
+from integrations_app.datafast.models import DataFastAccount, DataFastSite, ProviderState
 from integrations_app.models.alerts import Alert
 from integrations_app.models.audit import AuditEntry, FormSubmission
-from integrations_app.models.chargebackstop import ChargebackStopKey, Integration, KeyOrganisation, Organisation
-from integrations_app.models.datafast import DataFastAccount, DataFastSite, ProviderState
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
 from integrations_app.models.sources import Health
+from integrations_app.upstreams import UPSTREAMS
+
+# Django imports this module to find the app's models: every upstream's are imported from here.
+for _upstream in UPSTREAMS:
+    import_module(f"integrations_app.{_upstream.package}.models")
 
 __all__ = [
     "Alert",

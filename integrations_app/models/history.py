@@ -7,9 +7,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations_app.chargebackstop.models import ChargebackStopKey, Integration, Organisation
+from integrations_app.datafast.models import DataFastSite
 from integrations_app.models.alerts import Alert
-from integrations_app.models.chargebackstop import ChargebackStopKey, Integration, Organisation
-from integrations_app.models.datafast import DataFastSite
 
 
 class PollAttempt(models.Model):
@@ -76,8 +76,16 @@ class Severity(models.TextChoices):
     INFO = "info", "Info"
 
 
+class StatusChangeQuerySet(models.QuerySet["StatusChange"]):
+    def unsent(self) -> StatusChangeQuerySet:
+        """Changes someone is to be told of and no alert holds yet (the sender's queue; the
+        `change_unsent_idx` partial index serves it)."""
+        return self.filter(notify=True, alert__isnull=True)
+
+
 class StatusChange(models.Model):
-    """One transition, written once. Alerts, timelines and reports all read this table."""
+    """One transition, written once (alerts.changes.record). Alerts, timelines and reports all read
+    this table."""
 
     kind = models.CharField(max_length=24, choices=ChangeKind.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
@@ -98,6 +106,8 @@ class StatusChange(models.Model):
     outside_dashboard = models.BooleanField(default=False)
     notify = models.BooleanField(default=False)
     alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes")
+
+    objects = StatusChangeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from integrations_app.crypto import UNREADABLE, StoredSecret
 from integrations_app.models.problem import RANK, Facts, Problem, derive
+from integrations_app.models.secret_field import UNREADABLE, StoredSecret
 from integrations_app.upstream.secret import Secret, mask
 
 

@@ -10,21 +10,17 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations_app.models import ChargebackStopKey, DataFastSite
-from integrations_app.polling.chargebackstop import poll_key
-from integrations_app.polling.datafast import poll_site
 from integrations_app.polling.locks import exclusive
 from integrations_app.polling.outcome import PollOutcome
 from integrations_app.polling.schedule import lease_end
-
-SOURCES = {"site": (DataFastSite, poll_site), "key": (ChargebackStopKey, poll_key)}
+from integrations_app.upstreams import BY_KIND, UPSTREAMS
 
 
 @dataclass(frozen=True)
 class Batch:
     """Sources of one kind dispatched together: polled one after another by one task."""
 
-    kind: str  # "site" or "key"
+    kind: str  # the upstream's `kind` (upstreams.py)
     pks: tuple[int, ...]
     dispatched_at: datetime
 
@@ -53,14 +49,15 @@ def claim_due(now: datetime | None = None, *, everything: bool = False) -> list[
     now = now or timezone.now()
     batches: list[Batch] = []
     with transaction.atomic():
-        for kind, (model, _) in SOURCES.items():
+        for upstream in UPSTREAMS:
+            model = upstream.model
             rows = model.objects.select_for_update(skip_locked=True).filter(enabled=True)
             if not everything:
                 rows = rows.filter(next_poll_at__lte=now)
             pks = list(rows.order_by("next_poll_at").values_list("pk", flat=True))
             for chunk in chunks(pks, 500):
                 model.objects.filter(pk__in=chunk).update(next_poll_at=lease_end(now))
-            batches += [Batch(kind, chunk, now) for chunk in chunks(pks, batch_size(len(pks)))]
+            batches += [Batch(upstream.kind, chunk, now) for chunk in chunks(pks, batch_size(len(pks)))]
     return batches
 
 
@@ -69,7 +66,7 @@ def run_poll(
 ) -> PollOutcome | None:
     """Poll one source unless another process is polling it, or it was already polled since this
     dispatch (a redelivered task after a lease ran out); None when skipped or deleted."""
-    model, poll = SOURCES[kind]
+    upstream = BY_KIND[kind]
     # The lock is renewed while the poll runs, so a poll slower than its lease is never started a
     # second time beside it; it runs out one lease after a killed worker, so the dead worker's lock
     # does not turn the redispatched poll away for longer.
@@ -78,6 +75,6 @@ def run_poll(
         if not mine:
             return None
         try:
-            return poll(pk, dispatched_at=dispatched_at)
-        except model.DoesNotExist:
+            return upstream.poll(pk, dispatched_at=dispatched_at)
+        except upstream.model.DoesNotExist:
             return None  # deleted between dispatch and poll

@@ -1,22 +1,30 @@
-"""Recording a poll attempt and the health of its source, shared by both upstreams."""
+"""Recording a poll attempt and the health of its source, shared by every upstream."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
+from django.utils import timezone
 
-from integrations_app.crypto import SecretUnreadable
-from integrations_app.models import ChargebackStopKey, DataFastSite, Health, PollAttempt, StatusChange
+from integrations_app.alerts.changes import record_change
+from integrations_app.models import Health, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.models.secret_field import SecretUnreadable
+from integrations_app.models.sources import PolledSource
 from integrations_app.polling.schedule import next_poll_time
 from integrations_app.polling.transitions import claim
+from integrations_app.polling.write_queue import write_transaction
 from integrations_app.text import fit
 from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
+from integrations_app.upstreams import links
 
-Source = DataFastSite | ChargebackStopKey
+Source = PolledSource  # a row of an upstream's source model (upstreams.py)
+T = TypeVar("T")
 SOURCE_FIELDS = [
     "next_poll_at",
     "last_polled_at",
@@ -36,12 +44,38 @@ class PollOutcome:
     source: str
     ok: bool
     error_kind: str = ""
-    skipped: bool = False
     changes: list[StatusChange] = field(default_factory=list)
 
     @property
     def alerts(self) -> int:
         return sum(1 for change in self.changes if change.notify)
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[T]):
+    """An upstream's answer for one poll, or the outcome of a poll that got none (recorded)."""
+
+    answer: T | None
+    started: datetime
+    duration_ms: int
+    failed: PollOutcome | None = None
+
+
+def fetch(source: Source, ask: Callable[[float], T]) -> Fetched[T]:
+    """Ask the upstream for `source`'s state: `ask(deadline)` with one deadline for the whole poll
+    (POLL_DEADLINE_SECONDS; the HTTP layer cuts any request that would outlive it). An upstream
+    error, or a secret no key decrypts, is recorded here (`record_failure`) and returned as `failed`."""
+    started = timezone.now()
+    clock = time.monotonic()
+    try:
+        answer = ask(clock + settings.POLL_DEADLINE_SECONDS)
+    except (UpstreamError, SecretUnreadable) as error:
+        duration = int((time.monotonic() - clock) * 1000)
+        with write_transaction():
+            changes = record_failure(source, error, started=started, duration_ms=duration)
+        failed = PollOutcome(str(source), ok=False, error_kind=error_kind(error), changes=changes)
+        return Fetched(None, started, duration, failed)
+    return Fetched(answer, started, int((time.monotonic() - clock) * 1000))
 
 
 def polled_since(source: Source, dispatched_at: datetime | None) -> bool:
@@ -56,12 +90,8 @@ def error_kind(error: Exception) -> str:
     return "secret_unreadable"
 
 
-def _links(source: Source) -> dict[str, Any]:
-    return {"site": source} if isinstance(source, DataFastSite) else {"key": source}
-
-
 def _attempt(source: Source, **fields: Any) -> PollAttempt:
-    return PollAttempt.objects.create(**_links(source), **fields)
+    return PollAttempt.objects.create(**links(source), **fields)
 
 
 @dataclass(frozen=True)
@@ -97,17 +127,18 @@ def _set_health(source: Source, new: str, *, reason: str, now: datetime) -> list
     expected = {"health": old, "health_alert_open": source.health_alert_open}
     if not claim(source, expected, {"health": new, "health_since": now, "health_alert_open": decision.alert_open}):
         return []
-    change = StatusChange.objects.create(
-        kind=ChangeKind.SOURCE_HEALTH,
-        severity=decision.severity,
-        at=now,
-        old=old,
-        new=new,
-        reason=fit(StatusChange, "reason", reason),
-        notify=decision.notify,
-        **_links(source),
-    )
-    return [change]
+    return [
+        record_change(
+            ChangeKind.SOURCE_HEALTH,
+            decision.severity,
+            at=now,
+            old=old,
+            new=new,
+            reason=reason,
+            notify=decision.notify,
+            **links(source),
+        )
+    ]
 
 
 def _confirm_first_verdict(source: Source, *, reason: str, now: datetime) -> list[StatusChange]:
@@ -122,17 +153,18 @@ def _confirm_first_verdict(source: Source, *, reason: str, now: datetime) -> lis
         return []
     if not claim(source, {"health": source.health, "health_alert_open": False}, {"health_alert_open": True}):
         return []
-    change = StatusChange.objects.create(
-        kind=ChangeKind.SOURCE_HEALTH,
-        severity=Severity.PROBLEM,
-        at=now,
-        old=source.health,
-        new=source.health,
-        reason=fit(StatusChange, "reason", f"since the first poll ({source.health_since:%Y-%m-%d %H:%M %Z}): {reason}"),
-        notify=True,
-        **_links(source),
-    )
-    return [change]
+    return [
+        record_change(
+            ChangeKind.SOURCE_HEALTH,
+            Severity.PROBLEM,
+            at=now,
+            old=source.health,
+            new=source.health,
+            reason=f"since the first poll ({source.health_since:%Y-%m-%d %H:%M %Z}): {reason}",
+            notify=True,
+            **links(source),
+        )
+    ]
 
 
 def record_success(

@@ -1,9 +1,11 @@
-"""Writing state changes, and deciding which of them the admins hear about.
+"""The transitions of subjects (a provider on a website, an integration): which are worth telling.
 
 Rules (DESIGN.md, "State changes are rows"):
 - going bad opens an incident and alerts; going good alerts only to close an open incident;
 - a subject that changes FLAP_LIMIT times within FLAP_WINDOW gets one flapping notice, then silence
   until it has been quiet for FLAP_QUIET; the notice that ends it says where it settled;
+- the notify policy (alerts/policy.py) then decides who hears of each change; the incident
+  flags above never depend on its answer, so holding a change back cannot break a recovery;
 - a transition is written once, whatever runs twice: two overlapping polls both decide from the
   row they loaded, so the row is moved with a conditional UPDATE on what it held (`_claim`), and
   only the poll whose UPDATE changed it writes the change.
@@ -17,9 +19,9 @@ from typing import Any
 
 from django.db import models
 
-from integrations_app.models import Integration, ProviderState, StatusChange
+from integrations_app.alerts.changes import change, record, record_change
+from integrations_app.models import StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.text import fit
 
 FLAP_LIMIT = 4
 FLAP_WINDOW = timedelta(hours=24)
@@ -28,31 +30,21 @@ FLAP_QUIET = timedelta(hours=2)
 
 @dataclass
 class Subject:
-    """Something with a state that can flip: a provider on a website, or an integration."""
+    """Something with a state that can flip, made by its upstream's poller: a provider on a
+    website (datafast.poller), an integration (chargebackstop.poller). Its row has `since`,
+    `alert_open` and `flapping_since` beside the state column."""
 
-    row: ProviderState | Integration
-    kind: str
+    row: Any
+    kind: str  # the ChangeKind of its transitions
     state_field: str  # the column that holds the state: `connected` or `status`
-    links: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def provider(cls, state: ProviderState) -> Subject:
-        return cls(state, ChangeKind.PROVIDER, "connected", {"site": state.site, "provider": state.provider})
-
-    @classmethod
-    def integration(cls, integration: Integration, key: Any = None) -> Subject:
-        links = {"integration": integration, "organisation": integration.organisation, "key": key}
-        return cls(integration, ChangeKind.INTEGRATION_STATUS, "status", links)
+    links: dict[str, Any] = field(default_factory=dict)  # the columns its changes are written with
+    identity: dict[str, Any] = field(default_factory=dict)  # of those, the ones that find its past changes
 
     def flags(self) -> dict[str, Any]:
         return {"alert_open": self.row.alert_open, "flapping_since": self.row.flapping_since}
 
     def history(self) -> models.QuerySet[StatusChange]:
-        if self.kind == ChangeKind.PROVIDER:
-            return StatusChange.objects.filter(
-                site=self.links["site"], provider=self.links["provider"], kind=ChangeKind.PROVIDER
-            )
-        return StatusChange.objects.filter(integration=self.row, kind=ChangeKind.INTEGRATION_STATUS)
+        return StatusChange.objects.filter(kind=self.kind, **self.identity)
 
 
 def claim(row: models.Model, expected: dict[str, Any], values: dict[str, Any]) -> bool:
@@ -93,13 +85,13 @@ def record_transition(
         severity, notify = Severity.INFO, False
 
     changes = [
-        StatusChange(
-            kind=subject.kind,
-            severity=severity,
+        change(
+            subject.kind,
+            severity,
             at=now,
-            old=fit(StatusChange, "old", old),
-            new=fit(StatusChange, "new", new),
-            reason=fit(StatusChange, "reason", reason),
+            old=old,
+            new=new,
+            reason=reason,
             outside_dashboard=outside_dashboard,
             notify=notify,
             **subject.links,
@@ -112,25 +104,25 @@ def record_transition(
         changes[0].notify = False
         flapping_since = now
         changes.append(
-            StatusChange(
-                kind=ChangeKind.FLAPPING,
-                severity=Severity.NOTICE,
+            change(
+                ChangeKind.FLAPPING,
+                Severity.NOTICE,
                 at=now,
-                old=fit(StatusChange, "old", old),
-                new=fit(StatusChange, "new", new),
+                old=old,
+                new=new,
                 reason=f"changed {FLAP_LIMIT} or more times within 24 hours; alerts paused until it settles",
                 notify=True,
                 **subject.links,
             )
         )
+    # The incident follows what is worth telling, never what the notify policy then makes of it.
     if changes[0].notify:
         alert_open = bool(bad)
     expected = {subject.state_field: getattr(row, subject.state_field), **subject.flags()}
     values = {subject.state_field: to, "since": now, "alert_open": alert_open, "flapping_since": flapping_since}
     if not claim(row, expected, values):
         return []
-    StatusChange.objects.bulk_create(changes)
-    return changes
+    return record(*changes)
 
 
 def settle_flapping(subject: Subject, *, current: str, bad: bool, now: datetime) -> StatusChange | None:
@@ -150,12 +142,12 @@ def settle_flapping(subject: Subject, *, current: str, bad: bool, now: datetime)
         severity = Severity.NOTICE
     if not claim(row, subject.flags(), {"flapping_since": None, "alert_open": bad}):
         return None
-    return StatusChange.objects.create(
-        kind=ChangeKind.FLAPPING,
-        severity=severity,
+    return record_change(
+        ChangeKind.FLAPPING,
+        severity,
         at=now,
-        new=fit(StatusChange, "new", current),
-        reason=fit(StatusChange, "reason", f"stopped flapping; settled as {current}"),
+        new=current,
+        reason=f"stopped flapping; settled as {current}",
         notify=True,
         **subject.links,
     )

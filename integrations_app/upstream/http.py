@@ -276,11 +276,6 @@ def shared_session() -> requests.Session:
 # --- requests -------------------------------------------------------------------------------
 
 
-def call(method: str, url: str, **kwargs: Any) -> Any:
-    """Like `request`, for callers that only want the decoded body."""
-    return request(method, url, **kwargs)[1]
-
-
 def request(
     method: str,
     url: str,

@@ -1,52 +1,36 @@
 """Staff pages for credentials (DataFast accounts and websites, ChargebackStop keys) and the
-"test connection" and "poll now" buttons of the detail pages.
+"test connection" buttons of the detail pages.
 
 Secrets are write-only: pages show only the masked hint, and the audit log records a secret as its
-hint. Every change is POST, redirect, GET, and writes one audit entry.
+hint. Every change is POST, redirect, GET, and writes one audit entry. "Poll now" is views.poll_now.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from celery import Task
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import Model, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
-from kombu.exceptions import OperationalError as KombuOperationalError
-from redis.exceptions import RedisError
 
-from integrations_app import audit, tasks
-from integrations_app.connection_check import (
-    CheckResult,
-    check_chargebackstop,
-    check_datafast,
-    check_datafast_account,
-)
-from integrations_app.credentials.duplicates import duplicate_warning
-from integrations_app.credentials.forms import ChargebackStopKeyForm, DataFastAccountForm, DataFastSiteForm
-from integrations_app.crypto import UNREADABLE, SecretUnreadable
+from integrations_app import audit
+from integrations_app.chargebackstop.check import check_chargebackstop
+from integrations_app.chargebackstop.forms import ChargebackStopKeyForm
+from integrations_app.datafast.check import check_datafast, check_datafast_account
+from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
-from integrations_app.models.sources import PolledSource
-from integrations_app.polling.schedule import lease_end
+from integrations_app.models.secret_field import UNREADABLE, SecretUnreadable
+from integrations_app.upstream.check import CheckResult
+from integrations_app.upstream.duplicates import duplicate_warning
 from integrations_app.upstream.secret import Secret
 from integrations_app.views.access import staff_required
-from integrations_app.views.context import broker_reachable
-
-logger = logging.getLogger(__name__)
-
-BROKER_DOWN = "The worker/broker is unreachable; the poll will run when it is back."
-# What `.delay` raises when Redis is gone: kombu wraps most of it, the rest leaks through.
-BROKER_ERRORS = (KombuOperationalError, RedisError, OSError)
 
 FormClass = type[DataFastAccountForm] | type[DataFastSiteForm] | type[ChargebackStopKeyForm]
 
@@ -59,9 +43,10 @@ class Kind:
     form: FormClass
     noun: str
     slug: str  # audit actions are credentials.<slug>.create/update/delete; URLs <slug>-edit/-delete
+    id_field: str = ""  # the upstream's ID of the row, named in audit targets beside its name
 
     def target(self, obj: Any) -> str:
-        return f"{self.slug} {obj.name}" + (f" ({obj.website_id})" if self.slug == "site" else "")
+        return f"{self.slug} {obj.name}" + (f" ({getattr(obj, self.id_field)})" if self.id_field else "")
 
     def done_url(self, obj: Any) -> str:
         # Websites and keys have a detail page with "test connection"; accounts live on the index.
@@ -69,7 +54,7 @@ class Kind:
 
 
 ACCOUNT = Kind(DataFastAccount, DataFastAccountForm, "DataFast account", "account")
-SITE = Kind(DataFastSite, DataFastSiteForm, "website", "site")
+SITE = Kind(DataFastSite, DataFastSiteForm, "website", "site", id_field="website_id")
 KEY = Kind(ChargebackStopKey, ChargebackStopKeyForm, "ChargebackStop key", "key")
 
 
@@ -339,50 +324,3 @@ def key_test(request: HttpRequest, pk: int) -> HttpResponse:
         lambda api_key: check_chargebackstop(api_key, level=key.level),
     )
     return redirect(key.get_absolute_url())
-
-
-# --- Poll now ----------------------------------------------------------------------------------
-
-
-def _enqueue(task: Task, pk: int) -> bool:
-    if not broker_reachable():
-        return False
-    try:
-        task.delay(pk)
-    except BROKER_ERRORS:
-        logger.warning("Could not queue %s(%s): broker unreachable", task.name, pk, exc_info=True)
-        return False
-    return True
-
-
-def _poll_now(request: HttpRequest, source: PolledSource, task: Task, target: str) -> HttpResponse:
-    rows = type(source).objects.filter(pk=source.pk)
-    now = timezone.now()
-    # A lease first, as the dispatcher puts one: beat's next tick does not queue the source a second
-    # time, and the poll sets the real next time when it finishes. Committed before the task is queued.
-    with transaction.atomic():
-        rows.update(next_poll_at=lease_end(now))
-    queued = _enqueue(task, source.pk)
-    if queued:
-        messages.success(request, f"Poll queued for {source}; this page shows the result once the worker has run it.")
-    else:
-        # Due now: beat's dispatcher polls it as soon as the broker is back (if polling is enabled).
-        rows.update(next_poll_at=now)
-        paused = "" if source.enabled else " Polling is paused for it: enable it first, or poll again then."
-        messages.error(request, BROKER_DOWN + paused)
-    audit.record(request.user, "poll.now", target, after={"queued": queued}, ok=queued)
-    return redirect(source.get_absolute_url())
-
-
-@staff_required
-@require_POST
-def poll_site_now(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(DataFastSite, pk=pk)
-    return _poll_now(request, site, tasks.poll_site, SITE.target(site))
-
-
-@staff_required
-@require_POST
-def poll_key_now(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(ChargebackStopKey.objects, pk=pk)
-    return _poll_now(request, key, tasks.poll_key, KEY.target(key))

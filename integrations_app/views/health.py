@@ -9,8 +9,8 @@ from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from integrations_app import problems
-from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation
 from integrations_app.polling.locks import redis_client
+from integrations_app.upstreams import UPSTREAMS
 from integrations_app.watcher import watcher_report
 
 
@@ -34,8 +34,9 @@ def sources_with_problem() -> dict[str, int]:
     """How many websites, keys and organisations have a problem, from the one status function:
     facts for the outside monitor, not a reason to degrade (each problem alerts on its own)."""
     return {
-        name: problems.with_a_problem(problems.counts(model.objects.all()))
-        for name, model in (("websites", DataFastSite), ("keys", ChargebackStopKey), ("organisations", Organisation))
+        f"{noun}s": problems.with_a_problem(problems.counts(model.objects.all()))
+        for upstream in UPSTREAMS
+        for noun, model in upstream.problem_models()
     }
 
 

@@ -1,7 +1,7 @@
 """Staff pages that create, rename and disable CUSTOM_ORDERS integrations.
 
 Thin views: forms validate before any request, `chargebackstop.actions` does the work, and each
-upstream error becomes a plain sentence on the field it concerns, with the input kept. POST,
+upstream error becomes a plain sentence on the field it concerns (`chargebackstop.words`), with the input kept. POST,
 redirect, GET after every change.
 """
 
@@ -20,65 +20,14 @@ from django.views.decorators.http import require_http_methods
 
 from integrations_app.chargebackstop import actions
 from integrations_app.chargebackstop.forms import CreateIntegrationForm, RenameIntegrationForm
+from integrations_app.chargebackstop.words import explain
 from integrations_app.models import FormSubmission, Integration, KeyOrganisation, Organisation
-from integrations_app.upstream.errors import (
-    CredentialError,
-    InvalidRequestError,
-    NotFoundError,
-    SchemaError,
-    TransientError,
-    UpstreamError,
-)
+from integrations_app.upstream.errors import UpstreamError
 from integrations_app.views.access import staff_required
 
 # A second POST of the same form waits this long for the first one to finish.
 RESUBMIT_WAIT_SECONDS = 10.0
 RESUBMIT_POLL_SECONDS = 0.25
-
-CODE_WORDS = {
-    "INVALID_MERCHANT_IDS": (
-        "merchant_ids",
-        "ChargebackStop says one or more of these merchant IDs do not exist or do not belong to this organisation.",
-    ),
-    "DUPLICATE_MERCHANT_IDS": ("merchant_ids", "ChargebackStop says this list names a merchant ID more than once."),
-    "INVALID_INTEGRATION_TYPE": ("", "ChargebackStop accepts this change for CUSTOM_ORDERS integrations only."),
-    "MISSING_UPDATE_FIELDS": ("", "ChargebackStop says the change named nothing to update."),
-}
-
-
-def explain(error: UpstreamError, *, creating: bool) -> tuple[str, str]:
-    """(form field or "", plain sentence) for an upstream error."""
-    field, message = "", f"ChargebackStop refused the request: {error.message}."
-    if isinstance(error, InvalidRequestError):
-        field, message = CODE_WORDS.get(error.code) or (
-            error.field,
-            f"ChargebackStop refused this value: {error.message}.",
-        )
-    elif isinstance(error, NotFoundError):
-        if creating:
-            field, message = "organisation_id", "ChargebackStop cannot find this organisation for this key (404)."
-        else:
-            message = "ChargebackStop cannot find this integration for this key (404); it may have been deleted."
-    elif isinstance(error, CredentialError):
-        field = "key"
-        message = (
-            f"ChargebackStop refused {'this key' if creating else 'the key used for it'} (HTTP {error.status}): it is "
-            "revoked or lacks the integrations:write ability. Check it on the Credentials page or use another key."
-        )
-    elif isinstance(error, TransientError):
-        # A POST is never retried automatically: it may have been acted on before the answer was lost.
-        outcome = (
-            "The integration may or may not have been created: check the organisation page before trying again."
-            if creating
-            else "Try again; the change may already have been made, and the next poll will show it."
-        )
-        message = f"ChargebackStop did not answer properly: {error.message}. {outcome}"
-    elif isinstance(error, SchemaError):
-        message = (
-            f"ChargebackStop's answer was not what its documentation describes: {error.message}. The change may "
-            "have been made; check the organisation page (the next poll will show it) before trying again."
-        )
-    return field, message
 
 
 def _put_error(form: Any, field: str, message: str) -> None:

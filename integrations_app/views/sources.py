@@ -8,9 +8,9 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from integrations_app import timeline, wording
+from integrations_app import upstreams
+from integrations_app.alerts.describe import describe, with_relations
 from integrations_app.datafast.client import PROVIDERS
-from integrations_app.describe import describe, with_relations
 from integrations_app.models import (
     AuditEntry,
     ChargebackStopKey,
@@ -22,6 +22,7 @@ from integrations_app.models import (
     StatusChange,
 )
 from integrations_app.models.history import ChangeKind
+from integrations_app.views import timeline
 
 HISTORY_ROWS = 50
 ATTEMPT_ROWS = 10
@@ -59,7 +60,7 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "providers": [(provider, label, states.get(provider)) for provider, label in PROVIDERS.items()],
         "timelines": timelines,
         "timeline_width": timeline.WIDTH,
-        "last_error": wording.last_error(site, "DataFast"),
+        "last_error": upstreams.of(site).last_error(site),
         "attempts": PollAttempt.objects.filter(site=site)[:ATTEMPT_ROWS],
         "history": _history(StatusChange.objects.filter(site=site)),
     }
@@ -75,7 +76,7 @@ def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "links": KeyOrganisation.objects.filter(key=key)
         .select_related("organisation")
         .order_by("organisation__label", "organisation__organisation_id"),
-        "last_error": wording.last_error(key, "ChargebackStop"),
+        "last_error": upstreams.of(key).last_error(key),
         "attempts": PollAttempt.objects.filter(key=key)[:ATTEMPT_ROWS],
         "history": _history(StatusChange.objects.filter(key=key, kind=ChangeKind.SOURCE_HEALTH)),
     }

@@ -17,8 +17,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from integrations_app import problems, throttle
-from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation
 from integrations_app.summary import summary
+from integrations_app.upstreams import UPSTREAMS
 
 PROBLEM_LIST_MAX = 500  # of each kind: the counts are always complete, the list is bounded
 SCOPE = "status-api-token"
@@ -53,13 +53,9 @@ def problem_list(now: datetime) -> list[dict[str, Any]]:
     use. Four queries whatever the size."""
     quiet = [problems.RANK[problem] for problem in problems.QUIET]
     found: list[dict[str, Any]] = []
-    for kind, queryset in (
-        ("website", DataFastSite.objects.all()),
-        ("key", ChargebackStopKey.objects.all()),
-        ("organisation", Organisation.objects.all()),
-    ):
-        rows = list(queryset.exclude(problem_rank__in=quiet).order_by("problem_rank", "pk")[:PROBLEM_LIST_MAX])
-        disconnected = problems.disconnected_by_site(rows) if kind == "website" else {}
+    for upstream, kind, model in ((up, noun, model) for up in UPSTREAMS for noun, model in up.problem_models()):
+        rows = list(model.objects.exclude(problem_rank__in=quiet).order_by("problem_rank", "pk")[:PROBLEM_LIST_MAX])
+        disconnected = upstream.words.disconnected(rows)
         for row in rows:
             problem = problems.problem_of(row)
             found.append(

@@ -13,9 +13,9 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from playwright.sync_api import Page
 
+from integrations_app.chargebackstop.poller import poll_key
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import ChargebackStopKey, DataFastSite
-from integrations_app.polling.chargebackstop import poll_key
-from integrations_app.polling.datafast import poll_site
 from tests import factories
 
 # Playwright's sync API runs an event loop in this thread; Django must still allow ORM calls here.

@@ -8,8 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import DataFastSite
-from integrations_app.polling.datafast import poll_site
 from tests import demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_data")]

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from integrations_app.alerts.batching import batch_pending
 from integrations_app.alerts.emails import build_message
 from integrations_app.chargebackstop.client import NAME_MAX_LENGTH
+from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.models import Health, Integration, PollAttempt, StatusChange
-from integrations_app.polling.chargebackstop import poll_key
 from integrations_app.polling.outcome import record_failure
 from integrations_app.text import fit
 from integrations_app.upstream.errors import CredentialError, NotFoundError, SchemaError, TransientError

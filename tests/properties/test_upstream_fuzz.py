@@ -30,7 +30,9 @@ from integrations_app.chargebackstop.client import (
     _parse_page,
     parse_integration,
 )
+from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.datafast.client import PROVIDERS, DataFastClient, WebsiteIntegrations, parse_integrations
+from integrations_app.datafast.poller import poll_site
 from integrations_app.models import (
     Integration as IntegrationRow,
 )
@@ -42,8 +44,6 @@ from integrations_app.models import (
     Snapshot,
     StatusChange,
 )
-from integrations_app.polling.chargebackstop import poll_key
-from integrations_app.polling.datafast import poll_site
 from integrations_app.upstream.errors import SchemaError
 from integrations_app.upstream.secret import Secret
 from tests import demo, factories
@@ -81,7 +81,7 @@ LISTING: dict[str, Any] = {
     "count": 2,
 }
 
-# Column sizes the answers end up in (integrations_app/models/chargebackstop.py).
+# Column sizes the answers end up in (integrations_app/chargebackstop/models.py).
 STORED_LENGTHS = {"id": 100, "organisation_id": 100, "name": 255, "type": 40}
 
 

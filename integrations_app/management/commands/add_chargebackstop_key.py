@@ -5,12 +5,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from integrations_app.connection_check import check_chargebackstop
-from integrations_app.credentials.duplicates import duplicate_warning
-from integrations_app.credentials.forms import ChargebackStopKeyForm
+from integrations_app.chargebackstop.check import check_chargebackstop
+from integrations_app.chargebackstop.forms import ChargebackStopKeyForm
+from integrations_app.chargebackstop.models import KeyLevel
 from integrations_app.management.commands._form_errors import raise_for_errors
 from integrations_app.management.commands._secret_input import read_secret
-from integrations_app.models.chargebackstop import KeyLevel
+from integrations_app.upstream.duplicates import duplicate_warning
 
 # Form fields and the options they come from.
 KEY_OPTIONS = {"secret": "key", "poll_interval_seconds": "interval", "manual_organisation_ids": "organisation-id"}

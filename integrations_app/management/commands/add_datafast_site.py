@@ -5,12 +5,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from integrations_app.connection_check import check_datafast
-from integrations_app.credentials.duplicates import duplicate_warning
-from integrations_app.credentials.forms import DataFastAccountForm, DataFastSiteForm
+from integrations_app.datafast.check import check_datafast
+from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm
 from integrations_app.management.commands._form_errors import raise_for_errors
 from integrations_app.management.commands._secret_input import read_secret
 from integrations_app.models import DataFastAccount
+from integrations_app.upstream.duplicates import duplicate_warning
 
 # Form fields and the options they come from (the account form's name is --account).
 ACCOUNT_OPTIONS = {"name": "account", "secret": "token"}

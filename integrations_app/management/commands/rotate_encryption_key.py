@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from integrations_app.crypto import SecretUnreadable
-from integrations_app.models import ChargebackStopKey, DataFastAccount
+from integrations_app import upstreams
+from integrations_app.models.secret_field import SecretUnreadable
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         rotated = 0
         with transaction.atomic():
-            for model in (DataFastAccount, ChargebackStopKey):
+            for model in upstreams.secret_models():
                 for pk in model.objects.values_list("pk", flat=True):
                     instance = model.objects.get(pk=pk)
                     try:

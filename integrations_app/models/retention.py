@@ -9,6 +9,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from integrations_app.models import FormSubmission, PollAttempt, Snapshot
+from integrations_app.upstreams import SOURCE_LINKS
 
 # Successful attempts are numerous and dull; failures explain incidents, so they stay longer.
 OK_ATTEMPTS_FOR = timedelta(days=2)
@@ -23,7 +24,7 @@ def prune() -> dict[str, int]:
     now = timezone.now()
     ok, _ = PollAttempt.objects.filter(ok=True, started_at__lt=now - OK_ATTEMPTS_FOR).delete()
     failed, _ = PollAttempt.objects.filter(ok=False, started_at__lt=now - FAILED_ATTEMPTS_FOR).delete()
-    latest_ids = set(Snapshot.objects.values("site", "key").annotate(latest=Max("id")).values_list("latest", flat=True))
+    latest_ids = set(Snapshot.objects.values(*SOURCE_LINKS).annotate(latest=Max("id")).values_list("latest", flat=True))
     old = Snapshot.objects.filter(taken_at__lt=now - SNAPSHOTS_FOR).exclude(id__in=latest_ids)
     snapshots, _ = old.delete()
     submissions, _ = FormSubmission.objects.filter(created_at__lt=now - FORM_SUBMISSIONS_FOR).delete()

@@ -1,23 +1,23 @@
-"""Poll errors in plain words, for pages."""
+"""Poll errors in plain words, for pages: what every upstream shares. Each upstream's own words
+(`<package>/words.py`, `ERRORS`) say what a rejected credential or a 404 means for its sources."""
 
 from __future__ import annotations
 
-from integrations_app.crypto import UNREADABLE
+from integrations_app.models.secret_field import UNREADABLE
 from integrations_app.models.sources import PolledSource
 
 TRANSIENT = {"timeout", "connection", "server_error", "rate_limited"}
 
 
-def last_error(source: PolledSource, upstream: str) -> str:  # noqa: PLR0911 (one answer per error kind)
+def last_error(source: PolledSource, upstream: str, errors: dict[str, str]) -> str:  # noqa: PLR0911 (one answer per error kind)
+    """`errors` is the upstream's map of "credential", "credential_403" and "not_found" to words."""
     kind, status = source.last_error_kind, source.last_error_status
     if not kind:
         return ""
     if kind == "credential":
-        if status == 403:
-            return "no access to this website" if upstream == "DataFast" else "key not allowed (403)"
-        return "token rejected" if upstream == "DataFast" else "key rejected (401)"
+        return errors["credential_403"] if status == 403 else errors["credential"]
     if kind == "not_found":
-        return "website not found" if upstream == "DataFast" else "not found (404)"
+        return errors["not_found"]
     if kind in TRANSIENT:
         detail = {"timeout": "timed out", "connection": "connection failed", "rate_limited": "rate limited"}
         return f"{upstream} did not answer ({detail.get(kind, f'HTTP {status}' if status else 'server error')})"

@@ -6,13 +6,13 @@ import hmac
 
 from django.views.decorators.debug import sensitive_variables
 
-from integrations_app.crypto import SecretUnreadable
-from integrations_app.models import ChargebackStopKey, DataFastAccount
+from integrations_app.models.secret_field import SecretUnreadable
+from integrations_app.models.sources import HasSecret
 from integrations_app.upstream.secret import Secret
 
 
 @sensitive_variables("wanted", "theirs", "secret")
-def same_secret_elsewhere(saved: DataFastAccount | ChargebackStopKey, secret: Secret) -> list[str]:
+def same_secret_elsewhere(saved: HasSecret, secret: Secret) -> list[str]:
     """Names of the other rows of the same kind that hold `secret`. Rows are few (one per token or
     key), so each is decrypted on its own: one unreadable secret does not stop the comparison."""
     model = type(saved)
@@ -28,7 +28,7 @@ def same_secret_elsewhere(saved: DataFastAccount | ChargebackStopKey, secret: Se
     return found
 
 
-def duplicate_warning(saved: DataFastAccount | ChargebackStopKey, secret: Secret, noun: str) -> str:
+def duplicate_warning(saved: HasSecret, secret: Secret, noun: str) -> str:
     """A warning to show after saving, or "" when the secret is used nowhere else."""
     others = same_secret_elsewhere(saved, secret)
     if not others:

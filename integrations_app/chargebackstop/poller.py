@@ -3,32 +3,27 @@ and detect integrations that were disabled, renamed, re-enabled or are gone."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 
+from integrations_app.alerts.changes import change, record, record_change
 from integrations_app.chargebackstop.client import ChargebackStopClient, Listing
 from integrations_app.chargebackstop.client import Integration as Remote
-from integrations_app.crypto import SecretUnreadable
-from integrations_app.db import write_transaction
+from integrations_app.chargebackstop.models import IntegrationStatus
 from integrations_app.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation, StatusChange
-from integrations_app.models.chargebackstop import IntegrationStatus
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.polling.outcome import (
     SOURCE_FIELDS,
     PollOutcome,
-    error_kind,
+    fetch,
     polled_since,
-    record_failure,
     record_success,
 )
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, claim, record_transition, settle_flapping
-from integrations_app.text import fit
-from integrations_app.upstream.errors import UpstreamError
+from integrations_app.polling.write_queue import write_transaction
 
 ENABLED, GONE = IntegrationStatus.ENABLED, IntegrationStatus.GONE
 OUTSIDE = "outside the dashboard"
@@ -39,18 +34,12 @@ def poll_key(key_id: int, *, dispatched_at: datetime | None = None) -> PollOutco
     key = ChargebackStopKey.objects.get(pk=key_id)
     if polled_since(key, dispatched_at):
         return None
-    started = timezone.now()
-    clock = time.monotonic()
-    try:
-        # One deadline for the whole listing, every page and retry included (the HTTP layer cuts a
-        # request that would outlive it); the overlap lock is renewed meanwhile, so it cannot expire.
-        listing = ChargebackStopClient(key.secret, deadline=clock + settings.POLL_DEADLINE_SECONDS).list_integrations()
-    except (UpstreamError, SecretUnreadable) as error:
-        duration = int((time.monotonic() - clock) * 1000)
-        with write_transaction():
-            changes = record_failure(key, error, started=started, duration_ms=duration)
-        return PollOutcome(str(key), ok=False, error_kind=error_kind(error), changes=changes)
-    duration = int((time.monotonic() - clock) * 1000)
+    # One deadline for the whole listing, every page and retry included; the overlap lock is
+    # renewed meanwhile, so it cannot expire.
+    fetched = fetch(key, lambda deadline: ChargebackStopClient(key.secret, deadline=deadline).list_integrations())
+    if fetched.answer is None:
+        return fetched.failed
+    listing, started, duration = fetched.answer, fetched.started, fetched.duration_ms
     first_observation = key.last_success_at is None
     with write_transaction():
         changes = record_success(
@@ -131,20 +120,22 @@ def apply_integrations(
         # (first seen at its `now`) get an "appeared" change.
         Integration.objects.bulk_create(appeared, ignore_conflicts=True)
         if not first_observation:
-            changes += StatusChange.objects.bulk_create(
-                StatusChange(
-                    kind=ChangeKind.INTEGRATION_APPEARED,
-                    severity=Severity.INFO,
-                    at=now,
-                    new=row.status,
-                    reason=f"first seen by key {key}",
-                    integration=row,
-                    organisation=row.organisation,
-                    key=key,
+            changes += record(
+                *(
+                    change(
+                        ChangeKind.INTEGRATION_APPEARED,
+                        Severity.INFO,
+                        at=now,
+                        new=row.status,
+                        reason=f"first seen by key {key}",
+                        integration=row,
+                        organisation=row.organisation,
+                        key=key,
+                    )
+                    for row in Integration.objects.filter(
+                        integration_id__in=[row.integration_id for row in appeared], first_seen_at=now
+                    ).select_related("organisation")
                 )
-                for row in Integration.objects.filter(
-                    integration_id__in=[row.integration_id for row in appeared], first_seen_at=now
-                ).select_related("organisation")
             )
     Integration.objects.filter(integration_id__in=listed).update(last_seen_at=now, seen_by=key)
     if listing.complete:
@@ -174,20 +165,25 @@ def _new_row(remote: Remote, key: ChargebackStopKey, organisation: Organisation,
     )
 
 
+def integration_subject(integration: Integration, key: ChargebackStopKey) -> Subject:
+    links = {"integration": integration, "organisation": integration.organisation, "key": key}
+    return Subject(integration, ChangeKind.INTEGRATION_STATUS, "status", links, identity={"integration": integration})
+
+
 def _apply_one(
     row: Integration, remote: Remote, key: ChargebackStopKey, organisations: dict[str, Organisation], now: datetime
 ) -> list[StatusChange]:
     changes: list[StatusChange] = []
-    subject = Subject.integration(row, key)
+    subject = integration_subject(row, key)
     old_name = row.name
     if remote.name != old_name and claim(row, {"name": old_name}, {"name": remote.name}):
         changes.append(
-            StatusChange.objects.create(
-                kind=ChangeKind.INTEGRATION_NAME,
-                severity=Severity.INFO,
+            record_change(
+                ChangeKind.INTEGRATION_NAME,
+                Severity.INFO,
                 at=now,
-                old=fit(StatusChange, "old", old_name),
-                new=fit(StatusChange, "new", remote.name),
+                old=old_name,
+                new=remote.name,
                 reason=f"renamed {OUTSIDE}",
                 outside_dashboard=True,
                 **subject.links,
@@ -227,7 +223,7 @@ def _badness(old: str, new: str) -> bool | None:
 
 def _mark_gone(row: Integration, key: ChargebackStopKey, now: datetime) -> list[StatusChange]:
     return record_transition(
-        Subject.integration(row, key),
+        integration_subject(row, key),
         to=GONE,
         old=row.status,
         new=GONE,

@@ -12,8 +12,9 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations_app.crypto import EncryptedSecretField
+from integrations_app.chargebackstop.client import CUSTOM_ORDERS
 from integrations_app.models.problem import RANK, Facts, Problem, derive_organisation
+from integrations_app.models.secret_field import EncryptedSecretField
 from integrations_app.models.sources import HasSecret, PolledSource
 
 
@@ -131,7 +132,7 @@ class Integration(models.Model):
 
     @property
     def is_custom_orders(self) -> bool:
-        return self.type == "CUSTOM_ORDERS"
+        return self.type == CUSTOM_ORDERS
 
     @property
     def can_be_disabled(self) -> bool:

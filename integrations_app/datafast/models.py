@@ -9,12 +9,12 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations_app.crypto import EncryptedSecretField
-from integrations_app.datafast.client import PROVIDERS
+from integrations_app.datafast.client import OBJECT_ID, PROVIDERS
 from integrations_app.models.problem import Facts
+from integrations_app.models.secret_field import EncryptedSecretField
 from integrations_app.models.sources import HasSecret, PolledSource
 
-object_id_validator = RegexValidator(r"^[0-9a-fA-F]{24}$", "A website ID is 24 hexadecimal characters (an ObjectId).")
+object_id_validator = RegexValidator(OBJECT_ID.pattern, "A website ID is 24 hexadecimal characters (an ObjectId).")
 dft_token_validator = RegexValidator(r"^dft_\S+$", "A DataFast token starts with dft_ and has no spaces.")
 
 

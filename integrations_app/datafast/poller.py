@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
-from django.conf import settings
-from django.utils import timezone
-
-from integrations_app.crypto import SecretUnreadable
+from integrations_app.alerts.changes import record_change
 from integrations_app.datafast.client import PROVIDERS, DataFastClient, WebsiteIntegrations
-from integrations_app.db import write_transaction
 from integrations_app.models import DataFastSite, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.polling.outcome import (
     SOURCE_FIELDS,
     PollOutcome,
-    error_kind,
+    fetch,
     polled_since,
-    record_failure,
     record_success,
 )
 from integrations_app.polling.snapshots import store_snapshot
 from integrations_app.polling.transitions import Subject, claim, record_transition, settle_flapping
+from integrations_app.polling.write_queue import write_transaction
 from integrations_app.problems import is_disconnect, paddle_state
-from integrations_app.upstream.errors import UpstreamError
 
 PADDLE_FIELDS = ["currency", "paddle_key_expires_at"]  # and `paddle_expiry_state`, by compare-and-set
 
@@ -38,17 +32,13 @@ def poll_site(site_id: int, *, dispatched_at: datetime | None = None) -> PollOut
     site = DataFastSite.objects.select_related("account").get(pk=site_id)
     if polled_since(site, dispatched_at):
         return None
-    started = timezone.now()
-    clock = time.monotonic()
-    try:
-        client = DataFastClient(site.account.secret, deadline=clock + settings.POLL_DEADLINE_SECONDS)
-        result = client.website_integrations(site.website_id)
-    except (UpstreamError, SecretUnreadable) as error:
-        duration = int((time.monotonic() - clock) * 1000)
-        with write_transaction():
-            changes = record_failure(site, error, started=started, duration_ms=duration)
-        return PollOutcome(str(site), ok=False, error_kind=error_kind(error), changes=changes)
-    duration = int((time.monotonic() - clock) * 1000)
+    fetched = fetch(
+        site,
+        lambda deadline: DataFastClient(site.account.secret, deadline=deadline).website_integrations(site.website_id),
+    )
+    if fetched.answer is None:
+        return fetched.failed
+    result, started, duration = fetched.answer, fetched.started, fetched.duration_ms
     first_observation = site.last_success_at is None
     with write_transaction():
         changes = record_success(site, started=started, duration_ms=duration)
@@ -57,6 +47,11 @@ def poll_site(site_id: int, *, dispatched_at: datetime | None = None) -> PollOut
         changes += apply_paddle_expiry(site, result, now=started, first_observation=first_observation)
         site.save(update_fields=[*SOURCE_FIELDS, "snapshot_digest", "has_disconnect", *PADDLE_FIELDS])
     return PollOutcome(str(site), ok=True, changes=changes)
+
+
+def provider_subject(state: ProviderState) -> Subject:
+    links = {"site": state.site, "provider": state.provider}
+    return Subject(state, ChangeKind.PROVIDER, "connected", links, identity=links)
 
 
 def apply_providers(site: DataFastSite, result: WebsiteIntegrations, *, now: datetime) -> list[StatusChange]:
@@ -69,7 +64,7 @@ def apply_providers(site: DataFastSite, result: WebsiteIntegrations, *, now: dat
             # First sight of this provider (or of the site): record it, alert nobody.
             new_rows.append(ProviderState(site=site, provider=provider, connected=connected, since=now))
             continue
-        subject = Subject.provider(state)
+        subject = provider_subject(state)
         if state.connected != connected:
             changes += record_transition(
                 subject,
@@ -117,9 +112,9 @@ def apply_paddle_expiry(
         severity, notify = Severity.INFO, False
     when = result.paddle_key_expires_at.isoformat() if result.paddle_key_expires_at else "no expiry"
     return [
-        StatusChange.objects.create(
-            kind=ChangeKind.PADDLE_EXPIRY,
-            severity=severity,
+        record_change(
+            ChangeKind.PADDLE_EXPIRY,
+            severity,
             at=now,
             old=old,
             new=new,

@@ -1,0 +1,84 @@
+"""DataFast's credential forms: an account (its token) and a website."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from integrations_app.datafast.client import OBJECT_ID
+from integrations_app.datafast.models import DataFastAccount, DataFastSite, dft_token_validator
+from integrations_app.forms import NamedForm, SecretForm, header_safe, interval_field, name_messages
+
+
+class DataFastAccountForm(NamedForm, SecretForm):
+    noun = "DataFast account"
+    credential_label = "Token"
+    credential_help = "A DataFast API token (dft_…, scope settings:read). Stored encrypted; never shown again."
+    credential_validators = [dft_token_validator, header_safe]
+
+    class Meta:
+        model = DataFastAccount
+        fields = ["name"]
+        error_messages = {"name": name_messages("DataFast account")}
+
+    @staticmethod
+    def audit_values(account: DataFastAccount) -> dict[str, Any]:
+        return {"name": account.name, "secret": account.secret_hint}
+
+
+class DataFastSiteForm(NamedForm):
+    noun = "website"
+
+    website_id = forms.CharField(
+        label="Website ID",
+        help_text="The 24-character ObjectId DataFast shows for the website, such as 6650a1f2c4e8b90012ab3401.",
+        error_messages={"required": "Enter the website ID."},
+    )
+    poll_interval_seconds = interval_field()
+
+    class Meta:
+        model = DataFastSite
+        fields = ["account", "name", "website_id", "enabled", "poll_interval_seconds"]
+        labels = {"account": "DataFast account", "enabled": "Enabled (polled)"}
+        help_texts = {
+            "account": "The account whose token can read this website.",
+            "enabled": "Untick to pause polling; the history is kept.",
+        }
+        error_messages = {
+            "name": name_messages("website"),
+            "account": {
+                "required": "Choose the DataFast account whose token reads this website.",
+                "invalid_choice": "That DataFast account no longer exists; choose another.",
+            },
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        account = self.fields["account"]
+        account.queryset = DataFastAccount.objects.order_by("name")
+        account.empty_label = "Choose an account"
+
+    def clean_website_id(self) -> str:
+        # ObjectIds are hexadecimal; one spelling keeps the uniqueness check honest.
+        website_id = self.cleaned_data["website_id"].strip().lower()
+        if not OBJECT_ID.fullmatch(website_id):
+            raise ValidationError(
+                "A website ID is 24 hexadecimal characters (0–9, a–f), as DataFast shows it; check for a missing "
+                "or extra character."
+            )
+        other = DataFastSite.objects.filter(website_id=website_id).exclude(pk=self.instance.pk).first()
+        if other:
+            raise ValidationError(f"The website “{other.name}” already uses this website ID.")
+        return website_id
+
+    @staticmethod
+    def audit_values(site: DataFastSite) -> dict[str, Any]:
+        return {
+            "account": site.account.name,
+            "name": site.name,
+            "website_id": site.website_id,
+            "enabled": site.enabled,
+            "poll_interval_seconds": site.poll_interval_seconds,
+        }
