@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
@@ -17,6 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+T = TypeVar("T")
 
 
 class ConfigError(ImproperlyConfigured):
@@ -33,8 +35,11 @@ def read_dotenv(base_dir: Path) -> None:
         environ.Env.read_env(dotenv, overwrite=False)
 
 
-def _parse(name: str, default: Any, parse: Callable[[str], Any], expected: str) -> Any:
-    raw = env.str(name, default=None)
+# django-environ has no type information: each call below states the type it returns.
+
+
+def _parse(name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+    raw: str | None = env.str(name, default=None)
     if raw is None:
         return default
     try:
@@ -67,11 +72,12 @@ def positive_int(name: str, default: int, minimum: int = 1) -> int:
 
 
 def string(name: str, default: str) -> str:
-    return env.str(name, default=default)
+    value: str = env.str(name, default=default)
+    return value
 
 
 def comma_list(name: str, default: str = "") -> list[str]:
-    raw = env.str(name, default=default)
+    raw: str = env.str(name, default=default)
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
@@ -109,16 +115,18 @@ def fernet_keys(name: str) -> list[str]:
 
 def database(name: str, default: str) -> dict[str, Any]:
     try:
-        return env.db_url(name, default=default)
+        config: dict[str, Any] = env.db_url(name, default=default)
     except (ValueError, KeyError, environ.ImproperlyConfigured) as error:
         raise ConfigError(f"{name} is not a database URL django-environ understands: {error}") from None
+    return config
 
 
 def email(name: str, default: str) -> dict[str, Any]:
     try:
-        return env.email_url(name, default=default)
+        config: dict[str, Any] = env.email_url(name, default=default)
     except (ValueError, KeyError) as error:
         raise ConfigError(f"{name} is not an email URL (smtp://, consolemail://): {error}") from None
+    return config
 
 
 def emails(name: str) -> list[str]:

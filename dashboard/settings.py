@@ -7,9 +7,14 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import django_stubs_ext
 from celery.schedules import schedule as every
 
 from dashboard import env
+
+# Lets the classes django-stubs makes generic (ModelForm[Site], ModelAdmin[Site], Field) be
+# subscripted at run time as well, as the type checker reads them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"

@@ -6,10 +6,11 @@ in its `admin.py`, imported here from the registry (Django looks for this module
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -21,14 +22,11 @@ from integrations_app.problems import problem_of
 from integrations_app.text import refuse_invisible
 from integrations_app.upstreams import UPSTREAMS
 
-
-@admin.display(description="secret")
-def secret_state(obj: HasSecret) -> str:
-    """The masked hint, or "secret unreadable: encryption key missing"; never decrypts."""
-    return obj.secret_display
+M = TypeVar("M", bound=models.Model)
+S = TypeVar("S", bound=HasSecret)
 
 
-class SecretAdmin(admin.ModelAdmin):
+class SecretAdmin(admin.ModelAdmin[S]):
     """An admin whose add and change pages take a secret: it never reaches an error report."""
 
     exclude = ["secret"]  # the form's write-only field sets it; the admin must not copy it raw
@@ -37,27 +35,33 @@ class SecretAdmin(admin.ModelAdmin):
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return super().changeform_view(request, *args, **kwargs)
 
+    @admin.display(description="secret")
+    def secret_state(self, obj: S) -> str:
+        """The masked hint, or "secret unreadable: encryption key missing"; never decrypts."""
+        return obj.secret_display
 
-class StatusColumn(admin.ModelAdmin):
+
+class StatusColumn(admin.ModelAdmin[M]):
     """The status column of a list: the one status function, in the pages' words, sortable."""
 
-    def disconnected(self, obj: Any) -> list[str]:
+    def disconnected(self, obj: M) -> list[str]:
         """What the problem's words name as disconnected (a website's providers)."""
         return []
 
     @admin.display(description="status", ordering="problem_rank")
-    def status(self, obj: Any) -> str:
+    def status(self, obj: M) -> str:
         return problems.words(problem_of(obj), obj, disconnected=self.disconnected(obj))
 
 
-class TypedTextAdminForm(forms.ModelForm):
+class TypedTextAdminForm(forms.ModelForm[M]):
     """For rows whose text mostly comes from upstream: what an operator types here follows the
     pages' character rule (an upstream value left as it is stays as it came)."""
 
     typed_fields: tuple[str, ...] = ()
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name in self.typed_fields:
             if name in self.changed_data and cleaned.get(name):
                 try:
@@ -67,16 +71,16 @@ class TypedTextAdminForm(forms.ModelForm):
         return cleaned
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[M]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(ReadOnlyAdmin):
+class StatusChangeAdmin(ReadOnlyAdmin[StatusChange]):
     list_display = ["at", "kind", "severity", "old", "new", "site", "integration", "notify", "alert"]
     list_filter = ["kind", "severity", "notify", "outside_dashboard"]
     search_fields = ["reason", "site__name", "integration__name"]
@@ -84,21 +88,21 @@ class StatusChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PollAttempt)
-class PollAttemptAdmin(ReadOnlyAdmin):
+class PollAttemptAdmin(ReadOnlyAdmin[PollAttempt]):
     list_display = ["started_at", "site", "key", "ok", "error_kind", "http_status", "duration_ms"]
     list_filter = ["ok", "error_kind"]
     list_select_related = ["site", "key"]
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnlyAdmin):
+class AlertAdmin(ReadOnlyAdmin[Alert]):
     list_display = ["created_at", "subject", "status", "attempts", "sent_at", "error"]
     list_filter = ["status"]
     search_fields = ["subject"]
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin[AuditEntry]):
     list_display = ["at", "username", "action", "target", "ok", "upstream_status"]
     list_filter = ["action", "ok"]
     search_fields = ["username", "target"]

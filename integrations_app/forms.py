@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import models
 
+from integrations_app.models.sources import HasSecret
 from integrations_app.text import refuse_invisible
 from integrations_app.upstream.http import HEADER_SAFE
 
@@ -28,6 +30,9 @@ MAX_SECRET_LENGTH = 500
 ID_CHARACTERS = re.compile(r"[A-Za-z0-9_\-]+")
 SEPARATORS = re.compile(r"[\s,]+")
 NAMED_IN_ERRORS = 5  # bad IDs named in one message; the rest are counted
+
+M = TypeVar("M", bound=models.Model)
+S = TypeVar("S", bound=HasSecret)
 
 
 def _widget_class(widget: forms.Widget) -> str:
@@ -56,7 +61,8 @@ class Bootstrap:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            field.template_name = field.template_name or self.FIELD_TEMPLATE
+            # django-stubs 6.1 does not declare Field.template_name (new in Django 5.0).
+            field.template_name = field.template_name or self.FIELD_TEMPLATE  # type: ignore[attr-defined]
             if not field.widget.is_hidden:
                 _add_class(field.widget, _widget_class(field.widget))
 
@@ -77,7 +83,7 @@ class BootstrapForm(Bootstrap, forms.Form):
     pass
 
 
-class StyledModelForm(Bootstrap, forms.ModelForm):
+class StyledModelForm(Bootstrap, forms.ModelForm[M]):
     mark_required = True
 
 
@@ -128,16 +134,16 @@ class IdListField(forms.Field):
             raise ValidationError(f"Each {self.noun} may appear once; listed more than once: {name_some(repeated)}.")
 
 
-class NamedForm(StyledModelForm):
+class NamedForm(StyledModelForm[M]):
     """A `name` of 1 to 100 printable characters, unique (ignoring case) among its kind."""
 
     noun: ClassVar[str] = "item"
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
+        name: str = self.cleaned_data["name"]
         # Control and invisible formatting characters (tabs, bidi overrides) make look-alike names.
         refuse_invisible(name)
-        others = type(self.instance).objects.filter(name__iexact=name).exclude(pk=self.instance.pk)
+        others = type(self.instance)._default_manager.filter(name__iexact=name).exclude(pk=self.instance.pk)
         if others.exists():
             raise ValidationError(f"Another {self.noun} is already called “{name}”. Choose a different name.")
         return name
@@ -165,7 +171,7 @@ def interval_field() -> forms.IntegerField:
     )
 
 
-class SecretForm(StyledModelForm):
+class SecretForm(StyledModelForm[S]):
     """A write-only secret: the input never renders a value, blank on edit keeps the stored one,
     and the help text shows only the masked hint. Mirrors `admin.SecretForm`."""
 
@@ -194,14 +200,15 @@ class SecretForm(StyledModelForm):
             field.help_text = self.credential_help
 
     def clean_secret(self) -> str:
-        value = self.cleaned_data["secret"]
+        value: str = self.cleaned_data["secret"]
         if value:
             for validator in self.credential_validators:
                 validator(value)
         return value
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         # Set before the model validation that follows, so a new row is validated with its secret.
         if cleaned.get("secret"):
             self.instance.set_secret(cleaned["secret"])

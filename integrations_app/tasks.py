@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
+from typing import TypedDict
 
 from celery import shared_task
 from celery.signals import worker_shutting_down
@@ -20,8 +21,19 @@ from integrations_app.problems import refresh_due
 from integrations_app.upstream import http
 
 logger = logging.getLogger(__name__)
+
+
+class RetryOptions(TypedDict):
+    """`shared_task` options, typed so that the Celery stubs can check them and type the tasks."""
+
+    autoretry_for: tuple[type[BaseException], ...]
+    retry_backoff: int
+    retry_backoff_max: int
+    max_retries: int
+
+
 # A locked or unreachable database fails the poll cleanly (its transaction rolls back); try again.
-DB_RETRY = {"autoretry_for": (DatabaseError,), "retry_backoff": 2, "retry_backoff_max": 30, "max_retries": 5}
+DB_RETRY = RetryOptions(autoretry_for=(DatabaseError,), retry_backoff=2, retry_backoff_max=30, max_retries=5)
 
 
 @shared_task(**DB_RETRY)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -126,7 +126,7 @@ class CreateIntegrationForm(BootstrapForm):
                 self.organisations.append(link.organisation)
                 keys_by_organisation[organisation_id] = []
             keys_by_organisation[organisation_id].append(link.key_id)
-        field = self.fields["organisation_id"]
+        field = cast(forms.ChoiceField, self.fields["organisation_id"])
         field.choices = [("", "Choose an organisation")] + [
             (org.organisation_id, f"{org.label} ({org.organisation_id})" if org.label else org.organisation_id)
             for org in self.organisations
@@ -135,7 +135,8 @@ class CreateIntegrationForm(BootstrapForm):
         self.keys_by_organisation = keys_by_organisation
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         key, organisation_id = cleaned.get("key"), cleaned.get("organisation_id")
         if key is not None and organisation_id and key.pk not in self.keys_by_organisation.get(organisation_id, ()):
             self.add_error("organisation_id", "This key cannot reach that organisation.")
@@ -155,7 +156,7 @@ class RenameIntegrationForm(BootstrapForm):
         self.current_name = current_name
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
+        name: str = self.cleaned_data["name"]
         if name == self.current_name:
             raise ValidationError("That is already its name; enter a different one.")
         return name
@@ -166,7 +167,7 @@ def no_whitespace(value: str) -> None:
         raise ValidationError("An API key has no spaces or line breaks.")
 
 
-class ChargebackStopKeyForm(NamedForm, SecretForm):
+class ChargebackStopKeyForm(NamedForm[ChargebackStopKey], SecretForm[ChargebackStopKey]):
     noun = "ChargebackStop key"
     credential_label = "API key"
     credential_help = "The ChargebackStop API key. Stored encrypted; never shown again."
@@ -205,7 +206,7 @@ class ChargebackStopKeyForm(NamedForm, SecretForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["level"].choices = [("", "Choose a level"), *KeyLevel.choices]
+        cast(forms.ChoiceField, self.fields["level"]).choices = [("", "Choose a level"), *KeyLevel.choices]
         if self.instance.pk:
             self.initial.setdefault("manual_organisation_ids", manual_organisation_ids(self.instance))
 

@@ -7,14 +7,14 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from integrations_app.admin import SecretAdmin, StatusColumn, secret_state
+from integrations_app.admin import SecretAdmin, StatusColumn
 from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm
 from integrations_app.datafast.models import DataFastAccount, DataFastSite, ProviderState
 from integrations_app.forms import NamedForm, name_messages
 from integrations_app.problems import disconnected_providers
 
 
-class DataFastSiteAdminForm(forms.ModelForm):
+class DataFastSiteAdminForm(forms.ModelForm[DataFastSite]):
     """The pages' name rules, without the pages' widget styling (the admin's date widgets need theirs)."""
 
     noun = DataFastSiteForm.noun
@@ -27,14 +27,14 @@ class DataFastSiteAdminForm(forms.ModelForm):
 
 
 @admin.register(DataFastAccount)
-class DataFastAccountAdmin(SecretAdmin):
+class DataFastAccountAdmin(SecretAdmin[DataFastAccount]):
     form = DataFastAccountForm
-    list_display = ["name", secret_state, "created_at"]
+    list_display = ["name", "secret_state", "created_at"]
     search_fields = ["name"]
-    readonly_fields = [secret_state]
+    readonly_fields = ["secret_state"]
 
 
-class ProviderStateInline(admin.TabularInline):
+class ProviderStateInline(admin.TabularInline[ProviderState, DataFastSite]):
     model = ProviderState
     extra = 0
     readonly_fields = ["provider", "connected", "since", "alert_open", "flapping_since"]
@@ -42,7 +42,7 @@ class ProviderStateInline(admin.TabularInline):
 
 
 @admin.register(DataFastSite)
-class DataFastSiteAdmin(StatusColumn):
+class DataFastSiteAdmin(StatusColumn[DataFastSite]):
     form = DataFastSiteAdminForm
     list_display = ["name", "website_id", "account", "enabled", "status", "health", "currency", "last_success_at"]
     list_filter = ["enabled", "health", "account", "currency"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -12,7 +12,7 @@ from integrations_app.datafast.models import DataFastAccount, DataFastSite, dft_
 from integrations_app.forms import NamedForm, SecretForm, header_safe, interval_field, name_messages
 
 
-class DataFastAccountForm(NamedForm, SecretForm):
+class DataFastAccountForm(NamedForm[DataFastAccount], SecretForm[DataFastAccount]):
     noun = "DataFast account"
     credential_label = "Token"
     credential_help = "A DataFast API token (dft_…, scope settings:read). Stored encrypted; never shown again."
@@ -28,7 +28,7 @@ class DataFastAccountForm(NamedForm, SecretForm):
         return {"name": account.name, "secret": account.secret_hint}
 
 
-class DataFastSiteForm(NamedForm):
+class DataFastSiteForm(NamedForm[DataFastSite]):
     noun = "website"
 
     website_id = forms.CharField(
@@ -56,13 +56,14 @@ class DataFastSiteForm(NamedForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        account = self.fields["account"]
+        # The model's foreign key makes this field a ModelChoiceField.
+        account = cast("forms.ModelChoiceField[DataFastAccount]", self.fields["account"])
         account.queryset = DataFastAccount.objects.order_by("name")
         account.empty_label = "Choose an account"
 
     def clean_website_id(self) -> str:
         # ObjectIds are hexadecimal; one spelling keeps the uniqueness check honest.
-        website_id = self.cleaned_data["website_id"].strip().lower()
+        website_id: str = self.cleaned_data["website_id"].strip().lower()
         if not OBJECT_ID.fullmatch(website_id):
             raise ValidationError(
                 "A website ID is 24 hexadecimal characters (0–9, a–f), as DataFast shows it; check for a missing "
