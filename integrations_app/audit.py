@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.views.decorators.debug import sensitive_variables
 
 from integrations_app import upstreams
@@ -22,7 +22,7 @@ def known_secrets() -> list[str]:
     """Every stored secret that can be read, longest first (so no shorter one splits it)."""
     values = []
     for model in upstreams.secret_models():
-        for secret in model.objects.values_list("secret", flat=True):
+        for secret in model._default_manager.values_list(model.SECRET_FIELD, flat=True):
             try:
                 values.append(secret.reveal())
             except SecretUnreadable:
@@ -44,7 +44,7 @@ def redact(value: Any, secrets: list[str]) -> Any:
 
 
 def record(
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     action: str,
     target: str,
     *,

@@ -9,7 +9,7 @@ in a URL such as `redis://:password@host`, wherever the view forgot to say so.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
@@ -17,6 +17,8 @@ from django.views.debug import SafeExceptionReporterFilter
 
 SECRET_LIKE = re.compile(r"API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|CREDENTIAL|BEARER|HTTP_COOKIE", re.IGNORECASE)
 URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@:\s]*:)[^/@\s]+(?=@)", re.IGNORECASE)
+# request.POST (a QueryDict) or a MultiValueDict made from it; the copy keeps its class.
+Values = TypeVar("Values", bound="MultiValueDict[str, Any]")
 
 
 class SecretReportFilter(SafeExceptionReporterFilter):
@@ -27,7 +29,7 @@ class SecretReportFilter(SafeExceptionReporterFilter):
             return URL_PASSWORD.sub(rf"\g<head>{self.cleansed_substitute}", value)
         return super().cleanse_setting(key, value)
 
-    def _hide_secret_like(self, values: MultiValueDict) -> MultiValueDict:
+    def _hide_secret_like(self, values: Values) -> Values:
         names = [name for name in values if isinstance(name, str) and SECRET_LIKE.search(name)]
         if not names:
             return values
@@ -42,7 +44,7 @@ class SecretReportFilter(SafeExceptionReporterFilter):
             return shown
         return self._hide_secret_like(shown)
 
-    def get_cleansed_multivaluedict(self, request: HttpRequest, multivaluedict: MultiValueDict) -> MultiValueDict:
+    def get_cleansed_multivaluedict(self, request: HttpRequest, multivaluedict: QueryDict) -> QueryDict:
         cleansed = super().get_cleansed_multivaluedict(request, multivaluedict)
         return self._hide_secret_like(cleansed) if self.is_active(request) else cleansed
 

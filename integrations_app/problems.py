@@ -76,7 +76,9 @@ def only(problem: Problem) -> Q:
 
 
 def problem_of(row: Any) -> Problem:
-    return ORDER[row.problem_rank]
+    """`row`: a website, a key or an organisation (each stores its `problem_rank`)."""
+    rank: int = row.problem_rank
+    return ORDER[rank]
 
 
 def counts(queryset: QuerySet[Any]) -> dict[str, int]:
@@ -92,7 +94,9 @@ def refresh_due(now: datetime | None = None) -> int:
     changed = 0
     for model, fields in FACT_FIELDS.items():
         due = list(
-            model.objects.filter(problem_recheck_at__lte=now).only(*fields, "problem_rank", "problem_recheck_at")
+            model._default_manager.filter(problem_recheck_at__lte=now).only(
+                *fields, "problem_rank", "problem_recheck_at"
+            )
         )
         if not due:
             continue
@@ -100,7 +104,9 @@ def refresh_due(now: datetime | None = None) -> int:
         with write_transaction():
             changed += _store_unless_saved_since(model, moved, now)
             if model is ChargebackStopKey:
-                refresh_organisation_problems(KeyOrganisation.objects.filter(key__in=due).values("organisation"), now)
+                refresh_organisation_problems(
+                    KeyOrganisation.objects.filter(key__in=[row.pk for row in due]).values("organisation"), now
+                )
     return changed
 
 
@@ -111,7 +117,7 @@ def _store_unless_saved_since(model: type[models.Model], rows: list[Any], now: d
     written = 0
     for start in range(0, len(rows), 500):
         chunk = rows[start : start + 500]
-        written += model.objects.filter(pk__in=[row.pk for row in chunk], problem_recheck_at__lte=now).update(
+        written += model._default_manager.filter(pk__in=[row.pk for row in chunk], problem_recheck_at__lte=now).update(
             problem_rank=models.Case(
                 *(models.When(pk=row.pk, then=models.Value(row.problem_rank)) for row in chunk),
                 output_field=models.PositiveSmallIntegerField(),

@@ -95,9 +95,9 @@ def count_integrations(organisations: Iterable[Organisation]) -> None:
         organisation.enabled = organisation.disabled = organisation.gone = 0
     rows = (
         Integration.objects.filter(organisation__in=by_pk)
-        .values("organisation", "status")
+        .values("organisation_id", "status")
         .annotate(total=Count("pk"))
         .order_by()
     )
     for row in rows:
-        setattr(by_pk[row["organisation"]], row["status"].lower(), row["total"])
+        setattr(by_pk[row["organisation_id"]], row["status"].lower(), row["total"])

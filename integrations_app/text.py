@@ -39,7 +39,8 @@ def cut(text: str, limit: int) -> str:
 
 def fit(model: type[models.Model] | models.Model, field_name: str, text: str) -> str:
     """`text` made storable and cut to the `max_length` of `model.field_name`."""
-    limit = model._meta.get_field(field_name).max_length
+    field = model._meta.get_field(field_name)
+    limit = field.max_length if isinstance(field, models.Field) else None  # a relation has none
     if limit is None:
         raise ValueError(f"{model._meta.label}.{field_name} has no max_length")
     return cut(storable(text), limit)

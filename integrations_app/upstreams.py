@@ -15,20 +15,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import import_module
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.apps import apps
 from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from django.db.models import Model
 
     from integrations_app.models import StatusChange
-    from integrations_app.models.sources import PolledSource
+    from integrations_app.models.sources import HasSecret, PolledSource
     from integrations_app.polling.outcome import PollOutcome
+
+
+class Words(Protocol):
+    """What an upstream's `words` module provides; mypy checks each one against it (`_WORDS` below)."""
+
+    HEALTH: dict[str, str]  # a source's health moves (StatusChange.new), with {name}
+    ERRORS: dict[str, str]  # "credential", "credential_403", "not_found": words for a poll error
+
+    def disconnected(self, rows: Sequence[Any]) -> dict[int, list[str]]: ...
+    def thing(self, change: StatusChange) -> str: ...
+    def summary(self, change: StatusChange) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -54,12 +64,13 @@ class Upstream:
 
     @cached_property
     def poll(self) -> Callable[..., PollOutcome | None]:
-        return import_string(self.poller)
+        poll: Callable[..., PollOutcome | None] = import_string(self.poller)
+        return poll
 
     @cached_property
-    def words(self) -> ModuleType:
+    def words(self) -> Words:
         """`integrations_app.<package>.words`: HEALTH, ERRORS, thing() and summary() of its changes."""
-        return import_module(f"integrations_app.{self.package}.words")
+        return cast("Words", import_module(f"integrations_app.{self.package}.words"))
 
     def problem_models(self) -> list[tuple[str, type[Model]]]:
         return [(noun, apps.get_model("integrations_app", name)) for noun, name in self.problem_rows]
@@ -101,7 +112,7 @@ CHANGE_LINKS = tuple(link for upstream in UPSTREAMS for link in upstream.change_
 SOURCE_LINKS = tuple(upstream.kind for upstream in UPSTREAMS)
 
 
-def secret_models() -> list[type[Model]]:
+def secret_models() -> list[type[HasSecret]]:
     """Every model that holds a credential, of every upstream."""
     return [apps.get_model("integrations_app", name) for upstream in UPSTREAMS for name in upstream.secret_models]
 
@@ -133,3 +144,11 @@ def of_change(change: StatusChange) -> Upstream:
 def links(source: Any) -> dict[str, Any]:
     """The column values that tie a history row (attempt, snapshot, change) to `source`."""
     return {of(source).kind: source}
+
+
+if TYPE_CHECKING:
+    from integrations_app.chargebackstop import words as chargebackstop_words
+    from integrations_app.datafast import words as datafast_words
+
+    # For the type checker only: each upstream's words module must provide `Words`.
+    _WORDS: tuple[Words, ...] = (datafast_words, chargebackstop_words)

@@ -50,7 +50,7 @@ class WatcherReport:
 
 def _sources(model: type[PolledSource], now: datetime) -> dict[str, Any]:
     overdue_before = now - timedelta(seconds=settings.POLL_LEASE_SECONDS)
-    return model.objects.filter(enabled=True).aggregate(
+    return model._default_manager.filter(enabled=True).aggregate(
         enabled=Count("pk"),
         shortest=Min(Coalesce("poll_interval_seconds", Value(settings.POLL_INTERVAL_SECONDS))),
         last_polled=Max("last_polled_at"),

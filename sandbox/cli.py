@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from sandbox.scenarios import SCENARIOS
 from sandbox.server import SandboxServer
@@ -41,8 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class Output(Protocol):
+    """Where the banner goes: a text stream, or a management command's `self.stdout`."""
+
+    def write(self, text: str, /) -> object: ...
+    def flush(self) -> None: ...
+
+
 def serve(
-    *, host: str, port: int, scenario: str, latency: float, state_file: Path | None, verbosity: int, out: TextIO
+    *, host: str, port: int, scenario: str, latency: float, state_file: Path | None, verbosity: int, out: Output
 ) -> None:
     if not math.isfinite(latency) or latency < 0:
         raise CannotServe("--latency must be a number of seconds >= 0")

@@ -45,7 +45,8 @@ def link(change: StatusChange) -> str:
     """The page of the most specific thing the change links to."""
     for name in upstreams.of_change(change).change_links:
         if (target := getattr(change, name)) is not None:
-            return settings.SITE_URL + target.get_absolute_url()
+            path: str = target.get_absolute_url()
+            return settings.SITE_URL + path
     return settings.SITE_URL + "/"
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Model
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from integrations_app import problems, upstreams
-from integrations_app.alerts.describe import describe, with_relations
+from integrations_app.alerts.describe import Described, describe, with_relations
 from integrations_app.models import Alert, StatusChange
 from integrations_app.models.history import Severity
 from integrations_app.text import fit, one_line
@@ -19,7 +19,7 @@ from integrations_app.text import fit, one_line
 SUBJECT_PREFIX = "[Paystatus] "
 
 
-def subject_for(described: list) -> str:
+def subject_for(described: list[Described]) -> str:
     if len(described) == 1:
         return SUBJECT_PREFIX + described[0].summary
     counts = Counter(item.severity for item in described)
@@ -36,28 +36,36 @@ def subject_for(described: list) -> str:
     return f"{SUBJECT_PREFIX}{len(described)} changes: {', '.join(parts)}"
 
 
-def _source_of(change: StatusChange) -> tuple[type[Any], int | None]:
+def _linked_model(link: str) -> type[Model]:
+    """The model a StatusChange foreign key (`site`, `organisation`, `key`…) points to."""
+    model = StatusChange._meta.get_field(link).related_model
+    if model is None:
+        raise LookupError(f"StatusChange.{link} is not a relation")
+    return model
+
+
+def _source_of(change: StatusChange) -> tuple[type[Model], int | None]:
     """What a change is about: the most specific row with a problem state it links to (a website;
     an integration's organisation, else a key)."""
     links = upstreams.of_change(change).problem_links
     for link in links:
         if (pk := getattr(change, f"{link}_id")) is not None:
-            return StatusChange._meta.get_field(link).related_model, pk
-    return StatusChange._meta.get_field(links[-1]).related_model, None
+            return _linked_model(link), pk
+    return _linked_model(links[-1]), None
 
 
 def current_problems(changes: list[StatusChange]) -> dict[int, str]:
     """{change pk: what is wrong with its website, key or organisation as the email is sent}, in the
     pages' words, so a recovery that broke again since, or a second problem, is not missed."""
     now = timezone.now()
-    wanted: dict[type[Any], set[int]] = {}
+    wanted: dict[type[Model], set[int]] = {}
     for change in changes:
         model, pk = _source_of(change)
         if pk is not None:
             wanted.setdefault(model, set()).add(pk)
-    found: dict[tuple[type[Any], int | None], str] = {}
+    found: dict[tuple[type[Model], int | None], str] = {}
     for model, pks in wanted.items():
-        rows = list(model.objects.filter(pk__in=pks))
+        rows = list(model._default_manager.filter(pk__in=pks))
         disconnected = upstreams.of_model(model).words.disconnected(rows)
         for row in rows:
             problem = problems.problem_of(row)

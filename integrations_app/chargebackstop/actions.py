@@ -13,12 +13,12 @@ create is made once by its form's one-time token instead (views.manage, FormSubm
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -119,13 +119,11 @@ def _client(key: ChargebackStopKey) -> ChargebackStopClient:
     return ChargebackStopClient(key.secret)
 
 
-def _facts(name: str, status: str, merchant_ids: list[str]) -> dict[str, Any]:
+def _facts(name: str, status: str, merchant_ids: Sequence[str]) -> dict[str, Any]:
     return {"name": name, "status": status, "merchant_ids": list(merchant_ids)}
 
 
-def _audit_failure(
-    user: AbstractBaseUser, action: str, target: str, error: UpstreamError, *, before: Any, after: Any
-) -> None:
+def _audit_failure(user: User, action: str, target: str, error: UpstreamError, *, before: Any, after: Any) -> None:
     audit.record(
         user,
         action,
@@ -138,12 +136,12 @@ def _audit_failure(
     )
 
 
-def _dashboard_change(user: AbstractBaseUser, verb: str) -> str:
+def _dashboard_change(user: User, verb: str) -> str:
     return f"{verb} by {user.get_username()} in the dashboard"
 
 
 def create_integration(
-    user: AbstractBaseUser,
+    user: User,
     key: ChargebackStopKey,
     *,
     organisation_id: str,
@@ -220,7 +218,7 @@ def _learn(key: ChargebackStopKey, remote: Remote) -> Organisation:
     return organisation
 
 
-def rename_integration(user: AbstractBaseUser, integration: Integration, name: str) -> Integration:
+def rename_integration(user: User, integration: Integration, name: str) -> Integration:
     if refusal := why_not_rename(integration):
         raise ActionRefused(refusal)
     key = key_for(integration)
@@ -230,7 +228,7 @@ def rename_integration(user: AbstractBaseUser, integration: Integration, name: s
 
 
 def _rename(
-    user: AbstractBaseUser, integration: Integration, name: str, key: ChargebackStopKey, client: ChargebackStopClient
+    user: User, integration: Integration, name: str, key: ChargebackStopKey, client: ChargebackStopClient
 ) -> Integration:
     target = f"integration {integration.integration_id}"
     before = _facts(integration.name, integration.status, integration.merchant_ids)
@@ -271,7 +269,7 @@ def _rename(
     return integration
 
 
-def disable_integration(user: AbstractBaseUser, integration: Integration) -> Integration:
+def disable_integration(user: User, integration: Integration) -> Integration:
     if refusal := why_not_disable(integration):
         raise ActionRefused(refusal)
     key = key_for(integration)
@@ -280,9 +278,7 @@ def disable_integration(user: AbstractBaseUser, integration: Integration) -> Int
         return _disable(user, integration, key, client)
 
 
-def _disable(
-    user: AbstractBaseUser, integration: Integration, key: ChargebackStopKey, client: ChargebackStopClient
-) -> Integration:
+def _disable(user: User, integration: Integration, key: ChargebackStopKey, client: ChargebackStopClient) -> Integration:
     target = f"integration {integration.integration_id}"
     before = _facts(integration.name, integration.status, integration.merchant_ids)
     after = {**before, "status": IntegrationStatus.DISABLED.value}

@@ -66,6 +66,10 @@ class Organisation(models.Model):
     merchant_ids = models.JSONField(default=list, blank=True, help_text="Merchant IDs learnt from integrations.")
     keys = models.ManyToManyField(ChargebackStopKey, through="KeyOrganisation", related_name="organisations")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Its integrations by status, set on the organisations of a page by summary.count_integrations.
+    enabled: int
+    disabled: int
+    gone: int
 
     class Meta:
         ordering = ["label", "organisation_id"]

@@ -45,13 +45,13 @@ def thing(change: StatusChange) -> str:
 
 def summary(change: StatusChange) -> str | None:
     """The sentence for a change only DataFast has; None for the kinds every upstream shares."""
+    site = change.site.name if change.site else ""
     if change.kind == ChangeKind.PROVIDER:
         if change.new == "not connected":
-            return f"{provider_name(change.provider)} disconnected on {change.site.name}"
+            return f"{provider_name(change.provider)} disconnected on {site}"
         verb = "reconnected" if change.severity == Severity.RECOVERY else "connected"
-        return f"{provider_name(change.provider)} {verb} on {change.site.name}"
+        return f"{provider_name(change.provider)} {verb} on {site}"
     if change.kind == ChangeKind.PADDLE_EXPIRY:
-        site = change.site.name if change.site else ""
         words = {
             "expiring": f"Paddle API key for {site} expires within 14 days",
             "expired": f"Paddle API key for {site} has expired",

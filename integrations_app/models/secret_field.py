@@ -118,7 +118,9 @@ class StoredSecret(Secret):
         return hash(self.reveal())
 
 
-class EncryptedSecretField(models.TextField):
+# Read as a `Secret`: the column is NOT NULL and an empty value is never written (it fails the save),
+# so a row loaded from the database always has one (`from_db_value`'s None is defensive only).
+class EncryptedSecretField(models.TextField[Secret | str | None, Secret]):
     """Holds a `Secret` in Python and Fernet ciphertext in the database.
 
     Reading the column gives a `StoredSecret` (whose repr is masked), decrypted only when revealed,

@@ -83,6 +83,10 @@ class PolledSource(models.Model):
             update_fields = {*update_fields, "problem_rank", "problem_recheck_at"}
         super().save(*args, update_fields=update_fields, **kwargs)
 
+    def get_absolute_url(self) -> str:
+        """The source's page; each source model has its own."""
+        raise NotImplementedError
+
     def problem_facts(self) -> Facts:
         """What this source's problem depends on; each kind adds its own facts."""
         return Facts(health=self.health, enabled=self.enabled, stale_after=self.stale_after)

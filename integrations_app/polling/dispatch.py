@@ -51,12 +51,12 @@ def claim_due(now: datetime | None = None, *, everything: bool = False) -> list[
     with transaction.atomic():
         for upstream in UPSTREAMS:
             model = upstream.model
-            rows = model.objects.select_for_update(skip_locked=True).filter(enabled=True)
+            rows = model._default_manager.select_for_update(skip_locked=True).filter(enabled=True)
             if not everything:
                 rows = rows.filter(next_poll_at__lte=now)
             pks = list(rows.order_by("next_poll_at").values_list("pk", flat=True))
             for chunk in chunks(pks, 500):
-                model.objects.filter(pk__in=chunk).update(next_poll_at=lease_end(now))
+                model._default_manager.filter(pk__in=chunk).update(next_poll_at=lease_end(now))
             batches += [Batch(upstream.kind, chunk, now) for chunk in chunks(pks, batch_size(len(pks)))]
     return batches
 

@@ -50,7 +50,7 @@ class Subject:
 def claim(row: models.Model, expected: dict[str, Any], values: dict[str, Any]) -> bool:
     """Compare-and-set: write `values` to `row` only if it still holds `expected`. True when this
     caller moved it (and `row` now holds `values`); otherwise `row` is reloaded as it now is."""
-    moved = type(row).objects.filter(pk=row.pk, **expected).update(**values) == 1
+    moved = type(row)._default_manager.filter(pk=row.pk, **expected).update(**values) == 1
     if moved:
         for name, value in values.items():
             setattr(row, name, value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 
+from django.db import models
 from django.views.decorators.debug import sensitive_variables
 
 from integrations_app.models.secret_field import SecretUnreadable
@@ -15,12 +16,14 @@ from integrations_app.upstream.secret import Secret
 def same_secret_elsewhere(saved: HasSecret, secret: Secret) -> list[str]:
     """Names of the other rows of the same kind that hold `secret`. Rows are few (one per token or
     key), so each is decrypted on its own: one unreadable secret does not stop the comparison."""
-    model = type(saved)
+    # Each credential model declares its own `name` and secret field; HasSecret declares neither.
+    model: type[models.Model] = type(saved)
     wanted = secret.reveal().encode()
     found = []
-    for pk, name in model.objects.exclude(pk=saved.pk).order_by("name").values_list("pk", "name"):
+    for pk, name in model._default_manager.exclude(pk=saved.pk).order_by("name").values_list("pk", "name"):
         try:
-            theirs = model.objects.only("secret").get(pk=pk).secret
+            row = model._default_manager.only(saved.SECRET_FIELD).get(pk=pk)
+            theirs: Secret | None = getattr(row, saved.SECRET_FIELD)
             if theirs is not None and hmac.compare_digest(theirs.reveal().encode(), wanted):
                 found.append(name)
         except SecretUnreadable:

@@ -9,10 +9,17 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 MANAGE = "integrations_app.manage_integrations"
+
+
+class StaffRequest(HttpRequest):
+    """The request of a `staff_required` view: its user is logged in (the type checker's view)."""
+
+    user: User
 
 
 def can_manage(user: Any) -> bool:

@@ -54,7 +54,10 @@ def watcher_notice(request: HttpRequest) -> dict[str, Callable[[], list[str]]]:
         try:
             # Remembered for a few seconds in this process (the cache is local, not in Redis):
             # the aggregates cost more than a page should pay on every request.
-            return django_cache.get_or_set(WATCHER_CACHE_KEY, lambda: watcher_report().problems, BROKER_CHECK_SECONDS)
+            found: list[str] | None = django_cache.get_or_set(
+                WATCHER_CACHE_KEY, lambda: watcher_report().problems, BROKER_CHECK_SECONDS
+            )
+            return found or []  # the default is a list, so never None
         except DatabaseError:
             return ["the database cannot be read"]
 

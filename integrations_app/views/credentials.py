@@ -84,7 +84,7 @@ def _form_page(
     request: HttpRequest, kind: Kind, instance: Any = None, initial: dict[str, Any] | None = None
 ) -> HttpResponse:
     creating = instance is None
-    obj = kind.model() if creating else instance
+    obj: Any = kind.model() if creating else instance  # a row of kind.model, which kind.form edits
     # Read before the form binds: validation writes the submitted values onto the instance.
     before = None if creating else kind.form.audit_values(obj)
     title = f"Add a {kind.noun}" if creating else f"Edit the {kind.noun} “{obj.name}”"

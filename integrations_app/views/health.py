@@ -34,7 +34,7 @@ def sources_with_problem() -> dict[str, int]:
     """How many websites, keys and organisations have a problem, from the one status function:
     facts for the outside monitor, not a reason to degrade (each problem alerts on its own)."""
     return {
-        f"{noun}s": problems.with_a_problem(problems.counts(model.objects.all()))
+        f"{noun}s": problems.with_a_problem(problems.counts(model._default_manager.all()))
         for upstream in UPSTREAMS
         for noun, model in upstream.problem_models()
     }

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -23,7 +23,7 @@ from integrations_app.chargebackstop.forms import CreateIntegrationForm, RenameI
 from integrations_app.chargebackstop.words import explain
 from integrations_app.models import FormSubmission, Integration, KeyOrganisation, Organisation
 from integrations_app.upstream.errors import UpstreamError
-from integrations_app.views.access import staff_required
+from integrations_app.views.access import StaffRequest, staff_required
 
 # A second POST of the same form waits this long for the first one to finish.
 RESUBMIT_WAIT_SECONDS = 10.0
@@ -39,7 +39,7 @@ def _put_error(form: Any, field: str, message: str) -> None:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def create_integration(request: HttpRequest) -> HttpResponse:
+def create_integration(request: StaffRequest) -> HttpResponse:
     if request.method != "POST":
         return _render_create(request, CreateIntegrationForm(initial=_initial(request)))
     form = CreateIntegrationForm(request.POST)
@@ -117,8 +117,9 @@ def _already_submitted(request: HttpRequest, form: CreateIntegrationForm, token:
 def _render_create(request: HttpRequest, form: CreateIntegrationForm, *, new_token: bool = False) -> HttpResponse:
     if new_token:
         # The attempt with the old token is over: submitting the corrected form is a new attempt.
-        form.data = form.data.copy()
-        form.data["submission"] = str(uuid.uuid4())
+        data = cast(QueryDict, form.data).copy()  # bound with request.POST: only POSTs renew the token
+        data["submission"] = str(uuid.uuid4())
+        form.data = data
     # Linked from errors that say "check the organisation page".
     chosen = form.data.get("organisation_id") if form.is_bound else form.initial.get("organisation_id")
     organisation = Organisation.objects.filter(organisation_id=str(chosen or "").replace("\x00", "")).first()
@@ -139,7 +140,7 @@ def _integration(pk: int) -> Integration:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def rename_integration(request: HttpRequest, pk: int) -> HttpResponse:
+def rename_integration(request: StaffRequest, pk: int) -> HttpResponse:
     integration = _integration(pk)
     if refusal := actions.why_not_rename(integration):
         return _refuse(request, integration, refusal)
@@ -162,7 +163,7 @@ def rename_integration(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def disable_integration(request: HttpRequest, pk: int) -> HttpResponse:
+def disable_integration(request: StaffRequest, pk: int) -> HttpResponse:
     integration = _integration(pk)
     if refusal := actions.why_not_disable(integration):
         return _refuse(request, integration, refusal)

@@ -29,7 +29,11 @@ BROKER_DOWN = "The worker/broker is unreachable; the poll will run when it is ba
 BROKER_ERRORS = (KombuOperationalError, RedisError, OSError)
 
 
-def _enqueue(task: Task, pk: int) -> bool:
+# The one-source poll tasks: `poll_site(pk, dispatched_at=None)`, `poll_key(pk, dispatched_at=None)`.
+PollTask = Task[..., dict[str, int]]
+
+
+def _enqueue(task: PollTask, pk: int) -> bool:
     if not broker_reachable():
         return False
     try:
@@ -40,8 +44,8 @@ def _enqueue(task: Task, pk: int) -> bool:
     return True
 
 
-def _poll_now(request: HttpRequest, source: PolledSource, task: Task, target: str) -> HttpResponse:
-    rows = type(source).objects.filter(pk=source.pk)
+def _poll_now(request: HttpRequest, source: PolledSource, task: PollTask, target: str) -> HttpResponse:
+    rows = type(source)._default_manager.filter(pk=source.pk)
     now = timezone.now()
     # A lease first, as the dispatcher puts one: beat's next tick does not queue the source a second
     # time, and the poll sets the real next time when it finishes. Committed before the task is queued.

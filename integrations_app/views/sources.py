@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from integrations_app import upstreams
-from integrations_app.alerts.describe import describe, with_relations
+from integrations_app.alerts.describe import Described, describe, with_relations
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import (
     AuditEntry,
@@ -28,7 +29,7 @@ HISTORY_ROWS = 50
 ATTEMPT_ROWS = 10
 
 
-def _history(changes: object) -> list[tuple[StatusChange, object]]:
+def _history(changes: QuerySet[StatusChange]) -> list[tuple[StatusChange, Described]]:
     return [(change, describe(change)) for change in with_relations(changes)[:HISTORY_ROWS]]
 
 

@@ -54,7 +54,9 @@ def problem_list(now: datetime) -> list[dict[str, Any]]:
     quiet = [problems.RANK[problem] for problem in problems.QUIET]
     found: list[dict[str, Any]] = []
     for upstream, kind, model in ((up, noun, model) for up in UPSTREAMS for noun, model in up.problem_models()):
-        rows = list(model.objects.exclude(problem_rank__in=quiet).order_by("problem_rank", "pk")[:PROBLEM_LIST_MAX])
+        rows = list(
+            model._default_manager.exclude(problem_rank__in=quiet).order_by("problem_rank", "pk")[:PROBLEM_LIST_MAX]
+        )
         disconnected = upstream.words.disconnected(rows)
         for row in rows:
             problem = problems.problem_of(row)

@@ -11,7 +11,7 @@ def raise_for_errors(form: forms.BaseForm, option_names: dict[str, str]) -> None
     if form.is_valid():
         return
     errors = [
-        f"{option_names.get(field, field.replace('_', '-'))}: {' '.join(messages)}"
+        f"{option_names.get(field, field.replace('_', '-'))}: {' '.join(str(message) for message in messages)}"
         for field, messages in form.errors.items()
     ]
     raise CommandError("; ".join(errors))

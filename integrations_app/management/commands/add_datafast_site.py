@@ -39,6 +39,7 @@ class Command(BaseCommand):
         with transaction.atomic():  # a new account is kept only with its website
             if account_form is not None:
                 account = account_form.save()
+            assert account is not None  # found above, or just saved: for the type checker
             site_form = DataFastSiteForm(
                 data={
                     "account": account.pk,
