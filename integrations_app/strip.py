@@ -79,6 +79,27 @@ def strips(sites: Sequence[DataFastSite], now: datetime | None = None) -> dict[i
         if 0 <= index < HOURS:
             polls[site_id][index][0] += total
             polls[site_id][index][1] += failed
+    down = _problem_hours(pks, first)
+    result = {}
+    for site in sites:
+        if is_problem(problem_of(site)):
+            down[site.pk].add(HOURS - 1)
+        hours = []
+        for index in range(HOURS):
+            total, failed = polls[site.pk][index]
+            if index in down[site.pk]:
+                state = "down"
+            elif failed:
+                state = "warn"
+            else:
+                state = "up" if total else "none"
+            hours.append(Hour(first + timedelta(hours=index), state))
+        result[site.pk] = Strip(hours)
+    return result
+
+
+def _problem_hours(pks: list[int], first: datetime) -> dict[int, set[int]]:
+    """{site pk: indexes of the hours in which a problem was open}, from the window's changes."""
     # Problems and recoveries of the window, oldest first, per site and stream (a provider, the
     # polling health, the Paddle key): a stream's first change tells whether it was open before.
     down: dict[int, set[int]] = {pk: set() for pk in pks}
@@ -100,19 +121,4 @@ def strips(sites: Sequence[DataFastSite], now: datetime | None = None) -> dict[i
                 opened = None
         if opened is not None:
             down[site_id].update(range(_hour_index(opened, first), HOURS))
-    result = {}
-    for site in sites:
-        if is_problem(problem_of(site)):
-            down[site.pk].add(HOURS - 1)
-        hours = []
-        for index in range(HOURS):
-            total, failed = polls[site.pk][index]
-            if index in down[site.pk]:
-                state = "down"
-            elif failed:
-                state = "warn"
-            else:
-                state = "up" if total else "none"
-            hours.append(Hour(first + timedelta(hours=index), state))
-        result[site.pk] = Strip(hours)
-    return result
+    return down

@@ -229,7 +229,8 @@ def _paddle(site: Any) -> SafeString:
         shown, title = format_html(_BADGE, "text-bg-warning", "⚠", _days(left)), "Paddle key expires"
     else:
         shown, title = format_html("in {}", _days(left)), "Paddle key expires"
-    return format_html('<time datetime="{}" title="{} {}">{}</time>', expires.isoformat(), title, _stamp(expires), shown)
+    stamp = _stamp(expires)
+    return format_html('<time datetime="{}" title="{} {}">{}</time>', expires.isoformat(), title, stamp, shown)
 
 
 _BADGE = '<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>'
@@ -335,7 +336,7 @@ def more_than(items: list[Any] | None, shown: int) -> str:
 
 @register.simple_tag
 def page_range(page: Any, noun: str) -> str:
-    """ "13 websites", or "1–50 of 60 websites" when they take more than one page."""
+    """ "13 websites", or "1–50 of 60 websites" when they take more than one page."""  # noqa: RUF002
     total = page.paginator.count
     if page.paginator.num_pages <= 1:
         return f"{total} {noun}{'' if total == 1 else 's'}"

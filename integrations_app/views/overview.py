@@ -45,6 +45,13 @@ SITE_SORTS: dict[str, BaseExpression] = {
     "paddle": F("paddle_key_expires_at"),
     "polled": F("last_polled_at"),
 }
+SITE_LABELS = {
+    "name": "Website",
+    "status": "Status",
+    "currency": "Currency",
+    "paddle": "Paddle key",
+    "polled": "Last polled",
+}
 SITE_TIES = [F("problem_rank").asc(), Lower("name").asc(), F("pk").asc()]
 ORGANISATION_SORTS: dict[str, BaseExpression] = {"name": Lower("label"), "status": F("problem_rank")}
 ORGANISATION_TIES = [F("problem_rank").asc(), Lower("label").asc(), F("organisation_id").asc()]
@@ -174,12 +181,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "strips": strips(listed),
         "problem_line": problem_line(numbers),
         "filtered": _is_filtered(filters),
-        "site_columns": _columns(
-            request,
-            "sort",
-            filters["sort"],
-            {"name": "Website", "status": "Status", "currency": "Currency", "paddle": "Paddle key", "polled": "Last polled"},
-        ),
+        "site_columns": _columns(request, "sort", filters["sort"], SITE_LABELS),
         "organisation_columns": _columns(
             request, "org_sort", filters["org_sort"], {"name": "Organisation", "status": "Status"}
         ),

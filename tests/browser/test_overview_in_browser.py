@@ -21,7 +21,7 @@ OVERFLOW = """() => {
 
 
 @pytest.mark.parametrize("width", [1366, 1920])
-def test_the_overview_fits_a_laptop_and_a_desktop(page: Page, log_in, viewer_user, live_server, screenshot, width):
+def test_the_overview_fits_a_laptop_and_a_desktop(page: Page, log_in, viewer_user, screenshot, width):
     page.set_viewport_size({"width": width, "height": 900})
     log_in(viewer_user)
     overflow = page.evaluate(OVERFLOW)
@@ -33,12 +33,13 @@ def test_the_overview_fits_a_laptop_and_a_desktop(page: Page, log_in, viewer_use
     assert box is not None and box["x"] + box["width"] <= width
     assert page.locator("#websites-table tbody tr").count() == DataFastSite.objects.count() == 13
     # Problems come first: the first row has one, the last is fine.
-    statuses = page.locator("#websites-table tbody [data-problem]").evaluate_all("els => els.map(e => e.dataset.problem)")
+    badges = page.locator("#websites-table tbody [data-problem]")
+    statuses = badges.evaluate_all("els => els.map(e => e.dataset.problem)")
     assert statuses[0] != "ok" and statuses[-1] in ("ok", "paused", "pending")
     screenshot(f"overview-{width}")
 
 
-def test_the_overview_fits_a_phone(page: Page, log_in, viewer_user, live_server, screenshot):
+def test_the_overview_fits_a_phone(page: Page, log_in, viewer_user, screenshot):
     page.set_viewport_size({"width": 390, "height": 844})
     log_in(viewer_user)
     overflow = page.evaluate(OVERFLOW)
@@ -54,7 +55,7 @@ def test_the_overview_fits_a_phone(page: Page, log_in, viewer_user, live_server,
     screenshot("overview-390")
 
 
-def test_a_long_name_is_cut_with_the_whole_name_on_hover(page: Page, log_in, viewer_user, live_server):
+def test_a_long_name_is_cut_with_the_whole_name_on_hover(page: Page, log_in, viewer_user):
     site = DataFastSite.objects.get(website_id=demo.BLUEBIRD_BOOKS)
     site.name = "Bluebird-" + "x" * 120
     site.save(update_fields=["name"])
@@ -67,7 +68,7 @@ def test_a_long_name_is_cut_with_the_whole_name_on_hover(page: Page, log_in, vie
 
 
 def test_the_live_refresh_keeps_focus_scroll_and_announces_only_a_summary(
-    page: Page, log_in, viewer_user, live_server, sandbox, settings
+    page: Page, log_in, viewer_user, sandbox, settings
 ):
     settings.OVERVIEW_REFRESH_SECONDS = 1
     page.set_viewport_size({"width": 1366, "height": 500})
