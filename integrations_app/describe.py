@@ -71,6 +71,9 @@ def summary(change: StatusChange) -> str:  # noqa: PLR0911 (one line per kind re
         return f"New {thing}"
     if change.kind == ChangeKind.SOURCE_HEALTH:
         family = "site" if change.site else "key"
+        if change.old == "pending" and change.new == "ok":
+            # Nothing was wrong before: there is no "again" about a first answer.
+            return f"{thing if change.site else 'The ChargebackStop key ' + thing} answered its first poll"
         return HEALTH_WORDS[family].get(change.new, "{name}: " + change.new).format(name=thing)
     if change.kind == ChangeKind.PADDLE_EXPIRY:
         site = change.site.name if change.site else ""

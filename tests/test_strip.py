@@ -14,7 +14,7 @@ from integrations_app.strip import HOURS, strips
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)  # the last cell is 12:00–13:00
+NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)  # the last cell is 12:00 to 13:00
 
 
 def ago(hours: float) -> datetime:

@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from integrations_app import problems, text
 from integrations_app.humanize import age_words
+from integrations_app.views.history import action_words
 
 register = template.Library()
 
@@ -100,6 +101,23 @@ def when(value: datetime | None, empty: str = "never") -> SafeString:
         stamp,
         age_words(timezone.now() - value),
     )
+
+
+@register.filter
+def audit_action(code: str) -> str:
+    """An audit action in words ("Renamed an integration", not `integration.rename`)."""
+    return action_words(code)
+
+
+@register.filter
+def every(value: timedelta) -> str:
+    """A poll interval in words: "every 60 s", "every 5 min", "every 2 h"."""
+    seconds = int(value.total_seconds())
+    if seconds >= 7200 and seconds % 3600 == 0:
+        return f"every {seconds // 3600} h"
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"every {seconds // 60} min"
+    return f"every {seconds} s"
 
 
 @register.filter
