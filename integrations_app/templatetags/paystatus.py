@@ -184,6 +184,13 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
 
 
 @register.simple_tag
+def problem_words(row: Any, providers: Any = None) -> str:
+    """The words of `problem_badge`, without the badge (the live summary line of a page)."""
+    problem = problems.problem_of(row)
+    return f"Status: {problems.words(problem, row, disconnected=problems.disconnected_providers(providers))}"
+
+
+@register.simple_tag
 def provider_cells(cells: list[Any]) -> SafeString:
     """A row's six provider cells, as `<td>`s."""
     return format_html_join("", "<td>{}</td>", ((provider_cell(cell, compact=True),) for cell in cells))
