@@ -104,6 +104,14 @@ def when(value: datetime | None, empty: str = "never") -> SafeString:
 
 
 @register.filter
+def adds_to(reason: str, summary: str) -> bool:
+    """Whether a change's reason says something its summary does not: "enabled outside the
+    dashboard" adds nothing to "… enabled again outside the dashboard"."""
+    said = set(summary.lower().split())
+    return bool(reason) and not set(reason.lower().split()) <= said
+
+
+@register.filter
 def audit_action(code: str) -> str:
     """An audit action in words ("Renamed an integration", not `integration.rename`)."""
     return action_words(code)
