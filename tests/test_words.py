@@ -18,6 +18,7 @@ from integrations_app.models.history import ChangeKind
 from integrations_app.polling.chargebackstop import poll_key
 from integrations_app.polling.datafast import poll_site
 from tests import demo, factories
+from tests.test_security import manage, production_env
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +161,11 @@ def test_the_organisation_and_integration_pages_have_timelines_with_zoom(viewer_
             assert 'aria-current="true"' in page
             assert 'class="swatch up"' in page
             assert 'class="timeline-axis"' in page
+
+
+def test_site_url_defaults_to_the_address_make_run_prints():
+    env = {key: value for key, value in production_env().items() if key not in ("SITE_URL", "WEB_HOST", "WEB_PORT")}
+    printed = "from django.conf import settings; print(settings.SITE_URL)"
+    assert manage("shell", "--no-imports", "-c", printed, env=env).stdout.strip() == "http://127.0.0.1:8000"
+    env["WEB_PORT"] = "8123"
+    assert manage("shell", "--no-imports", "-c", printed, env=env).stdout.strip() == "http://127.0.0.1:8123"
