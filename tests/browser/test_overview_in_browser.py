@@ -88,3 +88,17 @@ def test_the_live_refresh_keeps_focus_scroll_and_announces_only_a_summary(
     assert page.evaluate("document.activeElement.textContent") == "Bluebird Books"
     assert page.evaluate("window.scrollY") == scrolled
     expect(page.get_by_text("Updated")).to_contain_text(" s ago")
+
+
+def test_a_website_page_refreshes_itself_after_a_change(page: Page, log_in, viewer_user, sandbox, settings):
+    settings.OVERVIEW_REFRESH_SECONDS = 1
+    site = DataFastSite.objects.get(website_id=demo.ACME_STORE)
+    log_in(viewer_user)
+    page.goto(page.url.removesuffix("/") + site.get_absolute_url())
+    page.evaluate("window.notReloaded = true")
+    expect(page.locator("#live-summary")).not_to_contain_text("disconnected")
+    sandbox.state.set_connected(demo.ACME_STORE, "stripe", False)
+    poll_site(site.pk)
+    expect(page.locator("#source-status")).to_contain_text("Stripe disconnected", timeout=5000)
+    expect(page.locator("#live-summary")).to_contain_text("Stripe disconnected")
+    assert page.evaluate("window.notReloaded") is True
