@@ -4,10 +4,9 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 
 class LogoutView(auth_views.LogoutView):
@@ -19,6 +18,12 @@ class LogoutView(auth_views.LogoutView):
         return response
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says; every page names the SVG. Resolved
+    per request: the static files manifest may not exist yet when the URLs are imported."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
 # Django's auth views, without password reset: there is no self-service reset (an admin sets
 # passwords), so no page may send password emails to whoever asks.
 urlpatterns = [
@@ -27,7 +32,6 @@ urlpatterns = [
     path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
-    # Browsers ask for /favicon.ico whatever the page says; every page names the SVG.
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", favicon),
     path("", include("integrations_app.urls")),
 ]

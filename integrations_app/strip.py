@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q
-from django.db.models.functions import TruncHour
+from django.db.models.functions import Substr, TruncHour
 from django.utils import timezone
 
 from integrations_app.models import DataFastSite, PollAttempt, StatusChange
@@ -32,11 +34,7 @@ WORDS = {"down": "a problem", "warn": "poll errors", "up": "OK", "none": "not po
 class Hour:
     start: datetime
     state: str  # down, warn, up, none
-
-    @property
-    def label(self) -> str:
-        local = timezone.localtime(self.start)
-        return f"{local:%H:%M}–{(local + timedelta(hours=1)):%H:%M}: {WORDS[self.state]}"
+    label: str  # "14:00 to 15:00: OK" (with an en dash), built once per page for all rows: strftime is slow
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,21 @@ def _hour_index(at: datetime, first: datetime) -> int:
     return int((at - first).total_seconds() // 3600)
 
 
+def _hour_of_attempt() -> Any:
+    """The hour of a poll attempt, in SQL. On SQLite a datetime is stored as UTC text
+    ("2026-11-30 12:34:56.789"), and its first 13 characters are the hour: a native function, where
+    TruncHour calls back into Python for every row (150 ms for 50 sites polled every 5 min)."""
+    if connection.vendor == "sqlite":
+        return Substr("started_at", 1, 13)
+    return TruncHour("started_at", tzinfo=UTC)
+
+
+def _as_hour(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite: "2026-11-30 12"
+        return datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return value
+
+
 def strips(sites: Sequence[DataFastSite], now: datetime | None = None) -> dict[int, Strip]:
     """{site pk: its strip}, for sites that came through `with_problem`."""
     now = now or timezone.now()
@@ -69,17 +82,22 @@ def strips(sites: Sequence[DataFastSite], now: datetime | None = None) -> dict[i
     polls: dict[int, list[list[int]]] = {pk: [[0, 0] for _ in range(HOURS)] for pk in pks}
     attempts = (
         PollAttempt.objects.filter(site__in=pks, started_at__gte=first)
-        .annotate(hour=TruncHour("started_at", tzinfo=UTC))
+        .annotate(hour=_hour_of_attempt())
         .values_list("site_id", "hour")
         .annotate(total=Count("pk"), failed=Count("pk", filter=Q(ok=False)))
         .order_by()
     )
     for site_id, hour, total, failed in attempts:
-        index = _hour_index(hour, first)
+        index = _hour_index(_as_hour(hour), first)
         if 0 <= index < HOURS:
             polls[site_id][index][0] += total
             polls[site_id][index][1] += failed
     down = _problem_hours(pks, first)
+    starts = [first + timedelta(hours=index) for index in range(HOURS)]
+    spans = []
+    for start in starts:
+        local = timezone.localtime(start)
+        spans.append(f"{local:%H:%M}–{local + timedelta(hours=1):%H:%M}")
     result = {}
     for site in sites:
         if is_problem(problem_of(site)):
@@ -93,7 +111,7 @@ def strips(sites: Sequence[DataFastSite], now: datetime | None = None) -> dict[i
                 state = "warn"
             else:
                 state = "up" if total else "none"
-            hours.append(Hour(first + timedelta(hours=index), state))
+            hours.append(Hour(starts[index], state, f"{spans[index]}: {WORDS[state]}"))
         result[site.pk] = Strip(hours)
     return result
 
