@@ -66,7 +66,9 @@ class Timeline:
     @property
     def drawn(self) -> list[Segment]:
         """Long calm stretches first, so that a widened short incident is drawn over them."""
-        return sorted(self.segments, key=lambda segment: segment.state == "down")
+        return sorted(
+            self.segments, key=lambda segment: (segment.state == "down", segment.end == self.segments[-1].end)
+        )
 
     @property
     def summary(self) -> str:
@@ -137,7 +139,9 @@ def build(
             continue
         x = (at - start) / span * WIDTH
         width = (end - at) / span * WIDTH
-        if state == "down" and width < MIN_WIDTH:  # an incident, not a quiet grey stretch
+        # An incident (not a quiet grey stretch) and the state now stay visible however short.
+        is_now = index == len(points) - 1 and state != "unknown"
+        if (state == "down" or is_now) and width < MIN_WIDTH:
             width = MIN_WIDTH
             x = min(x, WIDTH - MIN_WIDTH)
         segments.append(

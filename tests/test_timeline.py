@@ -77,3 +77,12 @@ def test_the_demo_seeds_30_days_of_history_that_alerts_nobody_and_the_first_poll
     page = client.get(organisation.get_absolute_url()).content.decode()
     assert page.count('class="timeline"') == 4
     assert 'class="down"' in page or 'class="off"' in page
+
+
+def test_the_state_now_stays_visible_however_new():
+    line = timeline.build(
+        "int_1", "Checkout", current="off", watched_since=NOW - timedelta(seconds=5), changes=[], now=NOW
+    )
+    assert [segment.state for segment in line.segments] == ["unknown", "off"]
+    assert line.segments[-1].width == timeline.MIN_WIDTH
+    assert line.drawn[-1] is line.segments[-1]
