@@ -22,7 +22,10 @@ if not SECRET_KEY:
     raise env.ConfigError("SECRET_KEY is not set: run `make run` once to generate .env, or set it in the environment.")
 
 ALLOWED_HOSTS = env.comma_list("ALLOWED_HOSTS", default="localhost,127.0.0.1")
-SITE_URL = env.url("SITE_URL", default="http://localhost:8000")
+# By default the address `make run` serves and prints (WEB_HOST, WEB_PORT): a link in an alert then
+# opens on the host name the login cookie belongs to, instead of asking for a fresh login.
+_WEB_HOST = env.string("WEB_HOST", default="127.0.0.1").replace("0.0.0.0", "127.0.0.1")  # noqa: S104
+SITE_URL = env.url("SITE_URL", default=f"http://{_WEB_HOST}:{env.positive_int('WEB_PORT', default=8000)}")
 HTTPS = SITE_URL.startswith("https://")
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 
@@ -99,6 +102,7 @@ LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
+FORMAT_MODULE_PATH = ["dashboard.formats"]  # times with their zone, in the admin too
 TIME_ZONE = env.time_zone("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
