@@ -15,7 +15,7 @@ from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.alerts.describe import summary
 from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.datafast.poller import poll_site
-from integrations_app.models import Alert, AuditEntry, DataFastSite, Integration, Organisation, StatusChange
+from integrations_app.models import Alert, AuditEntry, Integration, Organisation, StatusChange
 from integrations_app.models.history import ChangeKind
 from tests import demo, factories
 from tests.test_security import manage, production_env
