@@ -54,7 +54,7 @@ from scripts.launcher import (  # noqa: E402
 DOTENV = ROOT / ".env"
 VAR = ROOT / "var"
 PIDFILE = VAR / "run.pid"
-EMBEDDED_REDIS_PORT = 6391
+EMBEDDED_REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT") or 6391)  # for tests that run it beside a demo
 SANDBOX_PORT = 8700
 STOP_SECONDS = 8  # SIGTERM, then SIGKILL for what is left: everything is gone within 10 s
 
