@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run stop test system-packages lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,20 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime-installed $@
 
+# `exec`: the launcher is make's own child, so the SIGTERM make passes on reaches it; for SIGINT and
+# SIGHUP, which make does not pass on, it watches make (scripts/run.py). V=1 prints the full logs.
 run: $(VENV)/.runtime-installed
-	@$(BIN)/python scripts/run.py || [ $$? -eq 130 ]  # 130: stopped with Ctrl-C, as intended
+	@exec $(BIN)/python scripts/run.py $(if $(filter-out 0,$(V)),--verbose)
 
-test: $(VENV)/.dev-installed
+# Stops a `make run` of this checkout from another terminal.
+stop:
+	@if [ -x $(BIN)/python ]; then exec $(BIN)/python scripts/run.py stop; else echo "Paystatus is not running."; fi
+
+# Chromium (and Redis) come from Debian, not from pip: installed here when allowed, else the command to run.
+system-packages:
+	@bash scripts/system-packages.sh
+
+test: system-packages $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -80,7 +80,7 @@ def run_cycle(stack: Stack, sandbox: SandboxControl, *, label: str, worker_pids:
     sources = DataFastSite.objects.filter(enabled=True).count() + ChargebackStopKey.objects.filter(enabled=True).count()
     stack.redis().delete(DISPATCH_LOG)
     sandbox.reset_stats()
-    sandbox_pid = stack.supervisor.processes["sandbox"].pid
+    sandbox_pid = stack.supervisor.children["sandbox"].pid
     cpu_before = [cpu_seconds(pid) for pid in [*worker_pids, sandbox_pid]]
     machine_before = machine_busy_seconds()
     with ExitStack() as samplers:

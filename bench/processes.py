@@ -1,105 +1,20 @@
-"""Real subprocesses for the bench (sandbox, Redis, Celery worker and beat), each with its own log
-file in the bench's temporary directory, stopped by pid whatever happens (also on Ctrl-C)."""
+"""Measuring the bench's real subprocesses (CPU, memory), and its signal handling. They are
+started and stopped by the stack's one launcher (scripts/launcher.py, used by bench/stack.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
+# Raised by the launcher; bench/run.py and bench/postgres.py catch it from here.
+from scripts.launcher import StartupError  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.2)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-class StartupError(RuntimeError):
-    pass
-
-
-class Supervisor:
-    """Starts named processes and stops every one of them, newest first, by pid."""
-
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.workdir = workdir
-        self.env = env
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    def log_path(self, name: str) -> Path:
-        return self.workdir / f"{name}.log"
-
-    def start(
-        self,
-        name: str,
-        argv: list[str],
-        *,
-        ready: Callable[[], bool],
-        timeout: float = 30,
-        env: dict[str, str] | None = None,
-    ) -> subprocess.Popen[bytes]:
-        if name in self.processes:
-            raise StartupError(f"{name} is already running")
-        with self.log_path(name).open("ab") as log:
-            # Its own session: a Ctrl-C in the terminal reaches only the bench, which stops the rest.
-            process = subprocess.Popen(
-                argv,
-                cwd=ROOT,
-                env={**self.env, **(env or {})},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.processes[name] = process
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise StartupError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
-            try:
-                if ready():
-                    return process
-            except Exception:  # noqa: S110 (not ready yet, whatever the probe raised)
-                pass
-            time.sleep(0.1)
-        raise StartupError(f"{name} was not ready after {timeout:.0f} s:\n{self.tail(name)}")
-
-    def stop(self, name: str, timeout: float = 15) -> None:
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def stop_all(self) -> None:
-        for name in reversed(list(self.processes)):
-            self.stop(name)
-
-    def tail(self, name: str, lines: int = 30) -> str:
-        path = self.log_path(name)
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def check_alive(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise StartupError(f"{name} died with {process.returncode}:\n{self.tail(name)}")
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -154,14 +69,6 @@ class RssSampler:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
-
-
-def python() -> str:
-    return str(BIN / "python")
-
-
-def celery() -> str:
-    return str(BIN / "celery")
 
 
 def interrupt_on_signals() -> None:

@@ -12,7 +12,8 @@ import redis
 import requests
 from cryptography.fernet import Fernet
 
-from bench.processes import Supervisor, celery, environment, python
+from bench.processes import environment
+from scripts.launcher import Launcher, beat_command, redis_command, sandbox_command, worker_command
 from tests.ports import free_port
 from tests.redis_server import redis_binary
 
@@ -49,7 +50,7 @@ class Stack:
                 "BENCH_SETTINGS": json.dumps(overrides or {}),
             }
         )
-        self.supervisor = Supervisor(workdir, self.env)
+        self.supervisor = Launcher(workdir, self.env)
         self.workers: list[str] = []
         self._beats = 0
 
@@ -57,31 +58,31 @@ class Stack:
 
     def start_redis(self) -> None:
         (self.workdir / "redis").mkdir(exist_ok=True)
-        argv = [redis_binary(), "--port", str(self.ports.redis), "--bind", "127.0.0.1", "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(self.workdir / "redis"), "--loglevel", "warning"]
+        argv = redis_command(redis_binary(), self.ports.redis, self.workdir / "redis", persist=False)
         client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=0.2)
-        self.supervisor.start("redis", argv, ready=lambda: bool(client.ping()))
+        self.supervisor.start("redis", argv, ready=lambda: bool(client.ping()), infrastructure=True)
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
 
     def start_sandbox(self) -> None:
-        argv = [python(), "-m", "sandbox", "--host", "127.0.0.1", "--port", str(self.ports.sandbox)]
-        argv += ["--scenario", "empty", "-v", "0"]
+        argv = sandbox_command(self.ports.sandbox, scenario="empty", log_requests=False)
         self.supervisor.start(
-            "sandbox", argv, ready=lambda: requests.get(f"{self.sandbox_url}/_sandbox/stats", timeout=1).ok
+            "sandbox",
+            argv,
+            ready=lambda: requests.get(f"{self.sandbox_url}/_sandbox/stats", timeout=1).ok,
+            infrastructure=True,
         )
 
     # --- the poller --------------------------------------------------------------------------
 
     def start_workers(self, *, workers: int, threads: int, env: dict[str, str] | None = None) -> list[int]:
-        """`workers` processes of `celery worker --pool threads --concurrency <threads>`, as the Procfile starts
+        """`workers` processes of `celery worker --pool threads --concurrency <threads>`, as `make run` starts
         them (the app module adds only the bench's dispatch-timing hook). Returns their pids."""
         pids = []
         for number in range(1, workers + 1):
             name = f"worker{number}"
-            argv = [celery(), "-A", "bench.celeryapp", "worker", "--pool", "threads", "--concurrency", str(threads)]
-            argv += ["--loglevel", "INFO", "--without-mingle", "--without-gossip", "-n", f"bench{number}@%h"]
+            argv = worker_command(f"bench{number}", threads=threads, app="bench.celeryapp")
             log = self.supervisor.log_path(name)
             offset = log.stat().st_size if log.exists() else 0
             process = self.supervisor.start(
@@ -98,7 +99,7 @@ class Stack:
     def start_beat(self, *, tick: int, env: dict[str, str] | None = None) -> None:
         self._beats += 1
         schedule = self.workdir / f"beat-schedule-{self._beats}"
-        argv = [celery(), "-A", "dashboard", "beat", "--loglevel", "INFO", "--schedule", str(schedule)]
+        argv = beat_command(schedule)
         log = self.supervisor.log_path("beat")
         offset = log.stat().st_size if log.exists() else 0
         self.supervisor.start(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +28,9 @@ if not SECRET_KEY:
     raise env.ConfigError("SECRET_KEY is not set: run `make run` once to generate .env, or set it in the environment.")
 
 ALLOWED_HOSTS = env.comma_list("ALLOWED_HOSTS", default="localhost,127.0.0.1")
-SITE_URL = env.url("SITE_URL", default="http://localhost:8000")
+# The default is the address `make run` prints (and `make run` passes the one it prints), so an
+# alert's link opens on the host name the browser is already logged in on.
+SITE_URL = env.url("SITE_URL", default="http://127.0.0.1:8000")
 HTTPS = SITE_URL.startswith("https://")
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 
@@ -104,6 +107,7 @@ LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
+FORMAT_MODULE_PATH = ["dashboard.formats"]  # times with their zone, in the admin too
 TIME_ZONE = env.time_zone("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -221,6 +225,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Alerts and email ----------------------------------------------------------------------
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT... as django-environ documents
+if EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":  # noqa: F821 (set by the line above)
+    # On a console an email is read by a person: a framed block with its subject decoded.
+    EMAIL_BACKEND = "dashboard.console_mail.EmailBackend"
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="Paystatus <paystatus@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ALERT_RECIPIENTS = env.emails("ADMINS")
@@ -276,14 +283,33 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "integrations_app.throttle.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
+# The root level: `make run` sets WARNING for a quiet demo console (its full logs go to var/log/),
+# `make run V=1` keeps INFO.
+LOG_LEVEL = env.string("LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise env.ConfigError(f"LOG_LEVEL={LOG_LEVEL!r} is not valid: expected DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+
+
+def _without_client_error_traceback(record: logging.LogRecord) -> bool:
+    """A 403 or 404 is logged in one line: its traceback (PermissionDenied, Http404 raised on
+    purpose) says nothing, and one per refused page buried the console. 5xx keep theirs."""
+    if getattr(record, "status_code", 500) < 500:
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
+    "filters": {"client_errors": {"()": lambda: _without_client_error_traceback}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["client_errors"]}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # "<worker> ready." stays in a quiet worker's log: `make run` waits for that line.
+        "celery.apps.worker": {"level": "INFO"},
         # A request with a foreign Host is noise from scanners: logged here, never mailed.
         "django.security.DisallowedHost": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },

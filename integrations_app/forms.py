@@ -171,6 +171,11 @@ def interval_field() -> forms.IntegerField:
     )
 
 
+def _in_a_sentence(label: str) -> str:
+    """A label inside a sentence: "Token" → "token", but "API key" keeps its acronym."""
+    return " ".join(word if word.isupper() else word.lower() for word in label.split())
+
+
 class SecretForm(StyledModelForm[S]):
     """A write-only secret: the input never renders a value, blank on edit keeps the stored one,
     and the help text shows only the masked hint. Mirrors `admin.SecretForm`."""
@@ -191,8 +196,9 @@ class SecretForm(StyledModelForm[S]):
         super().__init__(*args, **kwargs)
         field = self.fields["secret"]
         field.label = self.credential_label
-        field.error_messages["required"] = f"Enter the {self.credential_label.lower()}."
-        field.error_messages["max_length"] = f"That is too long for a {self.credential_label.lower()}."
+        noun = _in_a_sentence(self.credential_label)
+        field.error_messages["required"] = f"Enter the {noun}."
+        field.error_messages["max_length"] = f"That is too long for a {noun}."
         if self.instance.pk:
             field.help_text = f"Stored: {self.instance.secret_display}. Leave blank to keep it."
         else:

@@ -69,3 +69,13 @@ def test_the_admin_lists_show_the_status_from_the_one_status_function(admin_clie
     factories.key(name="Paused key", enabled=False)
     html = admin_client.get(reverse("admin:integrations_app_chargebackstopkey_changelist")).content.decode()
     assert "Paused" in html
+
+
+def test_the_website_form_shows_the_scheduler_fields_read_only_at_the_bottom_with_zones(admin_client, sandbox):
+    site = factories.site()
+    poll_site(site.pk)
+    page = admin_client.get(reverse("admin:integrations_app_datafastsite_change", args=[site.pk])).content.decode()
+    assert 'name="next_poll_at' not in page, "the scheduler's field is not an input"
+    assert page.index('name="poll_interval_seconds"') < page.index("Set by polling")
+    assert page.index("Set by polling") < page.index("Next poll at")
+    assert " UTC" in page.split("Set by polling", 1)[1]

@@ -176,7 +176,8 @@ def test_a_merchant_of_another_organisation_is_explained_on_the_merchant_field(s
     data = form_data(key, merchant_ids="mrch_acme_us mrch_bluebird_main")
     response = staff_client.post(CREATE, data)
     assert errors(response)["merchant_ids"] == [
-        "ChargebackStop says one or more of these merchant IDs do not exist or do not belong to this organisation."
+        "ChargebackStop says one or more of these merchant IDs do not exist or do not belong to this organisation. "
+        "Not among its known merchants: mrch_bluebird_main."
     ]
     assert response.context["form"]["merchant_ids"].value() == data["merchant_ids"]
     assert len(sandbox.state.integrations()) == before

@@ -33,7 +33,9 @@ def summary(change: StatusChange) -> str:
     words = upstreams.of_change(change).words
     thing = words.thing(change)
     if change.kind == ChangeKind.SOURCE_HEALTH:
-        return words.HEALTH.get(change.new, "{name}: " + change.new).format(name=thing)
+        # Nothing was wrong before a first answer: no "again" about it.
+        state = "first" if (change.old, change.new) == ("pending", "ok") else change.new
+        return words.HEALTH.get(state, "{name}: " + change.new).format(name=thing)
     if change.kind == ChangeKind.FLAPPING:
         if change.old:
             return f"{_capital(thing)} is flapping; alerts paused until it settles"

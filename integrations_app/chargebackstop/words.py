@@ -19,6 +19,7 @@ from integrations_app.upstream.errors import (
 
 # A key's health moves (StatusChange.new), with its name for {name}.
 HEALTH = {
+    "first": "The ChargebackStop key {name} answered its first poll",
     "credential_rejected": "ChargebackStop refused the API key {name}",
     "not_found": "ChargebackStop answered 'not found' for the key {name}",
     "failing": "ChargebackStop has not answered properly for the key {name} for over 3 poll intervals",

@@ -13,6 +13,7 @@ from integrations_app.models.history import ChangeKind, Severity
 
 # A website's health moves (StatusChange.new), with its name for {name}.
 HEALTH = {
+    "first": "{name} answered its first poll",
     "credential_rejected": "DataFast refused the token for {name}",
     "not_found": "DataFast says website {name} does not exist",
     "failing": "DataFast has not answered properly for {name} for over 3 poll intervals",

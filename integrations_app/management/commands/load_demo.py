@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from integrations_app import demo_history
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation, Organisation
 from sandbox.scenarios import DEMO
 
@@ -50,4 +51,6 @@ class Command(BaseCommand):
                     organisation=Organisation.objects.get(organisation_id=entry["organisation_id"]),
                     defaults={"source": KeyOrganisation.Source.MANUAL},
                 )
-        self.stdout.write(f"Demo data: {sites} new websites, {keys} new ChargebackStop keys.")
+        # 30 days of past changes, so timelines are not empty on the first visit (once only).
+        history = demo_history.seed(DEMO)
+        self.stdout.write(f"Demo data: {sites} new websites, {keys} new ChargebackStop keys, {history} past changes.")

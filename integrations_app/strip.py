@@ -1,0 +1,142 @@
+"""The last 24 hours of each overview row, one cell per hour, like Uptime Kuma's heartbeat bar.
+
+Two grouped queries for a whole page of websites, whatever its size (pages keep a constant number
+of queries): the poll attempts per site and hour (how many, how many failed), and the problem and
+recovery changes of the window. An hour is
+  - "down" when a problem was open at any moment of it (a change opened it, or it was open before
+    the window and its recovery came later), or the source's problem is open now (the last hour);
+  - "warn" when a poll failed in it but no problem was open;
+  - "up" when polls succeeded in it;
+  - "none" when nothing was polled (paused, not watched yet, or the worker was down).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q
+from django.db.models.functions import Substr, TruncHour
+from django.utils import timezone
+
+from integrations_app.models import DataFastSite, PollAttempt, StatusChange
+from integrations_app.models.history import Severity
+from integrations_app.problems import is_problem, problem_of
+
+HOURS = 24
+WORDS = {"down": "a problem", "warn": "poll errors", "up": "OK", "none": "not polled"}
+
+
+@dataclass(frozen=True)
+class Hour:
+    start: datetime
+    state: str  # down, warn, up, none
+    label: str  # "14:00 to 15:00: OK" (with an en dash), built once per page for all rows: strftime is slow
+
+
+@dataclass(frozen=True)
+class Strip:
+    hours: list[Hour]
+
+    @property
+    def summary(self) -> str:
+        """What a screen reader hears instead of 24 cells."""
+        down = sum(hour.state == "down" for hour in self.hours)
+        warn = sum(hour.state == "warn" for hour in self.hours)
+        if not down and not warn:
+            polled = any(hour.state == "up" for hour in self.hours)
+            return "Last 24 h: OK" if polled else "Last 24 h: not polled"
+        parts = [f"{down} h with a problem"] if down else []
+        parts += [f"{warn} h with poll errors"] if warn else []
+        return "Last 24 h: " + ", ".join(parts)
+
+
+def _hour_index(at: datetime, first: datetime) -> int:
+    return int((at - first).total_seconds() // 3600)
+
+
+def _hour_of_attempt() -> Any:
+    """The hour of a poll attempt, in SQL. On SQLite a datetime is stored as UTC text
+    ("2026-11-30 12:34:56.789"), and its first 13 characters are the hour: a native function, where
+    TruncHour calls back into Python for every row (150 ms for 50 sites polled every 5 min)."""
+    if connection.vendor == "sqlite":
+        return Substr("started_at", 1, 13)
+    return TruncHour("started_at", tzinfo=UTC)
+
+
+def _as_hour(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite: "2026-11-30 12"
+        return datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return value
+
+
+def strips(sites: Sequence[DataFastSite], now: datetime | None = None) -> dict[int, Strip]:
+    """{site pk: its strip}."""
+    now = now or timezone.now()
+    # Whole hours, the last one being the hour now running.
+    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
+    pks = [site.pk for site in sites]
+    polls: dict[int, list[list[int]]] = {pk: [[0, 0] for _ in range(HOURS)] for pk in pks}
+    attempts = (
+        PollAttempt.objects.filter(site__in=pks, started_at__gte=first)
+        .annotate(hour=_hour_of_attempt())
+        .values_list("site_id", "hour")
+        .annotate(total=Count("pk"), failed=Count("pk", filter=Q(ok=False)))
+        .order_by()
+    )
+    for site_id, hour, total, failed in attempts:
+        index = _hour_index(_as_hour(hour), first)
+        if 0 <= index < HOURS:
+            polls[site_id][index][0] += total
+            polls[site_id][index][1] += failed
+    down = _problem_hours(pks, first)
+    starts = [first + timedelta(hours=index) for index in range(HOURS)]
+    spans = []
+    for start in starts:
+        local = timezone.localtime(start)
+        spans.append(f"{local:%H:%M}–{local + timedelta(hours=1):%H:%M}")
+    result = {}
+    for site in sites:
+        if is_problem(problem_of(site)):
+            down[site.pk].add(HOURS - 1)
+        hours = []
+        for index in range(HOURS):
+            total, failed = polls[site.pk][index]
+            if index in down[site.pk]:
+                state = "down"
+            elif failed:
+                state = "warn"
+            else:
+                state = "up" if total else "none"
+            hours.append(Hour(starts[index], state, f"{spans[index]}: {WORDS[state]}"))
+        result[site.pk] = Strip(hours)
+    return result
+
+
+def _problem_hours(pks: list[int], first: datetime) -> dict[int, set[int]]:
+    """{site pk: indexes of the hours in which a problem was open}, from the window's changes."""
+    # Problems and recoveries of the window, oldest first, per site and stream (a provider, the
+    # polling health, the Paddle key): a stream's first change tells whether it was open before.
+    down: dict[int, set[int]] = {pk: set() for pk in pks}
+    streams: dict[tuple[int, str, str], list[tuple[datetime, bool]]] = {}
+    changes = (
+        StatusChange.objects.filter(site__in=pks, at__gte=first, severity__in=[Severity.PROBLEM, Severity.RECOVERY])
+        .values_list("site_id", "kind", "provider", "at", "severity")
+        .order_by("at", "id")
+    )
+    for site_id, kind, provider, at, severity in changes:
+        streams.setdefault((site_id, kind, provider), []).append((at, severity == Severity.PROBLEM))
+    for (site_id, _, _), events in streams.items():
+        opened: datetime | None = None if events[0][1] else first  # a recovery first: open before
+        for at, is_opening in events:
+            if is_opening and opened is None:
+                opened = at
+            elif not is_opening and opened is not None:
+                down[site_id].update(range(_hour_index(opened, first), _hour_index(at, first) + 1))
+                opened = None
+        if opened is not None:
+            down[site_id].update(range(_hour_index(opened, first), HOURS))
+    return down

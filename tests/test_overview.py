@@ -1,0 +1,84 @@
+"""The overview's triage: sorting, paging words, what the filters apply to, the empty states."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from integrations_app.datafast.poller import poll_site
+from integrations_app.models import DataFastSite, Health, Organisation
+from tests import demo, factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def viewer_client(client):
+    client.force_login(factories.viewer())
+    return client
+
+
+def names(response) -> list[str]:
+    return [site.name for site, _ in response.context["rows"]]
+
+
+def sites(*names_and_health: tuple[str, str]) -> None:
+    account = factories.account()
+    for index, (name, health) in enumerate(names_and_health):
+        DataFastSite.objects.create(account=account, name=name, website_id=f"{index:024x}", health=health)
+
+
+def test_problems_come_first_then_names_ignoring_case(viewer_client):
+    sites(
+        ("cedar", Health.OK),
+        ("CLI Added Shop", Health.OK),
+        ("Broken", Health.CREDENTIAL_REJECTED),
+        ("apple", Health.OK),
+    )
+    assert names(viewer_client.get(reverse("overview"))) == ["Broken", "apple", "cedar", "CLI Added Shop"]
+
+
+def test_columns_sort_both_ways_and_say_so(viewer_client):
+    sites(("cedar", Health.OK), ("CLI Added Shop", Health.OK), ("Broken", Health.CREDENTIAL_REJECTED))
+    response = viewer_client.get(reverse("overview") + "?sort=name")
+    assert names(response) == ["Broken", "cedar", "CLI Added Shop"]
+    html = response.content.decode()
+    assert re.search(r'<th scope="col" aria-sort="ascending"><a class="sort" href="\?sort=-name">Website', html)
+    assert names(viewer_client.get(reverse("overview") + "?sort=-name")) == ["CLI Added Shop", "cedar", "Broken"]
+    # Unknown sorts fall back to the default; paging keeps the chosen order.
+    assert names(viewer_client.get(reverse("overview") + "?sort=secret")) == ["Broken", "cedar", "CLI Added Shop"]
+
+
+def test_more_than_a_page_says_which_rows_are_shown(viewer_client):
+    sites(*[(f"Shop {n:02}", Health.OK) for n in range(60)])
+    html = viewer_client.get(reverse("overview")).content.decode()
+    assert "1–50 of 60 websites" in html
+    assert "51–60 of 60 websites" in viewer_client.get(reverse("overview") + "?page=2").content.decode()
+    assert "60 shown" not in html
+
+
+def test_the_organisation_filter_says_why_websites_stay(viewer_client, sandbox):
+    site = factories.site()
+    poll_site(site.pk)
+    organisation = Organisation.objects.create(organisation_id=demo.ACME_ORG, label="Acme Retail Group")
+    response = viewer_client.get(reverse("overview") + f"?organisation={organisation.pk}")
+    assert "DataFast websites belong to no ChargebackStop organisation" in response.content.decode()
+    assert names(response) == ["Acme Store"]
+
+
+def test_a_filtered_empty_state_offers_to_clear_the_filters(client):
+    client.force_login(factories.staff())
+    sites(("Acme", Health.OK))
+    html = client.get(reverse("overview") + "?q=nothing-matches").content.decode()
+    assert "No website matches these filters." in html and ">Clear filters</a>" in html
+    assert "Add a DataFast website" not in html
+    html = client.get(reverse("overview") + "?q=acme").content.decode()
+    assert "No organisation matches these filters." in html
+
+
+def test_an_empty_dashboard_offers_to_add_a_website(client):
+    client.force_login(factories.staff())
+    html = client.get(reverse("overview")).content.decode()
+    assert "Add a DataFast website" in html and "Clear filters" not in html
