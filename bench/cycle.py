@@ -11,6 +11,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count
 from django.utils import timezone
@@ -58,7 +59,7 @@ def expected_requests(*, sites: int, integrations: int, partner_keys: int, page_
     return sites + partner_keys * max(1, math.ceil(per_key / page_size))
 
 
-def _dispatch_events(stack: Stack) -> list[dict[str, float]]:
+def _dispatch_events(stack: Stack) -> list[dict[str, Any]]:
     return [json.loads(raw) for raw in stack.redis().lrange(DISPATCH_LOG, 0, -1)]
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import ChargebackStopKey, DataFastSite, PollAttempt, ProviderState
+from integrations_app.models.sources import PolledSource
 from tests.smtp_sink import SmtpSink
 
 
@@ -70,14 +71,15 @@ def spread_schedule(watched: list[DataFastSite], interval: int, seed: int) -> No
     rng = random.Random(seed)
     now = timezone.now()
     watched_ids = {site.pk for site in watched}
-    for model in (DataFastSite, ChargebackStopKey):
-        rows = list(model.objects.only("pk", "poll_interval_seconds", "next_poll_at"))
+    source_models: tuple[type[PolledSource], ...] = (DataFastSite, ChargebackStopKey)
+    for model in source_models:
+        rows = list(model._default_manager.only("pk", "poll_interval_seconds", "next_poll_at"))
         for row in rows:
             watched_row = model is DataFastSite and row.pk in watched_ids
             row.poll_interval_seconds = interval if watched_row else None
             period = interval if watched_row else settings.POLL_INTERVAL_SECONDS
             row.next_poll_at = now + timedelta(seconds=rng.uniform(0, period))
-        model.objects.bulk_update(rows, ["poll_interval_seconds", "next_poll_at"], batch_size=500)
+        model._default_manager.bulk_update(rows, ["poll_interval_seconds", "next_poll_at"], batch_size=500)
 
 
 def wait_for_poll(site: DataFastSite, after_attempt: int, deadline: float, alive: Callable[[], None]) -> int:

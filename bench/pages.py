@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Count
 from django.test import Client
@@ -66,10 +67,10 @@ def pages() -> list[Page]:
 
 def same_page_size_in_admin() -> None:
     """The admin lists as many websites per page as the overview (bench process only)."""
-    admin.site._registry[DataFastSite].list_per_page = overview.PAGE_SIZE
+    type(admin.site._registry[DataFastSite]).list_per_page = overview.PAGE_SIZE  # an admin option is per class
 
 
-def logged_in_client(user: object) -> Client:
+def logged_in_client(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
@@ -101,5 +102,5 @@ def time_pages(client: Client, page_list: list[Page], requests: int, progress: C
             page.seconds.append(time.perf_counter() - clock)
         if round_number % 50 == 49:
             progress(round_number + 1)
-    for page, queries in count_queries(client, page_list).items():
-        next(p for p in page_list if p.name == page).queries = queries
+    for name, queries in count_queries(client, page_list).items():
+        next(page for page in page_list if page.name == name).queries = queries

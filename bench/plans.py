@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import connection, transaction
 from django.test import Client
@@ -55,7 +56,7 @@ def poller_queries() -> dict[str, list[str]]:
 
 
 def page_queries(client: Client, urls: dict[str, str]) -> dict[str, list[str]]:
-    return {name: capture(lambda url=url: client.get(url)) for name, url in urls.items()}
+    return {name: capture(partial(client.get, url)) for name, url in urls.items()}
 
 
 def _normalise(sql: str) -> str:

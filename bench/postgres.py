@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.processes import StartupError
+from scripts.launcher import StartupError
 from tests.ports import free_port
 
 VERSIONS = Path("/usr/lib/postgresql")

@@ -190,7 +190,9 @@ def simulate(*, sites: int, days: int, interval: int, path: Path | None) -> dict
     }
 
 
-def launch(env: dict[str, str], database_url: str, sqlite_path: Path | None, *, sites: int, days: int) -> dict:
+def launch(
+    env: dict[str, str], database_url: str, sqlite_path: Path | None, *, sites: int, days: int
+) -> dict[str, Any]:
     """Run this module in a subprocess on `database_url`; return its result. Stopped by pid if the
     bench is interrupted."""
     argv = [sys.executable, "-m", "bench.retention", "--sites", str(sites), "--days", str(days)]
@@ -207,7 +209,8 @@ def launch(env: dict[str, str], database_url: str, sqlite_path: Path | None, *, 
             process.wait()
     for line in stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line.removeprefix("RESULT "))
+            result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+            return result
     raise RuntimeError(f"the retention run failed with exit code {process.returncode} (its errors are above)")
 
 

@@ -26,9 +26,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python bench/run.py` puts bench/ first, not the project
 
 from bench import config  # noqa: E402
-from bench.processes import StartupError, interrupt_on_signals  # noqa: E402
+from bench.processes import interrupt_on_signals  # noqa: E402
 from bench.report import Report  # noqa: E402
 from bench.stack import Stack  # noqa: E402
+from scripts.launcher import StartupError  # noqa: E402
 
 
 def failed(report: Report) -> int:

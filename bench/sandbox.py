@@ -28,7 +28,8 @@ class SandboxControl:
     def stats(self) -> dict[str, dict[str, int]]:
         response = self.session.get(f"{self.url}/stats", timeout=10)
         response.raise_for_status()
-        return response.json()
+        stats: dict[str, dict[str, int]] = response.json()
+        return stats
 
     def reset_stats(self) -> None:
         self._post("stats/reset")

@@ -85,10 +85,14 @@ class Stack:
             argv = worker_command(f"bench{number}", threads=threads, app="bench.celeryapp")
             log = self.supervisor.log_path(name)
             offset = log.stat().st_size if log.exists() else 0
+
+            def ready(log: Path = log, offset: int = offset) -> bool:
+                return " ready." in log.read_text(errors="replace")[offset:]
+
             process = self.supervisor.start(
                 name,
                 argv,
-                ready=lambda log=log, offset=offset: " ready." in log.read_text(errors="replace")[offset:],
+                ready=ready,
                 env=env,
                 timeout=60,
             )

@@ -7,6 +7,7 @@ import logging
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 from celery.schedules import schedule as every
@@ -63,7 +64,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
 
-TEMPLATES = [
+TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
@@ -225,7 +226,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- Alerts and email ----------------------------------------------------------------------
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT... as django-environ documents
-if EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":  # noqa: F821 (set by the line above)
+if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
     # On a console an email is read by a person: a framed block with its subject decoded.
     EMAIL_BACKEND = "dashboard.console_mail.EmailBackend"
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="Paystatus <paystatus@localhost>")
@@ -299,7 +300,7 @@ def _without_client_error_traceback(record: logging.LogRecord) -> bool:
     return True
 
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},

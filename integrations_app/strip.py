@@ -67,7 +67,7 @@ def _hour_of_attempt() -> Any:
     return TruncHour("started_at", tzinfo=UTC)
 
 
-def _as_hour(value: Any) -> datetime:
+def _as_hour(value: datetime | str) -> datetime:
     if isinstance(value, str):  # SQLite: "2026-11-30 12"
         return datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC)
     return value

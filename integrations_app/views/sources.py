@@ -55,7 +55,7 @@ def _integration_bars(
     integrations: list[Integration], window: str, now: datetime, **scope: Any
 ) -> list[timeline.Timeline]:
     """One bar per integration, from one query for all their status changes in the window."""
-    changes: dict[int, list[StatusChange]] = {integration.pk: [] for integration in integrations}
+    changes: dict[int | None, list[StatusChange]] = {integration.pk: [] for integration in integrations}
     rows = StatusChange.objects.filter(
         **scope, kind=ChangeKind.INTEGRATION_STATUS, integration__in=changes, at__gte=now - timeline.WINDOWS[window]
     ).order_by("at", "id")
