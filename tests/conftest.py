@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from pytest_django import Settings
 
 from sandbox.server import SandboxServer
 from tests.redis_server import RedisServer
@@ -40,7 +41,7 @@ def sandbox_server() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def sandbox(sandbox_server: SandboxServer, settings: pytest.FixtureRequest) -> SandboxServer:
+def sandbox(sandbox_server: SandboxServer, settings: Settings) -> SandboxServer:
     """The sandbox with fresh demo data and no faults; both upstream URLs point at it."""
     sandbox_server.state.reset("demo")
     settings.DATAFAST_BASE_URL = sandbox_server.url
@@ -49,7 +50,7 @@ def sandbox(sandbox_server: SandboxServer, settings: pytest.FixtureRequest) -> S
 
 
 @pytest.fixture
-def smtp_sink(settings: pytest.FixtureRequest) -> Iterator[SmtpSink]:
+def smtp_sink(settings: Settings) -> Iterator[SmtpSink]:
     """A real SMTP server; Django's email goes to it for the test."""
     sink = SmtpSink()
     sink.start()

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.contrib.auth.models import Permission, User
 
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite
 from integrations_app.upstream.secret import Secret
 from tests import demo
+
+T = TypeVar("T")
+
+
+def present(value: T | None) -> T:
+    """`value`, which the test knows is there (a row it made, a poll it ran): a clear failure if not."""
+    assert value is not None
+    return value
 
 
 def account(token: Secret = demo.DATAFAST_TOKEN, name: str = "Acme Holdings") -> DataFastAccount:

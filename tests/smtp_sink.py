@@ -25,7 +25,7 @@ class _Collector:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         with self.lock:
-            self.received.append((time.time(), message))  # type: ignore[arg-type]
+            self.received.append((time.time(), message))
         return "250 Message accepted for delivery"
 
 

@@ -20,10 +20,11 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations_app.alerts.delivery import send_pending_alerts
-from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.models import AuditEntry, Integration, StatusChange
 from integrations_app.models.history import ChangeKind
 from tests import demo, factories
+from tests.factories import present
+from tests.polling import poll_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 POSTS = 5
@@ -42,7 +43,9 @@ def staff_session(live_server: Any) -> requests.Session:
 
 def post_at_once(live_server: Any, url: str, data: dict[str, str]) -> list[int]:
     sessions = [staff_session(live_server) for _ in range(POSTS)]
-    tokens = [CSRF_INPUT.search(session.get(live_server.url + url, timeout=10).text).group(1) for session in sessions]
+    tokens = [
+        present(CSRF_INPUT.search(session.get(live_server.url + url, timeout=10).text)).group(1) for session in sessions
+    ]
     barrier = threading.Barrier(POSTS)
     statuses: list[int] = []
 

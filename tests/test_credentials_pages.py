@@ -22,6 +22,7 @@ from integrations_app.models import AuditEntry, ChargebackStopKey, DataFastAccou
 from integrations_app.upstream.secret import mask
 from integrations_app.views import context as broker_context
 from tests import demo, factories
+from tests.factories import present
 from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
@@ -266,8 +267,8 @@ def test_a_key_is_created_with_hand_entered_organisations(staff_client):
     links = KeyOrganisation.objects.filter(key=key, source=KeyOrganisation.Source.MANUAL)
     assert sorted(links.values_list("organisation__organisation_id", flat=True)) == ["org-three", "org_one", "org_two"]
     entry = AuditEntry.objects.get(action="credentials.key.create")
-    assert entry.after["secret"] == mask(NEW_KEY)
-    assert entry.after["manual_organisation_ids"] == ["org-three", "org_one", "org_two"]
+    assert present(entry.after)["secret"] == mask(NEW_KEY)
+    assert present(entry.after)["manual_organisation_ids"] == ["org-three", "org_one", "org_two"]
 
 
 def test_editing_a_key_changes_hand_entered_organisations_and_keeps_learnt_ones(staff_client):
@@ -289,7 +290,7 @@ def test_editing_a_key_changes_hand_entered_organisations_and_keeps_learnt_ones(
     assert reached == {"org_b": "learnt", "org_c": "manual"}
     key.refresh_from_db()
     assert key.level == "organisation" and key.secret == demo.PARTNER_KEY
-    entry = AuditEntry.objects.filter(action="credentials.key.update").first()
+    entry = present(AuditEntry.objects.filter(action="credentials.key.update").first())
     assert entry.before == {"level": "partner", "manual_organisation_ids": ["org_a"]}
     assert entry.after == {"level": "organisation", "manual_organisation_ids": ["org_c"]}
 
@@ -306,7 +307,7 @@ def test_deleting_a_key_keeps_the_organisations_it_found(staff_client):
     assert not ChargebackStopKey.objects.exists()
     assert not KeyOrganisation.objects.exists()
     entry = AuditEntry.objects.get(action="credentials.key.delete")
-    assert entry.before["secret"] == key.secret_hint and entry.target == "key Northwind"
+    assert present(entry.before)["secret"] == key.secret_hint and entry.target == "key Northwind"
 
 
 # --- Validation --------------------------------------------------------------------------------

@@ -76,7 +76,8 @@ def test_compact_shrinks_the_attempt_indexes_that_sparse_pruning_leaves_bloated(
         with connection.cursor() as cursor:
             cursor.execute("VACUUM integrations_app_pollattempt")
             cursor.execute("SELECT pg_relation_size(%s::regclass)", [index])
-            return cursor.fetchone()[0]
+            count: int = cursor.fetchone()[0]
+            return count
 
     bloated = index_bytes()
     assert compact() == ["integrations_app_pollattempt"]

@@ -15,10 +15,11 @@ from django.utils import timezone
 
 from integrations_app import upstreams
 from integrations_app.chargebackstop.client import ChargebackStopClient
-from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.models import Integration, Organisation, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from tests import demo, factories
+from tests.factories import present
+from tests.polling import poll_key
 
 pytestmark = pytest.mark.django_db
 PATH = "/v1/integrations/"
@@ -48,7 +49,7 @@ def serve(sandbox: Any, body: dict[str, Any]) -> None:
 
 
 def last_attempt(key: Any) -> PollAttempt:
-    return PollAttempt.objects.filter(key=key).order_by("-started_at", "-id").first()
+    return present(PollAttempt.objects.filter(key=key).order_by("-started_at", "-id").first())
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ class KeepAliveServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), KeepAliveHandler)
         self.connections = 0
-        self.answer: tuple[int, dict[str, object]] = (200, SUCCESS)
+        self.answer: tuple[int, dict[str, Any]] = (200, SUCCESS)
 
 
 class KeepAliveHandler(BaseHTTPRequestHandler):

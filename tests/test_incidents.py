@@ -19,6 +19,7 @@ from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Integration, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from tests import demo, factories
+from tests.factories import present
 
 pytestmark = pytest.mark.django_db
 
@@ -148,7 +149,7 @@ def test_a_flapping_subject_that_settles_bad_says_so_and_keeps_its_incident_open
         subject.poll()
     # The last problem told is still open (the recovery that started the flapping was not told),
     # so settling bad is a notice of where it settled, not a second problem.
-    last = StatusChange.objects.filter(kind=ChangeKind.FLAPPING).order_by("at", "id").last()
+    last = present(StatusChange.objects.filter(kind=ChangeKind.FLAPPING).order_by("at", "id").last())
     assert (last.severity, last.new, last.notify) == (Severity.NOTICE, subject.bad_word, True)
     row = subject.row()
     assert (row.flapping_since, row.alert_open) == (None, True)

@@ -12,11 +12,13 @@ from django.utils import timezone
 
 from integrations_app.alerts.describe import summary
 from integrations_app.chargebackstop.client import ChargebackStopClient
-from integrations_app.chargebackstop.poller import apply_integrations, learn_organisations, poll_key
+from integrations_app.chargebackstop.poller import apply_integrations, learn_organisations
 from integrations_app.models import AuditEntry, ChargebackStopKey, FormSubmission, Integration, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.views import manage
 from tests import demo, factories
+from tests.factories import present
+from tests.polling import poll_key
 
 pytestmark = pytest.mark.django_db
 PATH = "/v1/integrations/"
@@ -39,7 +41,8 @@ def staff_client(client: Any) -> Any:
 
 
 def upstream_requests(sandbox: Any) -> int:
-    return sandbox.state.stats()["chargebackstop"]["requests"]
+    requests: int = sandbox.state.stats()["chargebackstop"]["requests"]
+    return requests
 
 
 def local(integration_id: str) -> Integration:
@@ -60,7 +63,8 @@ def form_data(key: ChargebackStopKey, **changes: Any) -> dict[str, Any]:
 
 def errors(response: Any) -> dict[str, list[str]]:
     assert response.status_code == 200, response
-    return response.context["form"].errors
+    errors: dict[str, list[str]] = response.context["form"].errors
+    return errors
 
 
 # --- create ------------------------------------------------------------------------------------
@@ -99,7 +103,7 @@ def test_a_valid_create_makes_one_integration_upstream_and_locally(sandbox, key,
     assert (integration.seen_by, integration.status, integration.type) == (key, "ENABLED", "CUSTOM_ORDERS")
     assert integration.changed_here_at is not None
     change = StatusChange.objects.get(integration=integration)
-    assert (change.kind, change.severity, change.notify, change.actor.username) == (
+    assert (change.kind, change.severity, change.notify, present(change.actor).username) == (
         ChangeKind.INTEGRATION_APPEARED,
         Severity.INFO,
         False,
@@ -108,7 +112,7 @@ def test_a_valid_create_makes_one_integration_upstream_and_locally(sandbox, key,
     entry = AuditEntry.objects.get(action="integration.create")
     assert (entry.ok, entry.target, entry.username) == (True, f"integration {remote['id']}", "staff")
     assert entry.upstream_status == 201
-    assert entry.after["merchant_ids"] == ["mrch_acme_uk", "mrch_acme_us"]
+    assert present(entry.after)["merchant_ids"] == ["mrch_acme_uk", "mrch_acme_us"]
     assert remote["id"] in entry.upstream_answer
     page = staff_client.get(response.url)
     assert "Created “Acme Orders EU”" in page.content.decode()
@@ -292,14 +296,14 @@ def test_rename_updates_the_page_and_chargebackstop_at_once(sandbox, key, staff_
     assert sandbox.state.integration(demo.ACME_ORDERS)["name"] == "Acme Orders (EU)"
     assert local(demo.ACME_ORDERS).name == "Acme Orders (EU)"
     change = StatusChange.objects.get(kind=ChangeKind.INTEGRATION_NAME)
-    assert (change.old, change.new, change.actor.username, change.notify) == (
+    assert (change.old, change.new, present(change.actor).username, change.notify) == (
         "Acme Orders API",
         "Acme Orders (EU)",
         "staff",
         False,
     )
     entry = AuditEntry.objects.get(action="integration.rename")
-    assert (entry.target, entry.before["name"], entry.after["name"]) == (
+    assert (entry.target, present(entry.before)["name"], present(entry.after)["name"]) == (
         f"integration {demo.ACME_ORDERS}",
         "Acme Orders API",
         "Acme Orders (EU)",
@@ -362,10 +366,14 @@ def test_disable_updates_at_once_and_notifies_naming_the_user_without_an_alert(s
         "ENABLED",
         "DISABLED",
     )
-    assert (change.reason, change.actor.username) == ("disabled by staff in the dashboard", "staff")
+    assert (change.reason, present(change.actor).username) == ("disabled by staff in the dashboard", "staff")
     assert summary(change).endswith("disabled by staff in the dashboard")  # what the admins' email says
     entry = AuditEntry.objects.get(action="integration.disable")
-    assert (entry.ok, entry.target, entry.after["status"]) == (True, f"integration {demo.ACME_ORDERS}", "DISABLED")
+    assert (entry.ok, entry.target, present(entry.after)["status"]) == (
+        True,
+        f"integration {demo.ACME_ORDERS}",
+        "DISABLED",
+    )
     assert entry.upstream_status == 200
     page = staff_client.get(response.url).content.decode()
     assert "Disabled “Acme Orders API”" in page and reverse("integration-disable", args=[integration.pk]) not in page

@@ -16,6 +16,7 @@ from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Alert, DataFastSite, Integration, Organisation, ProviderState
 from integrations_app.views.context import WATCHER_CACHE_KEY
 from tests import demo, factories
+from tests.factories import present
 
 pytestmark = pytest.mark.django_db
 
@@ -45,8 +46,8 @@ def test_every_page_needs_a_login(client, polled):
         reverse("overview"),
         reverse("site-detail", args=[polled["acme"].pk]),
         reverse("key-detail", args=[polled["key"].pk]),
-        reverse("organisation-detail", args=[Organisation.objects.first().pk]),
-        reverse("integration-detail", args=[Integration.objects.first().pk]),
+        reverse("organisation-detail", args=[present(Organisation.objects.first()).pk]),
+        reverse("integration-detail", args=[present(Integration.objects.first()).pk]),
         reverse("alerts"),
         reverse("audit"),
     ]:
@@ -187,9 +188,9 @@ def many_sites(count: int) -> None:
 
 
 def query_counts(client) -> dict[str, int]:
-    site = DataFastSite.objects.first()
-    organisation = Organisation.objects.first()
-    integration = Integration.objects.first()
+    site = present(DataFastSite.objects.first())
+    organisation = present(Organisation.objects.first())
+    integration = present(Integration.objects.first())
     urls = [
         reverse("overview"),
         reverse("overview") + "?problem=disconnected&provider=stripe&q=shop",

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.models import Health, Integration, KeyOrganisation, Organisation, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from tests import demo, factories
+from tests.factories import present
+from tests.polling import poll_key
 
 pytestmark = pytest.mark.django_db
 PATH = "/v1/integrations/"
@@ -95,7 +96,7 @@ def test_a_new_integration_is_recorded_without_alert(sandbox):
     new_id = sandbox.state.add_integration(demo.ACME_ORG, "Fresh", "CUSTOM_ORDERS", "ENABLED", ["mrch_acme_us"])
     poll_key(key.pk)
     assert status(new_id) == "ENABLED"
-    assert StatusChange.objects.get(kind=ChangeKind.INTEGRATION_APPEARED).integration.integration_id == new_id
+    assert present(StatusChange.objects.get(kind=ChangeKind.INTEGRATION_APPEARED).integration).integration_id == new_id
     assert alerts() == []
 
 

@@ -6,10 +6,11 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Health, PollAttempt, ProviderState, Snapshot, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from tests import demo, factories
+from tests.factories import present
+from tests.polling import poll_site
 
 pytestmark = pytest.mark.django_db
 PATH = "/api/v1/admin/websites/"
@@ -76,7 +77,7 @@ def test_the_same_answer_again_adds_no_snapshot_and_a_new_one_does(sandbox):
     assert PollAttempt.objects.filter(site=site, ok=True).count() == 2
     sandbox.state.set_currency(demo.ACME_STORE, "EUR")
     poll_site(site.pk)
-    latest = Snapshot.objects.filter(site=site).first()
+    latest = present(Snapshot.objects.filter(site=site).first())
     assert latest.pk != first.pk
     assert latest.payload["currency"] == "EUR"
 
@@ -108,7 +109,7 @@ def test_a_poll_error_keeps_the_last_good_state_and_alerts_nobody(sandbox, setti
     assert connected(site, "stripe")
     assert site.health == Health.OK
     assert site.last_error_kind == kind
-    attempt = PollAttempt.objects.filter(site=site).first()
+    attempt = present(PollAttempt.objects.filter(site=site).first())
     assert (attempt.ok, attempt.error_kind) == (False, kind)
     assert alerts() == []
 
@@ -222,6 +223,6 @@ def test_a_long_upstream_error_message_still_makes_the_failing_alert(sandbox, se
     site.refresh_from_db()
     (failing,) = alerts()
     assert failing.new == Health.FAILING
-    assert len(failing.reason) <= StatusChange._meta.get_field("reason").max_length
+    assert len(failing.reason) <= present(StatusChange._meta.get_field("reason").max_length)
     assert failing.reason.startswith("no good answer since then: server error (HTTP 503): éé")
     assert len(site.last_error_message) <= 300

@@ -33,7 +33,11 @@ pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 INTERVAL = timedelta(minutes=5)
-HEALTHY = {"health": Health.OK, "last_success_at": NOW - timedelta(minutes=1), "stale_after": NOW + 2 * INTERVAL}
+HEALTHY: dict[str, Any] = {
+    "health": Health.OK,
+    "last_success_at": NOW - timedelta(minutes=1),
+    "stale_after": NOW + 2 * INTERVAL,
+}
 STALE = {"health": Health.OK, "last_success_at": NOW - timedelta(minutes=11), "stale_after": NOW - timedelta(minutes=1)}
 PADDLE_EXPIRED = {"paddle_expiry_state": "expired", "paddle_key_expires_at": NOW - timedelta(days=3, hours=1)}
 # Stored as "ok" at the last poll: the key has passed its expiry since, and the pages must say so.

@@ -84,16 +84,17 @@ def test_refresh_due_does_not_overwrite_a_poll_that_saved_meanwhile(monkeypatch)
     )
     original = DataFastSite.derive_problem
 
+    done = False
+
     def derive_while_a_poll_saves(self: DataFastSite, when: Any = None) -> bool:
-        if when is not None and not derive_while_a_poll_saves.done:  # the tick's derivation
-            derive_while_a_poll_saves.done = True
+        nonlocal done
+        if when is not None and not done:  # the tick's derivation
+            done = True
             fresh = DataFastSite.objects.get(pk=self.pk)  # the poll, in another worker, answers and saves
             fresh.last_success_at = timezone.now()
             fresh.stale_after = timezone.now() + timedelta(minutes=10)
             fresh.save()
         return original(self, when)
-
-    derive_while_a_poll_saves.done = False
 
     monkeypatch.setattr(DataFastSite, "derive_problem", derive_while_a_poll_saves)
     problems.refresh_due(now)

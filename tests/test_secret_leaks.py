@@ -30,6 +30,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 from django.utils.log import AdminEmailHandler
@@ -52,6 +53,7 @@ from integrations_app.upstream.errors import UpstreamError
 from integrations_app.views import context as broker_context
 from sandbox.scenarios import DEMO
 from tests import demo, factories
+from tests.factories import present
 
 DEMO_SECRETS = [token["token"] for token in DEMO["datafast"]["tokens"]] + [
     key["key"] for key in DEMO["chargebackstop"]["keys"]
@@ -348,11 +350,11 @@ def render_everything(staff: RecordingClient, viewer: RecordingClient, evidence:
         staff.get(url, follow=True)
     for name in ("overview", "alerts", "audit", "credentials"):  # a viewer's view, and a 403
         viewer.get(reverse(name))
-    viewer.get(DataFastSite.objects.first().get_absolute_url())
+    viewer.get(present(DataFastSite.objects.first()).get_absolute_url())
     for url in admin_pages():
         staff.get(url)
     staff.get("/sites/999999/")  # 404
-    staff.get(reverse("site-test", args=[DataFastSite.objects.first().pk]))  # 405
+    staff.get(reverse("site-test", args=[present(DataFastSite.objects.first()).pk]))  # 405
     RecordingClient(evidence).get(reverse("credentials"), follow=True)  # anonymous: to the login page
     RecordingClient(evidence).post(reverse("login"), {"username": "root", "password": NEW_TOKEN})
     careful = RecordingClient(evidence, enforce_csrf_checks=True)
@@ -418,7 +420,8 @@ def describe_exception(evidence: Evidence, where: str, error: BaseException) -> 
 
 
 def every_model_instance(evidence: Evidence) -> None:
-    for model in [*apps.get_app_config("integrations_app").get_models(), User]:
+    models: list[type[Model]] = [*apps.get_app_config("integrations_app").get_models(), User]
+    for model in models:
         for instance in model._default_manager.all():
             evidence.add(f"repr {model.__name__}", f"{instance!r} {instance!s} {vars(instance)!r}")
     dumped = io.StringIO()

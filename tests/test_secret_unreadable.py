@@ -13,11 +13,10 @@ from django.db import connection
 from django.urls import reverse
 
 from integrations_app.alerts.delivery import send_pending_alerts
-from integrations_app.chargebackstop.poller import poll_key
-from integrations_app.datafast.poller import poll_site
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, Health, Organisation, PollAttempt
-from integrations_app.models.secret_field import SecretUnreadable
+from integrations_app.models.secret_field import SecretUnreadable, StoredSecret
 from tests import demo, factories
+from tests.polling import poll_key, poll_site
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +48,8 @@ def test_rows_load_without_decrypting_and_reveal_says_what_is_wrong(rotated_away
     account = DataFastAccount.objects.get(pk=rotated_away["account"].pk)
     key = ChargebackStopKey.objects.get(pk=rotated_away["key"].pk)
     site = DataFastSite.objects.select_related("account").get(pk=rotated_away["acme"].pk)
-    assert not account.secret.readable and not key.secret.readable and not site.account.secret.readable
+    stored = [account.secret, key.secret, site.account.secret]
+    assert all(isinstance(secret, StoredSecret) and not secret.readable for secret in stored)
     assert repr(account.secret) == "Secret(••••)"  # a repr never decrypts
     with pytest.raises(SecretUnreadable, match="FIELD_ENCRYPTION_KEYS"):
         account.secret.reveal()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -43,7 +44,7 @@ def test_an_incident_of_three_minutes_stays_visible_in_30_days():
 
 
 def test_the_window_decides_what_is_drawn_and_the_axis_reads_without_hovering():
-    kwargs = {"current": "up", "watched_since": NOW - timedelta(days=60), "now": NOW}
+    kwargs: dict[str, Any] = {"current": "up", "watched_since": NOW - timedelta(days=60), "now": NOW}
     old = change(NOW - timedelta(days=3), "connected", "not connected", Severity.PROBLEM)
     back = change(NOW - timedelta(days=2), "not connected", "connected", Severity.RECOVERY)
     week = timeline.build("stripe", "Stripe", changes=[old, back], window="7d", **kwargs)

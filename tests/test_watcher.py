@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -18,7 +19,7 @@ from tests import demo, factories
 pytestmark = pytest.mark.django_db
 
 
-def healthz(client) -> tuple[int, dict]:
+def healthz(client) -> tuple[int, dict[str, Any]]:
     response = client.get(reverse("healthz"))
     return response.status_code, json.loads(response.content)
 

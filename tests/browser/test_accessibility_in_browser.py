@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from integrations_app.models import ChargebackStopKey, DataFastSite, Integration, Organisation
 from tests import demo
+from tests.factories import present
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_data")]
 
@@ -28,7 +29,7 @@ def main_pages() -> list[str]:
         "/",
         DataFastSite.objects.get(website_id=demo.ACME_STORE).get_absolute_url(),
         DataFastSite.objects.get(website_id=demo.NIMBUS_LABS).get_absolute_url(),
-        ChargebackStopKey.objects.order_by("pk").first().get_absolute_url(),
+        present(ChargebackStopKey.objects.order_by("pk").first()).get_absolute_url(),
         Organisation.objects.get(organisation_id=demo.ACME_ORG).get_absolute_url(),
         Integration.objects.get(integration_id=demo.ACME_ORDERS).get_absolute_url(),
         "/alerts/",

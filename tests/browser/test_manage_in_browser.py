@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from integrations_app.models import Integration, Organisation
 from tests import demo
+from tests.factories import present
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_data")]
 
@@ -83,4 +84,4 @@ def test_a_viewer_sees_no_management_buttons_and_gets_403_by_url(page: Page, log
         "/integrations/new/",
     ]:
         response = page.goto(live_server.url + path)
-        assert response.status == 403, path
+        assert present(response).status == 403, path

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import transaction
+from django.db.models import Model
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -91,11 +92,11 @@ def name_is_acceptable(value: str, *, limit: int, invisible_too: bool) -> bool:
     return 0 < len(name) <= limit and not has_control_character(name, invisible_too=invisible_too)
 
 
-def credential_name_is_acceptable(value: str, model: type) -> bool:
+def credential_name_is_acceptable(value: str, model: type[Model]) -> bool:
     """1 to 100 characters, no control or invisible character, unique among its kind ignoring case."""
     if not name_is_acceptable(value, limit=100, invisible_too=True):
         return False
-    return not model.objects.filter(name__iexact=value.strip()).exists()
+    return not model._default_manager.filter(name__iexact=value.strip()).exists()
 
 
 # --- identifiers ---------------------------------------------------------------------------------

@@ -20,12 +20,13 @@ from hypothesis import strategies as st
 from integrations_app.alerts.batching import batch_pending
 from integrations_app.alerts.emails import build_message
 from integrations_app.chargebackstop.client import NAME_MAX_LENGTH
-from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.models import Health, Integration, PollAttempt, StatusChange
 from integrations_app.polling.outcome import record_failure
 from integrations_app.text import fit
 from integrations_app.upstream.errors import CredentialError, NotFoundError, SchemaError, TransientError
 from tests import demo, factories
+from tests.factories import present
+from tests.polling import poll_key
 from tests.properties import examples, rolled_back
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +89,7 @@ def test_a_poll_failure_with_any_message_is_stored_with_its_change(message, erro
         site.refresh_from_db()
         assert fits(site)
         alert = batch_pending(now + timedelta(minutes=1), wait=False)
-        message = build_message(alert)
+        message = build_message(present(alert))
         assert len(message.subject) <= 200 and "\n" not in message.subject and "\r" not in message.subject
 
 
@@ -108,5 +109,5 @@ def test_an_upstream_rename_and_disable_at_the_longest_are_stored_and_alerted(sa
         assert all(fits(change) for change in changes)
         assert {change.kind for change in changes} >= {"integration_status"}
         alert = batch_pending(timezone.now() + timedelta(minutes=1), wait=False)
-        subject = build_message(alert).subject
+        subject = build_message(present(alert)).subject
         assert len(subject) <= 200 and "\n" not in subject and "\r" not in subject

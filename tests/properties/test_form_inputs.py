@@ -26,7 +26,9 @@ from integrations_app.models import (
     KeyOrganisation,
     Organisation,
 )
+from integrations_app.models.sources import PolledSource
 from tests import demo, factories
+from tests.factories import present
 from tests.properties import (
     ANY_CHARACTER,
     GOOD_MERCHANT_ID,
@@ -100,7 +102,8 @@ def northwind() -> ChargebackStopKey:
 
 
 def upstream_requests(sandbox: Any) -> int:
-    return sandbox.state.stats()["chargebackstop"]["requests"]
+    requests: int = sandbox.state.stats()["chargebackstop"]["requests"]
+    return requests
 
 
 # --- strategies and rules for the fields of the create form --------------------------------------
@@ -286,13 +289,13 @@ def interval_verdict(value: str) -> bool | None:
     return None
 
 
-def check_interval(model: type, value: str, errors: dict[str, Any]) -> None:
+def check_interval(model: type[PolledSource], value: str, errors: dict[str, Any]) -> None:
     verdict = interval_verdict(value)
     refused = "poll_interval_seconds" in errors
     if verdict is not None:
         assert refused is (not verdict), (value, errors)
     if not refused and not errors:
-        saved = model.objects.order_by("-pk").first().poll_interval_seconds
+        saved = present(model._default_manager.order_by("-pk").first()).poll_interval_seconds
         assert saved is None or saved in INTERVAL_RANGE, (value, saved)
 
 

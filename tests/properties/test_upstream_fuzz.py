@@ -30,9 +30,7 @@ from integrations_app.chargebackstop.client import (
     _parse_page,
     parse_integration,
 )
-from integrations_app.chargebackstop.poller import poll_key
 from integrations_app.datafast.client import PROVIDERS, DataFastClient, WebsiteIntegrations, parse_integrations
-from integrations_app.datafast.poller import poll_site
 from integrations_app.models import (
     Integration as IntegrationRow,
 )
@@ -47,6 +45,8 @@ from integrations_app.models import (
 from integrations_app.upstream.errors import SchemaError
 from integrations_app.upstream.secret import Secret
 from tests import demo, factories
+from tests.factories import present
+from tests.polling import poll_key, poll_site
 from tests.properties import examples, rolled_back
 
 DATAFAST_PATH = "/api/v1/admin/websites/"
@@ -460,7 +460,7 @@ def test_a_datafast_poll_that_meets_a_schema_error_records_it_and_changes_nothin
         before = site_state(polled_site)
         sandbox.state.faults.add(DATAFAST_PATH, kind="status", status=200, body=fault_body(document), times=1)
         outcome = poll_site(polled_site)
-        attempt = PollAttempt.objects.filter(site_id=polled_site).first()
+        attempt = present(PollAttempt.objects.filter(site_id=polled_site).first())
         if schema_error:
             assert (outcome.ok, outcome.error_kind, outcome.changes) == (False, "schema", [])
             assert (attempt.ok, attempt.error_kind) == (False, "schema")
@@ -480,7 +480,7 @@ def test_a_chargebackstop_poll_that_meets_a_schema_error_records_it_and_changes_
             CHARGEBACKSTOP_PATH, kind="status", status=200, body=fault_body(document), method="GET", times=1
         )
         outcome = poll_key(polled_key)
-        attempt = PollAttempt.objects.filter(key_id=polled_key).first()
+        attempt = present(PollAttempt.objects.filter(key_id=polled_key).first())
         if schema_error:
             assert (outcome.ok, outcome.error_kind, outcome.changes) == (False, "schema", [])
             assert (attempt.ok, attempt.error_kind) == (False, "schema")
@@ -509,7 +509,7 @@ def test_answers_that_once_broke_a_datafast_poll_are_schema_errors(sandbox, poll
     outcome = poll_site(polled_site)
     assert (outcome.ok, outcome.error_kind) == (False, "schema")
     assert site_state(polled_site) == before
-    assert PollAttempt.objects.filter(site_id=polled_site).first().error_kind == "schema"
+    assert present(PollAttempt.objects.filter(site_id=polled_site).first()).error_kind == "schema"
 
 
 @pytest.mark.django_db
@@ -529,7 +529,7 @@ def test_integrations_the_database_cannot_hold_are_skipped_and_named(sandbox, po
     outcome = poll_key(polled_key)
     assert outcome.ok
     assert list(IntegrationRow.objects.order_by("pk").values_list()) == before
-    assert "1 unreadable, skipped: " in PollAttempt.objects.filter(key_id=polled_key).first().message
+    assert "1 unreadable, skipped: " in present(PollAttempt.objects.filter(key_id=polled_key).first()).message
 
 
 @pytest.mark.django_db

@@ -133,8 +133,12 @@ class Launcher:
 
     def wait_ready(self, *processes: CeleryProcess) -> None:
         for process in processes:
+
+            def started(process: CeleryProcess = process) -> bool:
+                return process.ready in process.log() or not process.alive()
+
             wait_for(
-                lambda process=process: process.ready in process.log() or not process.alive(),
+                started,
                 timeout=60,
                 message=f"{process.name} to start",
             )

@@ -18,6 +18,7 @@ from integrations_app.models import ChargebackStopKey, DataFastSite, Organisatio
 from integrations_app.polling import locks
 from integrations_app.views import context as broker_context
 from tests import factories
+from tests.factories import present
 from tests.ports import free_port
 from tests.redis_server import RedisServer
 from tests.reliability.processes import Launcher, wait_for
@@ -78,7 +79,7 @@ def test_it_serves_pages_without_redis_and_resumes_polling_when_redis_returns(
     pages = [
         reverse("overview"),
         reverse("site-detail", args=[site.pk]),
-        reverse("organisation-detail", args=[Organisation.objects.first().pk]),
+        reverse("organisation-detail", args=[present(Organisation.objects.first()).pk]),
         reverse("alerts"),
     ]
 

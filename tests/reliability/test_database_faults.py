@@ -37,10 +37,10 @@ LOCK_WAIT_MS = 1000  # how long the worker waits for a lock before its statement
 RETRIED = re.compile(r"tasks\.(poll_site|poll_key)\[[^\]]+\] retry: Retry in")
 
 
-def worker_database_url(**where: int | str) -> str:
+def worker_database_url(*, host: str | None = None, port: int | None = None) -> str:
     if connection.vendor == "sqlite":
         return database_url(timeout=LOCK_WAIT_MS // 1000)  # SQLite's busy timeout, in seconds
-    return database_url(**where, options=f"-c lock_timeout={LOCK_WAIT_MS}")
+    return database_url(host=host, port=port, options=f"-c lock_timeout={LOCK_WAIT_MS}")
 
 
 def postgres_connect() -> psycopg.Connection:
@@ -68,11 +68,11 @@ def database_locked() -> Iterator[None]:
             holder.execute("ROLLBACK")
             holder.close()
         return
-    with postgres_connect() as holder:
+    with postgres_connect() as postgres_holder:
         tables = f"{StatusChange._meta.db_table}, {Integration._meta.db_table}"
-        holder.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
+        postgres_holder.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
         yield
-        holder.rollback()
+        postgres_holder.rollback()
 
 
 def send_polls(site: DataFastSite, key: ChargebackStopKey) -> None:

@@ -31,6 +31,7 @@ from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.tasks import poll_key, poll_site
 from sandbox.server import SandboxServer
 from tests import factories
+from tests.factories import present
 from tests.reliability.processes import CeleryProcess, Launcher, wait_for
 from tests.reliability.relay import TcpRelay
 
@@ -148,8 +149,8 @@ def poll_through_worker(site: DataFastSite, key: ChargebackStopKey, worker: Cele
 
     wait_for(both_done, timeout=45, message="both polls", logs=worker.tail)
     return [
-        PollAttempt.objects.filter(site=site).order_by("-started_at").first(),
-        PollAttempt.objects.filter(key=key).order_by("-started_at").first(),
+        present(PollAttempt.objects.filter(site=site).order_by("-started_at").first()),
+        present(PollAttempt.objects.filter(key=key).order_by("-started_at").first()),
     ]
 
 
@@ -170,7 +171,7 @@ def notified() -> list[tuple[str, str, str]]:
 
 def inject(fault: Fault, sandbox: SandboxServer, relay: TcpRelay) -> None:
     for path, rule in ((DATAFAST_PATH, fault.datafast), (CHARGEBACKSTOP_PATH, fault.chargebackstop)):
-        if rule == REFUSED:
+        if isinstance(rule, str):  # REFUSED, the one rule that is not the sandbox's
             relay.close()
         else:
             sandbox.state.faults.add(path, **rule)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psutil
 import pytest
@@ -24,7 +25,7 @@ from tests.reliability.processes import Launcher, wait_for
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 LIMIT_MB = 250
-HOSTILE = {"kind": "huge_listing", "count": 10**12, "items": 10, "merchant_ids": 20_000}
+HOSTILE: dict[str, Any] = {"kind": "huge_listing", "count": 10**12, "items": 10, "merchant_ids": 20_000}
 
 
 def peak_rss_mb(pid: int, done: Callable[[], bool], *, timeout: float) -> tuple[float, float]:

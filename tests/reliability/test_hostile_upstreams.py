@@ -10,6 +10,7 @@ import signal
 import time
 from datetime import timedelta
 from itertools import pairwise
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,8 @@ POLL_DEADLINE = 8
 SLACK = 1.5  # seconds a poll may take past its deadline (writing its attempt on a busy machine)
 HEALTHY = "6650a1f2c4e8b90012ab3405"
 WEBSITES = "/api/v1/admin/websites/"
-FAULTS = {
+# website: (the sandbox fault rule, the error kind and HTTP status the poll records)
+FAULTS: dict[str, tuple[dict[str, Any], str, int]] = {
     demo.ACME_STORE: ({"kind": "stream", "status": 503, "interval": 0.2}, "server_error", 503),
     demo.BLUEBIRD_BOOKS: ({"kind": "stream", "status": 429, "interval": 0.2}, "rate_limited", 429),
     demo.DELTA_DESIGN: ({"kind": "trickle", "seconds": 600}, "timeout", 200),
@@ -54,7 +56,7 @@ def test_each_hostile_poll_ends_by_its_deadline_and_the_worker_goes_on(launcher:
     for website, (rule, _, _) in FAULTS.items():
         sandbox.state.faults.add(f"{WEBSITES}{website}/", **rule)
     sandbox.state.faults.add("/v1/integrations/", kind="slow_headers", seconds=1)
-    sources = [*hostile.values(), key]
+    sources: list[DataFastSite | ChargebackStopKey] = [*hostile.values(), key]
 
     beat = launcher.beat(wait=False)
     launcher.wait_ready(beat, launcher.worker("hostile", concurrency=8, wait=False, **deadlines()))

@@ -53,7 +53,7 @@ def test_it_polls_each_source_once_per_interval_and_never_twice_at_once_with_two
         for website, name in websites
     ]
     key = factories.key(poll_interval_seconds=INTERVAL_SECONDS)
-    sources = [*sites, key]
+    sources: list[DataFastSite | ChargebackStopKey] = [*sites, key]
     sandbox.state.latency = LATENCY
     beat = launcher.beat(wait=False)
     launcher.wait_ready(beat, launcher.worker("one", wait=False), launcher.worker("two", wait=False))

@@ -45,7 +45,7 @@ def test_it_finishes_a_cycle_lost_with_a_killed_worker_and_alerts_once(
         ]
     ]
     key = factories.key()
-    sources = [*sites, key]
+    sources: list[DataFastSite | ChargebackStopKey] = [*sites, key]
     launcher.environment["EMAIL_URL"] = f"smtp://127.0.0.1:{smtp_sink.port}"
     first = launcher.worker("first", concurrency=len(sources), wait=False)
     launcher.wait_ready(launcher.beat(wait=False), first)

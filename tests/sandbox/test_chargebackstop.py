@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import requests
@@ -29,18 +30,19 @@ def call(sandbox, method: str, path: str, key: str | None = PARTNER, **kwargs) -
     return requests.request(method, sandbox.url + path, headers=headers, timeout=5, allow_redirects=False, **kwargs)
 
 
-def listing(sandbox, key: str = PARTNER, **params) -> dict:
+def listing(sandbox, key: str = PARTNER, **params) -> dict[str, Any]:
     response = call(sandbox, "GET", COLLECTION, key, params=params)
     assert response.status_code == 200, response.text
-    return response.json()
+    page: dict[str, Any] = response.json()
+    return page
 
 
-def assert_error(response: requests.Response, status: int, code: str, field: str | None = None) -> dict:
+def assert_error(response: requests.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"] == "application/json"
     body = response.json()
     assert list(body) == ["errors"]
-    first = body["errors"][0]
+    first: dict[str, Any] = body["errors"][0]
     assert first["code"] == code
     assert isinstance(first["message"], str)
     assert first["message"]

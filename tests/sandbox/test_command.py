@@ -44,6 +44,7 @@ def start(*argv: str) -> Running:
     # The banner (URLs, then "Press Ctrl-C") is printed once the sandbox is serving. Read all of it
     # here: communicate() later reads the pipe directly, past anything buffered by readline.
     banner = ""
+    assert process.stdout is not None  # stdout=PIPE
     while "Press Ctrl-C" not in banner and process.poll() is None:
         banner += process.stdout.readline()
     match = re.search(r"http://127\.0\.0\.1:\d+", banner)
@@ -65,7 +66,7 @@ def running() -> Iterator[list[Running]]:
 
 
 @pytest.fixture(params=[("-m", "sandbox"), ("manage.py", "sandbox")], ids=["python -m sandbox", "manage.py sandbox"])
-def sandbox_process(request, running) -> Running:
+def sandbox_process(request, running: list[Running]) -> Running:
     running.append(start(*request.param, "--port", "0", "--scenario", "docs", "--latency", "0.01"))
     return running[-1]
 

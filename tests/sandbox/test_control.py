@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from tests import demo
@@ -14,7 +16,7 @@ def control(sandbox, method: str, path: str, **kwargs) -> requests.Response:
     return requests.request(method, sandbox.url + path, timeout=10, allow_redirects=False, **kwargs)
 
 
-def website(sandbox) -> dict:
+def website(sandbox) -> dict[str, Any]:
     return next(site for site in sandbox.state.websites() if site["id"] == demo.ACME_STORE)
 
 

@@ -7,6 +7,7 @@ import json
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -48,8 +49,10 @@ def test_demo_paddle_expiries_are_relative_to_load_time():
         (site.paddle_key_expires_at for site in world.websites.values() if site.connected["paddle"]),
         key=lambda when: when or datetime.max.replace(tzinfo=UTC),
     )
-    assert expiries[0] < now  # one expired
-    assert timedelta(days=4, hours=23) < expiries[1] - now <= timedelta(days=5)  # one expiring soon
+    expired, expiring = expiries[0], expiries[1]
+    assert expired is not None and expiring is not None
+    assert expired < now  # one expired
+    assert timedelta(days=4, hours=23) < expiring - now <= timedelta(days=5)  # one expiring soon
     assert expiries[2] is None  # one with no expiry
 
 
@@ -69,11 +72,11 @@ def test_a_scenario_dict_loads():
     )
 
 
-def website(**fields) -> dict:
+def website(**fields) -> dict[str, Any]:
     return {"datafast": {"websites": [{"id": "a" * 24, "name": "Site", **fields}]}}
 
 
-def organisation(*integrations: dict, keys: tuple = ()) -> dict:
+def organisation(*integrations: dict[str, Any], keys: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
     return {
         "chargebackstop": {
             "organisations": [{"id": "org_1", "partner_id": "prt_1", "merchant_ids": ["mrch_1"]}],
