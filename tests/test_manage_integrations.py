@@ -32,12 +32,6 @@ def key(sandbox: Any) -> ChargebackStopKey:
     return created
 
 
-@pytest.fixture
-def staff_client(client: Any) -> Any:
-    client.force_login(factories.staff())
-    return client
-
-
 def upstream_requests(sandbox: Any) -> int:
     return sandbox.state.stats()["chargebackstop"]["requests"]
 
