@@ -29,9 +29,11 @@ if not SECRET_KEY:
     raise env.ConfigError("SECRET_KEY is not set: run `make run` once to generate .env, or set it in the environment.")
 
 ALLOWED_HOSTS = env.comma_list("ALLOWED_HOSTS", default="localhost,127.0.0.1")
-# The default is the address `make run` prints (and `make run` passes the one it prints), so an
-# alert's link opens on the host name the browser is already logged in on.
-SITE_URL = env.url("SITE_URL", default="http://127.0.0.1:8000")
+# By default the address `make run` serves and prints (WEB_HOST, WEB_PORT; `make run` also passes
+# the one it prints): a link in an alert then opens on the host name the login cookie belongs to,
+# instead of asking for a fresh login.
+_WEB_HOST = env.string("WEB_HOST", default="127.0.0.1").replace("0.0.0.0", "127.0.0.1")  # noqa: S104
+SITE_URL = env.url("SITE_URL", default=f"http://{_WEB_HOST}:{env.positive_int('WEB_PORT', default=8000)}")
 HTTPS = SITE_URL.startswith("https://")
 CSRF_TRUSTED_ORIGINS = [SITE_URL]
 

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from integrations_app.alerts.changes import change, record
 from integrations_app.chargebackstop.models import IntegrationStatus
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import (
@@ -42,7 +43,7 @@ def _provider_incidents(site: DataFastSite, connected: list[str], now: datetime,
             length = timedelta(minutes=rng.choice([3, 7, 20, 45, 90, 240, 600]))
             label = PROVIDERS[provider]
             changes += [
-                StatusChange(
+                change(
                     kind=ChangeKind.PROVIDER,
                     severity=Severity.PROBLEM,
                     at=start,
@@ -52,7 +53,7 @@ def _provider_incidents(site: DataFastSite, connected: list[str], now: datetime,
                     site=site,
                     provider=provider,
                 ),
-                StatusChange(
+                change(
                     kind=ChangeKind.PROVIDER,
                     severity=Severity.RECOVERY,
                     at=start + length,
@@ -116,7 +117,7 @@ def _integrations(scenario: dict[str, Any], now: datetime, rng: random.Random) -
         links = {"integration": integration, "organisation": organisation, "key": key}
         if entry["status"] == IntegrationStatus.DISABLED:
             changes.append(
-                StatusChange(
+                change(
                     kind=ChangeKind.INTEGRATION_STATUS,
                     severity=Severity.INFO,
                     at=since,
@@ -131,7 +132,7 @@ def _integrations(scenario: dict[str, Any], now: datetime, rng: random.Random) -
             flapped = True
             start = now - timedelta(days=12, hours=3)
             changes += [
-                StatusChange(
+                change(
                     kind=ChangeKind.INTEGRATION_STATUS,
                     severity=Severity.PROBLEM,
                     at=start,
@@ -141,7 +142,7 @@ def _integrations(scenario: dict[str, Any], now: datetime, rng: random.Random) -
                     outside_dashboard=True,
                     **links,
                 ),
-                StatusChange(
+                change(
                     kind=ChangeKind.INTEGRATION_STATUS,
                     severity=Severity.RECOVERY,
                     at=start + timedelta(hours=2),
@@ -172,6 +173,6 @@ def seed(scenario: dict[str, Any], now: datetime | None = None) -> int:
     # Watched for 30 days: otherwise every bar starts as "not watched yet" today.
     DataFastSite.objects.filter(website_id__in=connected).update(created_at=now - timedelta(days=DAYS))
     changes += _integrations(scenario, now, rng)
-    StatusChange.objects.bulk_create(changes)
+    record(*changes)  # through the one writer: nothing here is worth telling, and nobody is told
     PollAttempt.objects.bulk_create(attempts)
     return len(changes)

@@ -4,12 +4,44 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.test import Client
 from pytest_django import Settings
 
 from sandbox.server import SandboxServer
+from tests import factories
 from tests.redis_server import RedisServer
 from tests.smtp_sink import SmtpSink
+
+
+# The named people of the tests, each with a client of their own (a test may use several):
+# the admin (a superuser), staff (may change things), a viewer (may read), and a stranger (a
+# deactivated account, who may do nothing).
+def _logged_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client() -> Client:
+    return _logged_in(User.objects.create_superuser("root", password="root-password-1"))
+
+
+@pytest.fixture
+def staff_client() -> Client:
+    return _logged_in(factories.staff())
+
+
+@pytest.fixture
+def viewer_client() -> Client:
+    return _logged_in(factories.viewer())
+
+
+@pytest.fixture
+def stranger_client() -> Client:
+    return _logged_in(User.objects.create_user("stranger", password="stranger-password-1", is_active=False))
 
 
 @pytest.fixture(autouse=True)

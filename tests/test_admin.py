@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 
 from integrations_app.datafast.poller import poll_site
@@ -11,12 +10,6 @@ from integrations_app.models import DataFastAccount
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(User.objects.create_superuser("root", password="root-password-1"))
-    return client
 
 
 def test_an_account_is_added_with_a_write_only_token(admin_client):

@@ -97,12 +97,6 @@ def later(delta: timedelta) -> Any:
     return time_machine.travel(timezone.now() + delta + timedelta(seconds=1), tick=False)
 
 
-@pytest.fixture
-def staff_client(client):
-    client.force_login(factories.staff())
-    return client
-
-
 def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
 

@@ -6,8 +6,6 @@ they come, cleaned into one line for email subjects and isolated with `<bdi>` on
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib import admin as django_admin
 from django.contrib.auth.models import User
@@ -25,12 +23,6 @@ from tests import demo, factories
 pytestmark = pytest.mark.django_db(transaction=True)
 RIGHT_TO_LEFT_OVERRIDE = "\u202e"
 HOSTILE_NAME = f"Acme\r\nBcc: thief@example.com\tOrders {RIGHT_TO_LEFT_OVERRIDE}LIPA"
-
-
-@pytest.fixture
-def admin_client(client: Any) -> Any:
-    client.force_login(User.objects.create_superuser("root", password="root-password-1"))
-    return client
 
 
 def test_one_line_drops_control_and_direction_characters_and_collapses_whitespace():

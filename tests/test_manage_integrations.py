@@ -34,12 +34,6 @@ def key(sandbox: Any) -> ChargebackStopKey:
     return created
 
 
-@pytest.fixture
-def staff_client(client: Any) -> Any:
-    client.force_login(factories.staff())
-    return client
-
-
 def upstream_requests(sandbox: Any) -> int:
     requests: int = sandbox.state.stats()["chargebackstop"]["requests"]
     return requests

@@ -14,12 +14,6 @@ from tests import demo, factories
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def viewer_client(client):
-    client.force_login(factories.viewer())
-    return client
-
-
 def names(response) -> list[str]:
     return [site.name for site, _ in response.context["rows"]]
 

@@ -22,12 +22,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def viewer_client(client):
-    client.force_login(factories.viewer())
-    return client
-
-
-@pytest.fixture
 def polled(sandbox):
     """Two websites and a partner key, polled once; Stripe then switched off on Acme."""
     acme = factories.site()
@@ -220,3 +214,8 @@ def test_pages_do_a_constant_number_of_queries(viewer_client):
     # The overview: 3 problem counts, 4 watcher aggregates for the banner, the two tables and pagers,
     # and 2 for the 24 h strips (poll attempts per hour, problem changes of the window).
     assert max(small.values()) <= 21, small
+
+
+def test_a_deactivated_account_reads_nothing(stranger_client, polled):
+    response = stranger_client.get(reverse("overview"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))

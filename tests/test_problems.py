@@ -103,12 +103,6 @@ def badge_text(html: str, marker: str) -> str:
     return unescape(match.group(2))
 
 
-@pytest.fixture
-def staff_client(client):
-    client.force_login(factories.staff())
-    return client
-
-
 @time_machine.travel(NOW, tick=False)
 @pytest.mark.parametrize(("facts", "providers", "expected", "words"), SITES)
 def test_a_website_shows_the_same_problem_in_row_header_card_and_json(staff_client, facts, providers, expected, words):

@@ -23,18 +23,6 @@ from tests.test_security import manage, production_env
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def viewer_client(client):
-    client.force_login(factories.viewer())
-    return client
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(factories.staff())
-    return client
-
-
 def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 

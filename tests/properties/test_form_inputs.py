@@ -62,12 +62,6 @@ CREATE = reverse("integration-create")
 
 
 @pytest.fixture
-def staff_client(client: Client) -> Client:
-    client.force_login(factories.staff())
-    return client
-
-
-@pytest.fixture
 def reachable_key() -> ChargebackStopKey:
     """The partner key and one organisation it reaches, as a poll would have left them (no HTTP)."""
     key = factories.key()
