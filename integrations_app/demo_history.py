@@ -114,7 +114,7 @@ def _integrations(scenario: dict[str, Any], now: datetime, rng: random.Random) -
             first_seen_at=first_seen,
             last_seen_at=now - timedelta(minutes=20),
         )
-        links = {"integration": integration, "organisation": organisation, "key": key}
+        links: dict[str, Any] = {"integration": integration, "organisation": organisation, "key": key}
         if entry["status"] == IntegrationStatus.DISABLED:
             changes.append(
                 change(
