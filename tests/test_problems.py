@@ -26,7 +26,7 @@ from integrations_app.models import (
     ProviderState,
 )
 from integrations_app.problems import PADDLE_WARNING, Problem
-from integrations_app.summary import summary
+from integrations_app.views.summary import summary
 from tests import factories
 
 pytestmark = pytest.mark.django_db

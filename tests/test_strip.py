@@ -9,7 +9,7 @@ import time_machine
 
 from integrations_app.models import DataFastSite, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
-from integrations_app.strip import HOURS, strips
+from integrations_app.views.strip import HOURS, strips
 from tests import factories
 
 pytestmark = pytest.mark.django_db

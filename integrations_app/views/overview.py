@@ -18,8 +18,8 @@ from django.views.decorators.http import require_safe
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Organisation, ProviderState
 from integrations_app.problems import Problem, only, with_a_problem
-from integrations_app.strip import strips
-from integrations_app.summary import PROBLEMS, Summary, count_integrations, summary
+from integrations_app.views.strip import strips
+from integrations_app.views.summary import PROBLEMS, Summary, count_integrations, summary
 
 PAGE_SIZE = 50
 # What the websites table shows (with what the problem's words need), so rows stay light.

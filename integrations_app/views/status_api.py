@@ -17,8 +17,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from integrations_app import problems, throttle
-from integrations_app.summary import summary
 from integrations_app.upstreams import UPSTREAMS
+from integrations_app.views.summary import summary
 
 PROBLEM_LIST_MAX = 500  # of each kind: the counts are always complete, the list is bounded
 SCOPE = "status-api-token"
