@@ -113,20 +113,17 @@ def refresh_due(now: datetime | None = None) -> int:
 def _store_unless_saved_since(model: type[models.Model], rows: list[Any], now: datetime) -> int:
     """Write the re-derived problems, except on rows saved since they were read: a save stores its
     own derivation with a recheck time after `now` (or none), and must not be overwritten with one
-    made from the facts read before it. One UPDATE per 500 rows."""
+    made from the facts read before it. One UPDATE per distinct result (rows going stale together
+    share one), 500 rows at a time."""
+    groups: dict[tuple[int, datetime | None], list[int]] = {}
+    for row in rows:
+        groups.setdefault((row.problem_rank, row.problem_recheck_at), []).append(row.pk)
     written = 0
-    for start in range(0, len(rows), 500):
-        chunk = rows[start : start + 500]
-        written += model._default_manager.filter(pk__in=[row.pk for row in chunk], problem_recheck_at__lte=now).update(
-            problem_rank=models.Case(
-                *(models.When(pk=row.pk, then=models.Value(row.problem_rank)) for row in chunk),
-                output_field=models.PositiveSmallIntegerField(),
-            ),
-            problem_recheck_at=models.Case(
-                *(models.When(pk=row.pk, then=models.Value(row.problem_recheck_at)) for row in chunk),
-                output_field=models.DateTimeField(),
-            ),
-        )
+    for (rank, recheck_at), pks in groups.items():
+        for start in range(0, len(pks), 500):
+            written += model._default_manager.filter(
+                pk__in=pks[start : start + 500], problem_recheck_at__lte=now
+            ).update(problem_rank=rank, problem_recheck_at=recheck_at)
     return written
 
 
