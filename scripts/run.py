@@ -107,7 +107,7 @@ def manage(*args: str) -> str:
 
 
 def answers_http(url: str) -> bool:
-    """Serving: any HTTP answer counts (/healthz says 503 until the first polls have run)."""
+    """Serving: any HTTP answer counts."""
     try:
         with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (a local http URL we built)
             return True
@@ -289,7 +289,9 @@ def start(launcher: Launcher, plan: Plan, *, verbose: bool) -> None:
         waits.append((child, lambda: answers_http(f"http://127.0.0.1:{sandbox_port}/_sandbox/stats")))
     access_log = "-" if verbose else str(launcher.log_path("access"))
     child = launcher.start("web", web_command(host, port, access_log=access_log, log_level=level.lower()))
-    waits.append((child, lambda: answers_http(f"http://127.0.0.1:{port}/healthz")))
+    # The login page, not /healthz: that one answers 503 until the first polls have run, and
+    # Django logs each 503 as an error on the quiet console.
+    waits.append((child, lambda: answers_http(f"http://127.0.0.1:{port}/accounts/login/")))
     for number in range(1, plan.workers + 1):
         argv = worker_command(f"worker-{number}", threads=plan.threads, log_level=level, banner=verbose)
         child = launcher.start(f"worker.{number}", argv)
