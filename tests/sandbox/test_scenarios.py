@@ -39,7 +39,15 @@ def test_the_demo_scenario_has_what_the_demo_needs():
     integrations = DEMO["chargebackstop"]["integrations"]
     assert {"CUSTOM_ORDERS", "STRIPE", "SHOPIFY"} <= {item["type"] for item in integrations}
     assert [item["status"] for item in integrations].count("DISABLED") == 2
-    assert len(DEMO["chargebackstop"]["organisations"]) == 3
+    organisations = DEMO["chargebackstop"]["organisations"]
+    with_integrations = {item["organisation_id"] for item in integrations}
+    assert len(with_integrations) == 3
+    assert len({org["id"] for org in organisations} - with_integrations) == 2  # only a listing shows them
+    # Websites only a discovery finds: readable by a token, yet not registered by load_demo.
+    discoverable = DEMO["datafast"]["discoverable_websites"]
+    assert {site["id"] for site in discoverable} == {w for token in tokens for w in token["discoverable_websites"]}
+    assert not {site["id"] for site in discoverable} & ({site["id"] for site in websites} | readable)
+    assert all("websites:read" in token["scopes"] for token in tokens)
 
 
 def test_demo_paddle_expiries_are_relative_to_load_time():
