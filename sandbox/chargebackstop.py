@@ -160,6 +160,7 @@ def _merchants(state: SandboxState, request: Request) -> Reply:
     sort = request.args.get("sort", "-created_at")
     if sort.removeprefix("-") not in SORTS:
         query.problems.append(("sort", f"sort must be one of: {', '.join(SORTS)} (with '-' for descending)"))
+        sort = "-created_at"  # only until `_page` reports every problem of the query at once
     visible = {org.id for org in state.world.visible_organisations(key)}
     args, name = request.args, request.args.get("name", "").casefold()
     merchants = [
