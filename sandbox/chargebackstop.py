@@ -1,8 +1,12 @@
-"""Simulated ChargebackStop: `GET/POST /v1/integrations/`, `GET/PATCH /v1/integrations/{id}`.
+"""Simulated ChargebackStop: `GET/POST /v1/integrations/`, `GET/PATCH /v1/integrations/{id}`, and
+the partner-level `GET /v1/organisations[/{id}]` and `GET /v1/merchants[/{id}]`.
 
 Checks, in this order: method (405), key known and not revoked (401 UNAUTHORISED), ability
 (403 FORBIDDEN), body or query schema (400 VALIDATION_ERROR with a `field`), the organisation or
 integration visible to the key (404 NOT_FOUND), then the business rules (422, the documented codes).
+The organisations and merchants endpoints answer organisation-level keys 401 UNAUTHORISED (the
+docs), and count requests per endpoint per partner group: over `state.rate_limit` (100, the
+documented figure) in the last minute, 429 RATE_LIMITED with `Retry-After`.
 Errors use `{"errors": [{"code", "message"}]}`.
 
 The docs name only business errors; for schema problems they leave open, the sandbox answers 400
@@ -21,17 +25,37 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
 from sandbox.wire import Refused, Reply, bearer, route
-from sandbox.world import CUSTOM_ORDERS, DISABLED, ENABLED, NAME_MAX_LENGTH, READ, STATUSES, WRITE, Integration, Key
+from sandbox.world import (
+    CUSTOM_ORDERS,
+    DISABLED,
+    ENABLED,
+    MERCHANTS_READ,
+    NAME_MAX_LENGTH,
+    ORGANISATION,
+    ORGANISATIONS_READ,
+    READ,
+    STATUSES,
+    WRITE,
+    Integration,
+    Key,
+    Merchant,
+    Organisation,
+)
 
 if TYPE_CHECKING:
     from sandbox.state import SandboxState
 
 NAME, PREFIX = "chargebackstop", "/v1/"
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+SORTS = ("name", "type", "created_at", "updated_at")
 ROUTES = Map(
     [
         Rule("/v1/integrations", endpoint="collection", methods=["GET", "POST"]),
         Rule("/v1/integrations/<integration_id>", endpoint="item", methods=["GET", "PATCH"]),
+        Rule("/v1/organisations", endpoint="organisations", methods=["GET"]),
+        Rule("/v1/organisations/<organisation_id>", endpoint="organisation", methods=["GET"]),
+        Rule("/v1/merchants", endpoint="merchants", methods=["GET"]),
+        Rule("/v1/merchants/<merchant_id>", endpoint="merchant", methods=["GET"]),
     ],
     merge_slashes=False,
 )
@@ -89,6 +113,82 @@ def _key(state: SandboxState, request: Request, ability: str) -> Key:
     if ability not in key.abilities:
         _refuse(403, "FORBIDDEN")
     return key
+
+
+def _partner_key(state: SandboxState, request: Request, endpoint: str, ability: str) -> Key:
+    """The checks of the partner-level endpoints, the rate limit among them."""
+    credential = bearer(request)
+    key = state.world.keys.get(credential) if credential else None
+    if key is None or key.revoked or key.level == ORGANISATION:
+        _refuse(401, "UNAUTHORISED")
+    wait = state.count_request(endpoint, key.group())
+    if wait is not None:
+        reply = error(429, "RATE_LIMITED")
+        reply.headers["Retry-After"] = str(wait)
+        raise Refused(reply)
+    if ability not in key.abilities:
+        _refuse(403, "FORBIDDEN")
+    return key
+
+
+def _page(state: SandboxState, query: _Checker, items: list[Any]) -> Reply:
+    limit = query.number("limit", DEFAULT_LIMIT, maximum=MAX_LIMIT)
+    offset = query.number("offset", 0, minimum=0)
+    query.check()
+    page = items[offset : offset + min(limit, state.max_page_size)]
+    return Reply(200, {"items": [item.as_payload() for item in page], "count": len(items)})
+
+
+def _organisations(state: SandboxState, request: Request) -> Reply:
+    key = _partner_key(state, request, "organisations", ORGANISATIONS_READ)
+    return _page(state, _Checker(request.args), state.world.visible_organisations(key))
+
+
+def _organisation(state: SandboxState, request: Request, organisation_id: str) -> Reply:
+    key = _partner_key(state, request, "organisation", ORGANISATIONS_READ)
+    organisation = state.world.organisations.get(organisation_id)
+    if organisation is None or not key.can_see(organisation):
+        _refuse(404, "NOT_FOUND")
+    return Reply(200, organisation.as_payload())
+
+
+def _merchants(state: SandboxState, request: Request) -> Reply:
+    """Filters: `organisation_id`, `type`, `external_id` exact, `name` a case-insensitive part;
+    `sort` one of SORTS, `-` first for descending, `-created_at` by default (newest first)."""
+    key = _partner_key(state, request, "merchants", MERCHANTS_READ)
+    query = _Checker(request.args)
+    sort = request.args.get("sort", "-created_at")
+    if sort.removeprefix("-") not in SORTS:
+        query.problems.append(("sort", f"sort must be one of: {', '.join(SORTS)} (with '-' for descending)"))
+        sort = "-created_at"  # only until `_page` reports every problem of the query at once
+    visible = {org.id for org in state.world.visible_organisations(key)}
+    args, name = request.args, request.args.get("name", "").casefold()
+    merchants = [
+        merchant
+        for merchant in state.world.merchants.values()
+        if merchant.organisation_id in visible
+        and args.get("organisation_id", merchant.organisation_id) == merchant.organisation_id
+        and args.get("type", merchant.type) == merchant.type
+        and ("external_id" not in args or args["external_id"] == merchant.external_id)
+        and name in (merchant.name or "").casefold()
+    ]
+    field = sort.removeprefix("-").replace("updated_at", "created_at")  # never updated in the sandbox
+    # Python's sort is stable, descending too: equal keys stay in creation order.
+    merchants.sort(key=lambda merchant: _sort_key(merchant, field), reverse=sort.startswith("-"))
+    return _page(state, query, merchants)
+
+
+def _sort_key(merchant: Merchant, field: str) -> Any:
+    return (merchant.name or "").casefold() if field == "name" else getattr(merchant, field)
+
+
+def _merchant(state: SandboxState, request: Request, merchant_id: str) -> Reply:
+    key = _partner_key(state, request, "merchant", MERCHANTS_READ)
+    merchant = state.world.merchants.get(merchant_id)
+    organisation: Organisation | None = state.world.organisations.get(merchant.organisation_id) if merchant else None
+    if merchant is None or organisation is None or not key.can_see(organisation):
+        _refuse(404, "NOT_FOUND")
+    return Reply(200, merchant.as_payload())
 
 
 def _visible(state: SandboxState, key: Key, integration_id: str) -> Integration:
@@ -154,6 +254,8 @@ def _update(state: SandboxState, request: Request, integration_id: str) -> Reply
 
 _ENDPOINTS: dict[tuple[str, str], Callable[..., Reply]] = {("collection", "GET"): _list, ("item", "GET"): _get}
 _ENDPOINTS |= {("collection", "POST"): _create, ("item", "PATCH"): _update}
+_ENDPOINTS |= {("organisations", "GET"): _organisations, ("organisation", "GET"): _organisation}
+_ENDPOINTS |= {("merchants", "GET"): _merchants, ("merchant", "GET"): _merchant}
 
 
 class _Checker:

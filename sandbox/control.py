@@ -7,10 +7,11 @@ GET). No auth: the sandbox binds to 127.0.0.1 by default.
     GET    /_sandbox/                  the control page (with the demo credentials to practise with)
     GET    /_sandbox/stats             requests, in flight, peak in flight per API
     POST   /_sandbox/stats/reset
-    GET    /_sandbox/state             scenario, latency, page size, faults, websites, integrations
+    GET    /_sandbox/state             scenario, latency, page size, rate limit, faults, websites, integrations
     POST   /_sandbox/reset             {"scenario": "demo"} or {"generated": {generated_scenario args}}
     POST   /_sandbox/latency           {"seconds": 0.1}
     POST   /_sandbox/max-page-size     {"size": 7}
+    POST   /_sandbox/rate-limit        {"per_minute": 100} (ChargebackStop organisations and merchants)
     GET    /_sandbox/faults            the rules in force
     POST   /_sandbox/faults            {"path", "kind", "times", "method", ...kind parameters}
     DELETE /_sandbox/faults            (or POST /_sandbox/faults/clear)
@@ -91,6 +92,7 @@ def _snapshot(state: SandboxState, _: dict[str, Any]) -> Any:
         "scenario": state.scenario_name,
         "latency": state.latency,
         "max_page_size": state.max_page_size,
+        "rate_limit": state.rate_limit,
         "faults": state.faults.describe(),
         "websites": state.websites(),
         "organisations": state.organisations(),
@@ -114,6 +116,15 @@ def _latency(state: SandboxState, data: dict[str, Any]) -> Any:
 def _max_page_size(state: SandboxState, data: dict[str, Any]) -> Any:
     state.max_page_size = int(_need(data, "size"))
     return {"max_page_size": state.max_page_size}
+
+
+@_route("rate-limit")
+def _rate_limit(state: SandboxState, data: dict[str, Any]) -> Any:
+    per_minute = int(_need(data, "per_minute"))
+    if per_minute < 1:
+        raise ValueError("per_minute must be >= 1")
+    state.rate_limit = per_minute
+    return {"rate_limit": state.rate_limit}
 
 
 @_route("faults", "GET")
@@ -260,7 +271,7 @@ def _credentials(state: SandboxState) -> str:
     names = {site["id"]: site["name"] for site in state.websites()}
     labels = {org["id"]: org["label"] or org["id"] for org in state.organisations()}
     rows = [
-        (token.token, "DataFast account token", token.label, ", ".join(names[w] for w in sorted(token.websites)))
+        (token.token, "DataFast account token", token.label, ", ".join(names[w] for w in sorted(token.reachable())))
         for token in tokens
     ]
     for key in keys:

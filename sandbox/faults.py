@@ -20,7 +20,11 @@ Kinds and their parameters:
 - slow_headers (seconds, lines=None): the status line at once, then one header line every `seconds`;
   after `lines` lines (None: never) the rest of the normal answer.
 - huge_listing (count, items, merchant_ids): a ChargebackStop listing that claims `count`
-  integrations and sends `items` per page, each with `merchant_ids` distinct merchant IDs.
+  integrations and sends `items` per page, each with `merchant_ids` distinct merchant IDs. On
+  `/v1/organisations` and `/v1/merchants` the items are organisations or merchants instead.
+
+Rules match any API path, the websites, organisations and merchants listings included; a rule for
+`/api/v1/admin/websites/` (trailing slash) leaves the websites listing alone.
 """
 
 from __future__ import annotations
@@ -273,6 +277,17 @@ def _huge_listing(request: Request, params: dict[str, Any]) -> Reply:
     """A listing page built on the fly (nothing kept in the sandbox's memory): `items` integrations at
     this offset, each with `merchant_ids` distinct IDs, under a `count` the listing never reaches."""
     offset = int(request.args.get("offset", "0") or 0)
+    numbers = range(offset, offset + params["items"])
+    if request.path.startswith("/v1/organisations"):
+        organisations = [{"id": f"org_huge_{n}", "name": f"Huge {n}", "mode": "LIVE"} for n in numbers]
+        return Reply(200, {"items": organisations, "count": params["count"]})
+    if request.path.startswith("/v1/merchants"):
+        merchants = [
+            {"id": f"mrch_huge_{n}", "organisation_id": "org_huge", "name": f"Huge {n}", "type": "GENERIC"}
+            | {"external_id": None}
+            for n in numbers
+        ]
+        return Reply(200, {"items": merchants, "count": params["count"]})
     items = [
         {
             "id": f"int_huge_{offset + index}",

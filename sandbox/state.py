@@ -10,8 +10,11 @@ integrations created in the dashboard; without one (tests), the world lives in m
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import threading
+import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,9 +23,11 @@ from typing import Any
 
 from sandbox.faults import FaultRules
 from sandbox.scenarios import SCENARIOS
-from sandbox.world import CURRENCY, PROVIDERS, STATUSES, Integration, Key, ScenarioError, Token, Website, World
+from sandbox.world import CURRENCY, PROVIDERS, STATUSES, Integration, Key, ScenarioError, Token, Website, World, js_iso
 
 DEFAULT_MAX_PAGE_SIZE = 100
+DEFAULT_RATE_LIMIT = 100  # ChargebackStop's documented requests per minute per endpoint and group
+RATE_WINDOW = 60.0
 APIS = ("datafast", "chargebackstop")
 
 
@@ -33,6 +38,9 @@ class SandboxState:
         self.faults = FaultRules()
         self.stats_lock = threading.Lock()  # counters change outside the world's lock
         self._save_lock = threading.Lock()
+        # Wall-clock time, not monotonic: a test that moves time (time-machine) moves the rate
+        # window with it, as it moves the dashboard's own budget.
+        self.clock = time.time
         if state_file is not None and state_file.exists():
             try:
                 self.reset(json.loads(state_file.read_text()))
@@ -54,6 +62,8 @@ class SandboxState:
             self.world = world
             self.scenario_name = scenario if isinstance(scenario, str) else "custom"
             self._latency, self._max_page_size = 0.0, DEFAULT_MAX_PAGE_SIZE
+            self.rate_limit = DEFAULT_RATE_LIMIT
+            self._recent: dict[tuple[str, str], deque[float]] = {}
             self.faults.clear()
             self.reset_stats()
 
@@ -97,6 +107,20 @@ class SandboxState:
         if size < 1:
             raise ValueError("max_page_size must be >= 1")
         self._max_page_size = int(size)
+
+    def count_request(self, endpoint: str, group: str) -> int | None:
+        """Count one request of `group` to a rate-limited endpoint (a sliding minute). None when it
+        is within `rate_limit`; else it is refused, not counted, and this is the Retry-After: whole
+        seconds until the oldest counted request leaves the window."""
+        now = self.clock()
+        with self._lock:
+            recent = self._recent.setdefault((endpoint, group), deque())
+            while recent and recent[0] <= now - RATE_WINDOW:
+                recent.popleft()
+            if len(recent) >= self.rate_limit:
+                return max(1, math.ceil(recent[0] + RATE_WINDOW - now))
+            recent.append(now)
+            return None
 
     # --- request counters: the peak in flight is what a benchmark reads to prove the dashboard
     # never sent one upstream more concurrent requests than it is configured to ----------------
@@ -228,7 +252,10 @@ class SandboxState:
 
     def organisations(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(vars(org), merchant_ids=list(org.merchant_ids)) for org in self.world.organisations.values()]
+            return [
+                dict(vars(org), merchant_ids=list(org.merchant_ids), created_at=js_iso(org.created_at))
+                for org in self.world.organisations.values()
+            ]
 
     def integrations(self, organisation_id: str | None = None) -> list[dict[str, Any]]:
         """Every integration (or one organisation's), in creation order, as the API shows them."""

@@ -18,15 +18,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 PROVIDERS = ("stripe", "lemonsqueezy", "polar", "paddle", "shopify", "woocommerce")
-SETTINGS_READ = "settings:read"
+SETTINGS_READ, WEBSITES_READ = "settings:read", "websites:read"
+ROLES = ("owner", "member", "viewer")
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$", re.IGNORECASE)
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 ENABLED, DISABLED = "ENABLED", "DISABLED"
 STATUSES = (ENABLED, DISABLED)
 CUSTOM_ORDERS = "CUSTOM_ORDERS"
 READ, WRITE = "integrations:read", "integrations:write"
+ORGANISATIONS_READ, MERCHANTS_READ = "organisations:read", "merchants:read"
+LIVE, TEST = "LIVE", "TEST"
+TEST_PREFIX = "[TEST]"
+# Scenarios have no clock: entries without times are created a minute apart from here, in
+# scenario order, so "newest first" (the merchants' default sort) is the reverse scenario order.
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 ORGANISATION, PARTNER = "organisation", "partner"
 NAME_MAX_LENGTH = 255
 
@@ -38,13 +46,28 @@ class ScenarioError(ValueError):
 @dataclass
 class Website:
     id: str
-    name: str
+    name: str  # the sandbox's own name for it (its pages, `load_demo`); see `unnamed`
     currency: str = "USD"
     connected: dict[str, bool] = field(default_factory=dict)  # a list of provider names is read too
     paddle_key_expires_at: datetime | None = None  # an ISO 8601 string is read too
+    domain: str | None = None  # None: made from the name ("Acme Store" -> acme-store.example)
+    tracking_id: str | None = None  # None: `dfid_` and the end of the id
+    timezone: str = "UTC"
+    unnamed: bool = False  # the docs allow a website without a display name: `name` is null then
+    discovery_only: bool = field(default=False, compare=False)  # set by the section it is read from
 
     def __post_init__(self) -> None:
         _text(self.name, "name")
+        self.domain = self.domain or re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-") + ".example"
+        self.tracking_id = self.tracking_id or f"dfid_{self.id[-6:]}"
+        _text(self.domain, "domain")
+        _text(self.tracking_id, "tracking_id")
+        try:
+            ZoneInfo(_text(self.timezone, "timezone"))
+        except (ValueError, KeyError):
+            raise ValueError(f"timezone: {self.timezone!r} is not an IANA time zone") from None
+        if not isinstance(self.unnamed, bool):
+            raise ValueError("unnamed: must be a boolean")
         if not isinstance(self.id, str) or not OBJECT_ID.match(self.id):
             raise ValueError(f"id: {self.id!r} is not a 24-hex ObjectId")
         if not isinstance(self.currency, str) or not CURRENCY.match(self.currency):
@@ -65,42 +88,134 @@ class Website:
         entry["currency"] = self.currency
         return entry
 
+    def as_listed(self, role: str) -> dict[str, Any]:
+        """One `data[]` entry of the websites listing, keys in the documented order."""
+        return {
+            "_id": self.id,
+            "domain": self.domain,
+            "name": None if self.unnamed else self.name,
+            "trackingId": self.tracking_id,
+            "timezone": self.timezone,
+            "currency": self.currency,
+            "role": role,
+        }
+
     def as_summary(self) -> dict[str, Any]:
         return _plain(self)
 
 
 @dataclass
 class Token:
-    """A DataFast account token and the websites it may read."""
+    """A DataFast account token and the websites it may read: `websites`, which `load_demo` registers
+    in the dashboard, and `discoverable_websites`, which it does not (only a discovery finds them).
+    `roles` gives the caller's role per website; an unlisted one is `owner`."""
 
     token: str
     websites: set[str]
     label: str = ""
     scopes: set[str] = field(default_factory=lambda: {SETTINGS_READ})
     revoked: bool = False
+    discoverable_websites: set[str] = field(default_factory=set)
+    roles: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not _text(self.token, "token").startswith("dft_"):
             raise ValueError("token: DataFast account tokens start with 'dft_'")
         self.websites, self.scopes = set(_strings(self.websites, "websites")), set(_strings(self.scopes, "scopes"))
+        self.discoverable_websites = set(_strings(self.discoverable_websites, "discoverable_websites"))
+        if not isinstance(self.roles, Mapping) or not all(role in ROLES for role in self.roles.values()):
+            raise ValueError(f"roles: must map website ids to one of {list(ROLES)}")
+        self.roles = dict(self.roles)
+
+    def reachable(self) -> set[str]:
+        """Every website this token may read (its allowlist)."""
+        return self.websites | self.discoverable_websites
+
+    def role(self, website_id: str) -> str:
+        return self.roles.get(website_id, "owner")
 
 
 @dataclass
 class Organisation:
+    """`label` is the name `load_demo` registers; `name` the one ChargebackStop lists (the label
+    when not given). The docs: one partner's organisations are all of one `mode`, and TEST ones
+    have names starting with `[TEST]`."""
+
     id: str
     label: str = ""
     partner_id: str | None = None
     merchant_ids: list[str] = field(default_factory=list)
+    name: str | None = None
+    mode: str = LIVE
+    created_at: datetime | None = None  # None: see EPOCH; an ISO 8601 string is read too
 
     def __post_init__(self) -> None:
         _text(self.id, "id")
         self.merchant_ids = _strings(self.merchant_ids, "merchant_ids")
+        self.name = _text(self.name or self.label or self.id, "name")
+        if self.mode not in (LIVE, TEST):
+            raise ValueError(f"mode: must be {LIVE!r} or {TEST!r}")
+        if (self.mode == TEST) != self.name.startswith(TEST_PREFIX):
+            raise ValueError(f"name: TEST organisations, and only they, have names starting with {TEST_PREFIX!r}")
+        self.created_at = _time(self.created_at, "created_at")
+
+    def as_payload(self) -> dict[str, Any]:
+        when = _iso(self.created_at)
+        return {
+            "id": self.id,
+            "name": self.name,
+            "mode": self.mode,
+            "created_at": when,
+            "updated_at": when,
+            "links": [{"rel": "self", "uri": f"/v1/organisations/{self.id}"}],
+        }
+
+
+@dataclass
+class Merchant:
+    """A merchant's details. Its organisation lists it in `merchant_ids` (the one source of who owns
+    what); a listed merchant without an entry gets the defaults (its id as name, GENERIC)."""
+
+    id: str
+    organisation_id: str
+    name: str | None = None
+    type: str = "GENERIC"
+    external_id: str | None = None
+    default_representment_service_type: str | None = None
+    created_at: datetime | None = None  # None: see EPOCH
+
+    def __post_init__(self) -> None:
+        _text(self.id, "id")
+        _text(self.organisation_id, "organisation_id")
+        self.name = _text(self.name or self.id, "name")
+        _text(self.type, "type")
+        for name in ("external_id", "default_representment_service_type"):
+            if getattr(self, name) is not None:
+                _text(getattr(self, name), name)
+        self.created_at = _time(self.created_at, "created_at")
+
+    def as_payload(self) -> dict[str, Any]:
+        when = _iso(self.created_at)
+        return {
+            "id": self.id,
+            "organisation_id": self.organisation_id,
+            "name": self.name,
+            "type": self.type,
+            "external_id": self.external_id,
+            "default_representment_service_type": self.default_representment_service_type,
+            "created_at": when,
+            "updated_at": when,
+            "links": [{"rel": "self", "uri": f"/v1/merchants/{self.id}"}],
+        }
 
 
 @dataclass
 class Key:
     """A ChargebackStop key: organisation-level, or a partner group key (admin, or limited to
-    `organisation_ids`). The docs grant both abilities to every key by default."""
+    `organisation_ids`). The docs grant both integrations abilities to every key by default; the
+    sandbox grants the two listing abilities too. Requests are counted per `group_id` for the rate
+    limit: None means the partner's admin group, or the group of keys assigned the same organisations.
+    """
 
     key: str
     level: str
@@ -109,16 +224,26 @@ class Key:
     partner_id: str | None = None
     admin: bool = False
     organisation_ids: set[str] = field(default_factory=set)
-    abilities: set[str] = field(default_factory=lambda: {READ, WRITE})
+    abilities: set[str] = field(default_factory=lambda: {READ, WRITE, ORGANISATIONS_READ, MERCHANTS_READ})
     revoked: bool = False
+    group_id: str | None = None
 
     def __post_init__(self) -> None:
         _text(self.key, "key")
+        if self.group_id is not None:
+            _text(self.group_id, "group_id")
         if self.level not in (ORGANISATION, PARTNER):
             raise ValueError(f"level: must be {ORGANISATION!r} or {PARTNER!r}")
         _text(self.organisation_id if self.level == ORGANISATION else self.partner_id, f"{self.level}_id")
         self.organisation_ids = set(_strings(self.organisation_ids, "organisation_ids"))
         self.abilities = set(_strings(self.abilities, "abilities"))
+
+    def group(self) -> str:
+        """What the rate limit counts: the organisation, or the partner group."""
+        if self.level == ORGANISATION:
+            return f"organisation {self.organisation_id}"
+        assigned = "admin" if self.admin else "+".join(sorted(self.organisation_ids))
+        return f"group {self.group_id or f'{self.partner_id}/{assigned}'}"
 
     def can_see(self, organisation: Organisation) -> bool:
         if self.level == ORGANISATION:
@@ -156,11 +281,14 @@ class Integration:
         }
 
 
+TABLES = {"discoverable_websites": "websites"}  # a section read into another section's table
 # Scenario sections: (upstream, list name, dataclass, the field that identifies an entry).
 SECTIONS = (
     ("datafast", "websites", Website, "id"),
+    ("datafast", "discoverable_websites", Website, "id"),  # kept in `World.websites` too
     ("datafast", "tokens", Token, "token"),
     ("chargebackstop", "organisations", Organisation, "id"),
+    ("chargebackstop", "merchants", Merchant, "id"),
     ("chargebackstop", "keys", Key, "key"),
     ("chargebackstop", "integrations", Integration, "id"),
 )
@@ -172,6 +300,7 @@ class World:
     websites: dict[str, Website] = field(default_factory=dict)
     tokens: dict[str, Token] = field(default_factory=dict)
     organisations: dict[str, Organisation] = field(default_factory=dict)
+    merchants: dict[str, Merchant] = field(default_factory=dict)
     keys: dict[str, Key] = field(default_factory=dict)
     integrations: dict[str, Integration] = field(default_factory=dict)
 
@@ -184,23 +313,47 @@ class World:
         for upstream in ("datafast", "chargebackstop"):
             _keys(scenario.get(upstream, {}), upstream, {name for up, name, *_ in SECTIONS if up == upstream})
         for upstream, name, kind, id_field in SECTIONS:
-            table = getattr(world, name)
+            table = getattr(world, TABLES.get(name, name))
             for index, entry in enumerate(scenario.get(upstream, {}).get(name, [])):
                 where = f"{upstream}.{name}[{index}]"
                 item = _build(kind, entry, where, now)
                 if getattr(item, id_field) in table:
                     raise ScenarioError(f"{where}: duplicate id {getattr(item, id_field)!r}")
                 world._check_links(item, where)
+                if isinstance(item, Website):
+                    item.discovery_only = name == "discoverable_websites"
+                elif isinstance(item, Organisation) and item.created_at is None:
+                    item.created_at = EPOCH + timedelta(minutes=index)
                 table[getattr(item, id_field)] = item
+        world._complete_merchants()
         return world
+
+    def _complete_merchants(self) -> None:
+        """Every merchant an organisation lists gets details (the defaults without an entry), in the
+        organisations' order."""
+        given, self.merchants = self.merchants, {}
+        listed = [(org.id, merchant_id) for org in self.organisations.values() for merchant_id in org.merchant_ids]
+        for position, (organisation_id, merchant_id) in enumerate(listed):
+            merchant = given.get(merchant_id) or Merchant(merchant_id, organisation_id)
+            merchant.created_at = merchant.created_at or EPOCH + timedelta(minutes=position)
+            self.merchants[merchant_id] = merchant
 
     def _check_links(self, item: object, where: str) -> None:
         if isinstance(item, Token):
             _known(item.websites, self.websites, f"{where}.websites")
+            _known(item.discoverable_websites, self.websites, f"{where}.discoverable_websites")
+            _known(item.roles, dict.fromkeys(item.reachable()), f"{where}.roles (not in its allowlist)")
         elif isinstance(item, Organisation):
             owned = {m for org in self.organisations.values() for m in org.merchant_ids}
             if owned & set(item.merchant_ids) or len(set(item.merchant_ids)) < len(item.merchant_ids):
                 raise ScenarioError(f"{where}.merchant_ids: duplicate id {sorted(owned & set(item.merchant_ids))}")
+            modes = {org.mode for org in self.organisations.values() if org.partner_id == item.partner_id}
+            if item.partner_id is not None and modes - {item.mode}:
+                raise ScenarioError(f"{where}.mode: one partner's organisations are all of one mode ({modes.pop()})")
+        elif isinstance(item, Merchant):
+            _known([item.organisation_id], self.organisations, f"{where}.organisation_id")
+            if item.id not in self.organisations[item.organisation_id].merchant_ids:
+                raise ScenarioError(f"{where}.id: {item.organisation_id} does not list {item.id!r} in merchant_ids")
         elif isinstance(item, Key):
             _known(
                 [item.organisation_id] if item.organisation_id else [], self.organisations, f"{where}.organisation_id"
@@ -221,8 +374,14 @@ class World:
         """The world in the scenario format (JSON-able), revocations included: what `--state-file` keeps."""
         scenario: dict[str, Any] = {"datafast": {}, "chargebackstop": {}}
         for upstream, name, *_ in SECTIONS:
-            scenario[upstream][name] = [_plain(item) for item in getattr(self, name).values()]
+            scenario[upstream][name] = [_plain(item) for item in getattr(self, TABLES.get(name, name)).values()]
+        datafast = scenario["datafast"]
+        for name, discovery_only in (("websites", False), ("discoverable_websites", True)):
+            datafast[name] = [site for site in datafast[name] if site.pop("discovery_only") is discovery_only]
         return scenario
+
+    def visible_organisations(self, key: Key) -> list[Organisation]:
+        return [org for org in self.organisations.values() if key.can_see(org)]
 
     def visible_integrations(self, key: Key) -> list[Integration]:
         visible = {org.id for org in self.organisations.values() if key.can_see(org)}
@@ -250,7 +409,7 @@ def js_iso(when: datetime | None) -> str | None:
 def _build(kind: type[Any], entry: Any, where: str, now: datetime) -> Any:
     """One entry as its dataclass: unknown or missing fields, and the dataclass's own checks, fail
     naming the entry."""
-    names = {f.name for f in dataclasses.fields(kind)}
+    names = {f.name for f in dataclasses.fields(kind)} - {"discovery_only"}
     extra = {"paddle_key_expires_in_days"} if kind is Website else set()
     _keys(entry, where, names | extra)
     entry = dict(entry)
@@ -277,6 +436,22 @@ def _plain(item: Any) -> dict[str, Any]:
         elif isinstance(value, datetime):
             data[name] = js_iso(value)
     return data
+
+
+def _time(value: Any, name: str) -> datetime | None:
+    """An aware datetime from a datetime or an ISO 8601 string (UTC when it names no zone)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{name}: {value!r} is not ISO 8601") from None
+    if value is not None and not isinstance(value, datetime):
+        raise ValueError(f"{name}: must be an ISO 8601 string")
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _keys(entry: Any, where: str, allowed: set[str]) -> None:

@@ -430,6 +430,6 @@ def test_other_methods_are_405_in_the_envelope(sandbox, method, path, allowed):
     assert response.headers["Allow"] == allowed
 
 
-@pytest.mark.parametrize("path", ["/v1/organisations/", "/v1/integrations/a/b", "/v1/"])
+@pytest.mark.parametrize("path", ["/v1/orders/", "/v1/integrations/a/b", "/v1/merchants/a/b", "/v1/"])
 def test_unknown_paths_are_404_in_the_envelope(sandbox, path):
     assert_error(call(sandbox, "GET", path), 404, "NOT_FOUND")

@@ -154,3 +154,18 @@ def test_control_endpoints_are_not_reachable_under_the_api_paths(sandbox):
         assert response.status_code == 404
         assert "requests" not in response.text
     assert control(sandbox, "GET", "/elsewhere").status_code == 404
+
+
+def test_the_rate_limit_is_set_over_http(sandbox):
+    assert control(sandbox, "GET", "/_sandbox/state").json()["rate_limit"] == 100
+    assert control(sandbox, "POST", "/_sandbox/rate-limit", json={"per_minute": 1}).json() == {"rate_limit": 1}
+    headers = {"Authorization": f"Bearer {demo.PARTNER_KEY.reveal()}"}
+    statuses = [requests.get(sandbox.url + "/v1/organisations", headers=headers, timeout=5).status_code for _ in "ab"]
+    assert statuses == [200, 429]
+    assert control(sandbox, "POST", "/_sandbox/rate-limit", json={"per_minute": 0}).status_code == 400
+
+
+def test_the_control_page_lists_the_websites_only_discovery_finds(sandbox):
+    page = control(sandbox, "GET", "/_sandbox/").text
+    assert "Acme Outlet" in page
+    assert "Marlow Music School" in page

@@ -191,5 +191,5 @@ def test_a_trailing_slash_is_accepted(sandbox):
 
 
 def test_an_unknown_path_under_the_api_is_404_in_the_envelope(sandbox):
-    response = requests.get(sandbox.url + "/api/v1/admin/websites", timeout=5)
+    response = requests.get(sandbox.url + "/api/v1/admin/sites", timeout=5)
     assert_error(response, 404, "NOT_FOUND")

@@ -1,9 +1,9 @@
 """Every example in the upstream docs, replayed against the sandbox's "docs" scenario.
 
-The requests and documented answers are copied from the docs (DataFast "Get integrations";
-ChargebackStop "Integrations": examples 1-5 and the common error responses). An answer must have
-the documented status, the same keys and types, and the same values wherever the data is
-deterministic. Where the docs contradict themselves, the comment says how the replay reads them.
+The requests and documented answers are copied from the docs (DataFast "Get integrations" and
+"List websites"; ChargebackStop "Integrations": examples 1-5 and the common error responses). An
+answer must have the documented status, the same keys and types, and the same values wherever the
+data is deterministic. Where the docs contradict themselves, the comment says how the replay reads them.
 """
 
 from __future__ import annotations
@@ -218,3 +218,32 @@ def test_the_other_documented_422_codes(docs, method, path, body, code):
     assert response.status_code == 422
     assert same_shape(response.json(), {"errors": [{"code": "", "message": ""}]})
     assert response.json()["errors"][0]["code"] == code
+
+
+# --- DataFast "List websites" ----------------------------------------------------------------
+
+
+def test_datafast_list_websites_example(docs):
+    response = send(docs, "GET", "/api/v1/admin/websites", "dft_websites_example")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "success",
+        "data": [
+            {
+                "_id": "665f0b3c4d2e1a0012345678",
+                "domain": "example.com",
+                "name": "Example",
+                "trackingId": "dfid_abc123",
+                "timezone": "America/New_York",
+                "currency": "USD",
+                "role": "owner",
+            }
+        ],
+    }
+
+
+def test_datafast_listing_websites_needs_websites_read(docs):
+    response = send(docs, "GET", "/api/v1/admin/websites", "dft_xxx")  # settings:read only
+    assert response.status_code == 403
+    assert response.json()["status"] == "error"
+    assert response.json()["error"].keys() == {"code", "message"}

@@ -269,3 +269,69 @@ def test_reset_clears_faults_latency_page_size_and_stats(sandbox):
     assert (sandbox.state.latency, sandbox.state.max_page_size) == (0, 100)
     assert sandbox.state.stats()["datafast"]["requests"] == 0
     assert datafast(sandbox).status_code == 200
+
+
+# --- the discovery listings ------------------------------------------------------------------
+
+WEBSITES, ORGANISATIONS, MERCHANTS = "/api/v1/admin/websites", "/v1/organisations", "/v1/merchants"
+
+
+def discovery(sandbox, path: str, **params: int) -> requests.Response:
+    secret = demo.DATAFAST_TOKEN if path.startswith("/api/") else demo.PARTNER_KEY
+    headers = {"Authorization": f"Bearer {secret.reveal()}"}
+    return requests.get(sandbox.url + path, headers=headers, params=params, timeout=5)
+
+
+@pytest.mark.parametrize("path", [WEBSITES, ORGANISATIONS, MERCHANTS])
+def test_status_faults_reach_the_discovery_listings_in_their_apis_envelope(sandbox, path):
+    sandbox.state.faults.add(path, "status", status=503, retry_after=4, times=1)
+    response = discovery(sandbox, path)
+    assert (response.status_code, response.headers["Retry-After"]) == (503, "4")
+    body = response.json()
+    error = body["error"] if path == WEBSITES else body["errors"][0]  # DataFast's envelope, or ChargebackStop's
+    assert error["code"] == "SERVICE_UNAVAILABLE"
+    assert discovery(sandbox, path).status_code == 200
+
+
+def test_an_integrations_rule_with_its_trailing_slash_leaves_the_websites_listing_alone(sandbox):
+    sandbox.state.faults.add(WEBSITES + "/", "status", status=500)
+    assert discovery(sandbox, WEBSITES).status_code == 200
+    assert datafast(sandbox).status_code == 500
+
+
+@pytest.mark.parametrize(("path", "name"), [(WEBSITES, "data"), (ORGANISATIONS, "items"), (MERCHANTS, "items")])
+def test_empty_data_and_missing_field_reshape_the_discovery_listings(sandbox, path, name):
+    sandbox.state.faults.add(path, "empty_data", times=1)
+    assert discovery(sandbox, path).json()[name] == []
+    field = {WEBSITES: "domain", ORGANISATIONS: "mode", MERCHANTS: "type"}[path]
+    sandbox.state.faults.add(path, "missing_field", field=f"{name}.0.{field}", times=1)
+    first, second = discovery(sandbox, path).json()[name][:2]
+    assert field not in first
+    assert field in second
+
+
+@pytest.mark.parametrize("kind", ["malformed", "drop"])
+def test_broken_answers_reach_the_discovery_listings(sandbox, kind):
+    sandbox.state.faults.add(ORGANISATIONS, kind, times=1)
+    if kind == "drop":
+        with pytest.raises(requests.ConnectionError):
+            discovery(sandbox, ORGANISATIONS)
+    else:
+        with pytest.raises(ValueError):
+            discovery(sandbox, ORGANISATIONS).json()
+
+
+@pytest.mark.parametrize(("path", "prefix"), [(ORGANISATIONS, "org_huge_"), (MERCHANTS, "mrch_huge_")])
+def test_a_huge_listing_of_organisations_or_merchants(sandbox, path, prefix):
+    sandbox.state.faults.add(path, "huge_listing", count=10**6, items=50, merchant_ids=0)
+    body = discovery(sandbox, path, offset=100).json()
+    assert body["count"] == 10**6
+    assert len(body["items"]) == 50
+    assert body["items"][0]["id"] == f"{prefix}100"
+
+
+def test_a_latency_fault_slows_the_websites_listing(sandbox):
+    sandbox.state.faults.add(WEBSITES, "latency", seconds=0.2, times=1)
+    response, took = timed(lambda: discovery(sandbox, WEBSITES))
+    assert response.status_code == 200
+    assert took >= 0.2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +40,15 @@ def test_the_demo_scenario_has_what_the_demo_needs():
     integrations = DEMO["chargebackstop"]["integrations"]
     assert {"CUSTOM_ORDERS", "STRIPE", "SHOPIFY"} <= {item["type"] for item in integrations}
     assert [item["status"] for item in integrations].count("DISABLED") == 2
-    assert len(DEMO["chargebackstop"]["organisations"]) == 3
+    organisations = DEMO["chargebackstop"]["organisations"]
+    with_integrations = {item["organisation_id"] for item in integrations}
+    assert len(with_integrations) == 3
+    assert len({org["id"] for org in organisations} - with_integrations) == 2  # only a listing shows them
+    # Websites only a discovery finds: readable by a token, yet not registered by load_demo.
+    discoverable = DEMO["datafast"]["discoverable_websites"]
+    assert {site["id"] for site in discoverable} == {w for token in tokens for w in token["discoverable_websites"]}
+    assert not {site["id"] for site in discoverable} & ({site["id"] for site in websites} | readable)
+    assert all("websites:read" in token["scopes"] for token in tokens)
 
 
 def test_demo_paddle_expiries_are_relative_to_load_time():
@@ -199,3 +208,86 @@ def test_the_sandbox_imports_nothing_of_the_product():
         if line.lstrip().startswith(("import ", "from ")) and ("integrations_app" in line or "django" in line)
     ]
     assert imports == []
+
+
+# --- discovery data --------------------------------------------------------------------------
+
+SITE = {"id": "a" * 24, "name": "Site A"}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ({"datafast": {"websites": [SITE | {"timezone": "Mars/Olympus"}]}}, "IANA"),
+        ({"datafast": {"websites": [SITE | {"unnamed": "yes"}]}}, "unnamed"),
+        ({"datafast": {"websites": [SITE | {"discovery_only": True}]}}, "unknown keys"),
+        (
+            {
+                "datafast": {
+                    "websites": [SITE],
+                    "tokens": [{"token": "dft_x", "websites": [], "roles": {"a" * 24: "x"}}],
+                }
+            },
+            "roles",
+        ),
+        (
+            {
+                "datafast": {
+                    "websites": [SITE],
+                    "tokens": [{"token": "dft_x", "websites": [], "roles": {"a" * 24: "owner"}}],
+                }
+            },
+            "not in its allowlist",
+        ),
+        (
+            {"datafast": {"tokens": [{"token": "dft_x", "websites": [], "discoverable_websites": ["b" * 24]}]}},
+            "unknown",
+        ),
+        ({"chargebackstop": {"organisations": [{"id": "o", "mode": "DEMO"}]}}, "mode"),
+        ({"chargebackstop": {"organisations": [{"id": "o", "name": "Shop", "mode": "TEST"}]}}, "[TEST]"),
+        ({"chargebackstop": {"organisations": [{"id": "o", "name": "[TEST] Shop"}]}}, "[TEST]"),
+        (
+            {
+                "chargebackstop": {
+                    "organisations": [
+                        {"id": "o1", "partner_id": "p"},
+                        {"id": "o2", "name": "[TEST] o2", "partner_id": "p", "mode": "TEST"},
+                    ]
+                }
+            },
+            "one mode",
+        ),
+        (
+            {
+                "chargebackstop": {
+                    "organisations": [{"id": "o1", "merchant_ids": ["m1"]}],
+                    "merchants": [{"id": "m2", "organisation_id": "o1"}],
+                }
+            },
+            "does not list 'm2'",
+        ),
+        ({"chargebackstop": {"merchants": [{"id": "m1", "organisation_id": "o9"}]}}, "unknown ids"),
+    ],
+)
+def test_bad_discovery_data_fails_naming_the_entry(scenario, message):
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        World.from_scenario(scenario)
+
+
+def test_discoverable_websites_and_merchants_survive_a_round_trip():
+    world = World.from_scenario(DEMO)
+    again = World.from_scenario(json.loads(json.dumps(world.as_scenario())))
+    assert again == world
+    assert [site.id for site in again.websites.values() if site.discovery_only] == [
+        site["id"] for site in DEMO["datafast"]["discoverable_websites"]
+    ]
+    assert again.as_scenario()["datafast"]["discoverable_websites"][0]["name"] == "Acme Outlet"
+
+
+def test_a_listed_merchant_without_details_gets_defaults():
+    world = World.from_scenario({"chargebackstop": {"organisations": [{"id": "o1", "merchant_ids": ["m1", "m2"]}]}})
+    assert [(m.id, m.organisation_id, m.name, m.type) for m in world.merchants.values()] == [
+        ("m1", "o1", "m1", "GENERIC"),
+        ("m2", "o1", "m2", "GENERIC"),
+    ]
+    assert world.merchants["m1"].created_at < world.merchants["m2"].created_at  # type: ignore[operator]
