@@ -65,6 +65,9 @@ class Organisation(models.Model):
     label = models.CharField(max_length=100, blank=True, help_text="A friendly name; the API gives none.")
     merchant_ids = models.JSONField(default=list, blank=True, help_text="Merchant IDs learnt from integrations.")
     keys = models.ManyToManyField(ChargebackStopKey, through="KeyOrganisation", related_name="organisations")
+    project = models.ForeignKey(
+        "integrations_app.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="organisations"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Its integrations by status, set on the organisations of a page by summary.count_integrations.
     enabled: int

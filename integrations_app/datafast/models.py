@@ -35,6 +35,9 @@ class DataFastAccount(HasSecret):
 
 class DataFastSite(PolledSource):
     account = models.ForeignKey(DataFastAccount, on_delete=models.CASCADE, related_name="sites")
+    project = models.ForeignKey(
+        "integrations_app.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="sites"
+    )
     name = models.CharField(max_length=100)
     website_id = models.CharField(
         "website ID",

@@ -12,6 +12,7 @@ from integrations_app.datafast.models import DataFastAccount, DataFastSite, Prov
 from integrations_app.models.alerts import Alert
 from integrations_app.models.audit import AuditEntry, FormSubmission
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
+from integrations_app.models.projects import Membership, Project, Role
 from integrations_app.models.sources import Health
 from integrations_app.upstreams import UPSTREAMS
 
@@ -29,9 +30,12 @@ __all__ = [
     "Health",
     "Integration",
     "KeyOrganisation",
+    "Membership",
     "Organisation",
     "PollAttempt",
+    "Project",
     "ProviderState",
+    "Role",
     "Snapshot",
     "StatusChange",
 ]

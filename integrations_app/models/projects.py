@@ -1,0 +1,56 @@
+"""Projects group a client's sources; members see (viewers) or also change (managers) only them."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("Unknown time zone %(value)s: use a name such as Europe/Paris.", params={"value": value})
+
+
+class Project(models.Model):
+    """One client, typically: its DataFast websites and ChargebackStop organisations (a source
+    belongs to at most one project; sources in none are global, seen only by staff-wide users)."""
+
+    name = models.CharField(max_length=100)
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone], help_text="Used for digests and windows."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [models.UniqueConstraint(Lower("name"), name="project_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("project-detail", args=[self.pk])
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer (reads everything but secrets)"
+    MANAGER = "manager", "Manager (also changes the project's sources, integrations, channels and silences)"
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "user"]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
