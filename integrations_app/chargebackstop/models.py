@@ -62,7 +62,10 @@ class Organisation(models.Model):
     organisation_id = models.CharField("organisation ID", max_length=100, unique=True)
     # What is wrong with it (a position in problem.ORDER), kept by `refresh_organisation_problems`.
     problem_rank = models.PositiveSmallIntegerField(default=RANK[Problem.PENDING], editable=False)
-    label = models.CharField(max_length=100, blank=True, help_text="A friendly name; the API gives none.")
+    label = models.CharField(max_length=100, blank=True, help_text="A friendly name of your own (overrides the name).")
+    # What GET /v1/organisations (partner keys only) says of it; empty until a listing names it.
+    name = models.CharField(max_length=200, blank=True)
+    mode = models.CharField(max_length=4, blank=True, help_text="LIVE or TEST, from the organisations listing.")
     merchant_ids = models.JSONField(default=list, blank=True, help_text="Merchant IDs learnt from integrations.")
     keys = models.ManyToManyField(ChargebackStopKey, through="KeyOrganisation", related_name="organisations")
     project = models.ForeignKey(
@@ -78,7 +81,7 @@ class Organisation(models.Model):
         ordering = ["label", "organisation_id"]
 
     def __str__(self) -> str:
-        return self.label or self.organisation_id
+        return self.label or self.name or self.organisation_id
 
     def get_absolute_url(self) -> str:
         return reverse("organisation-detail", args=[self.pk])

@@ -47,6 +47,13 @@ class DataFastSite(PolledSource):
         help_text="The ObjectId in DataFast.",
     )
     currency = models.CharField(max_length=3, blank=True)
+    # What discovery (GET /api/v1/admin/websites) says of it; empty until a discovery lists it.
+    domain = models.CharField(max_length=253, blank=True)
+    timezone = models.CharField("DataFast timezone", max_length=64, blank=True)
+    role = models.CharField(max_length=8, blank=True, help_text="The token's role on it: owner, member or viewer.")
+    tracking_id = models.CharField("tracking ID", max_length=64, blank=True)
+    # The operator named it: discovery no longer overwrites `name`.
+    name_is_custom = models.BooleanField(default=False)
     paddle_key_expires_at = models.DateTimeField(null=True, blank=True)
     # none / ok / expiring / expired; alerts fire on the way into expiring and expired.
     paddle_expiry_state = models.CharField(max_length=10, default="none", editable=False)
