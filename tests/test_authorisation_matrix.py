@@ -24,7 +24,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import get_resolver, reverse
 
-from integrations_app.models import Integration, KeyOrganisation, Organisation
+from integrations_app.models import Integration, KeyOrganisation, Membership, Organisation, Project
 from integrations_app.views import context as broker_context
 from tests import demo, factories
 from tests.properties import rolled_back
@@ -119,6 +119,28 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("key-edit", "POST"): STAFF_PAGE,
     ("key-delete", "GET"): STAFF_PAGE,
     ("key-delete", "POST"): STAFF_ACTION,
+    # Projects and members (staff); create/edit POSTs are invalid forms, an invalid member a 400.
+    ("project-list", "GET"): STAFF_PAGE,
+    ("project-list", "POST"): STAFF_POST_ONLY,
+    ("project-create", "GET"): STAFF_PAGE,
+    ("project-create", "POST"): STAFF_PAGE,
+    ("project-detail", "GET"): STAFF_PAGE,
+    ("project-detail", "POST"): STAFF_POST_ONLY,
+    ("project-edit", "GET"): STAFF_PAGE,
+    ("project-edit", "POST"): STAFF_PAGE,
+    ("project-delete", "GET"): STAFF_PAGE,
+    ("project-delete", "POST"): STAFF_ACTION,
+    ("member-add", "GET"): STAFF_POST_ONLY,
+    ("member-add", "POST"): (LOGIN, 403, 400, LOGIN),
+    ("member-remove", "GET"): STAFF_POST_ONLY,
+    ("member-remove", "POST"): STAFF_ACTION,
+    # A source's project, on its page and in bulk from the overview (staff).
+    ("site-project", "GET"): STAFF_POST_ONLY,
+    ("site-project", "POST"): STAFF_ACTION,
+    ("organisation-project", "GET"): STAFF_POST_ONLY,
+    ("organisation-project", "POST"): STAFF_ACTION,
+    ("sources-move", "GET"): STAFF_POST_ONLY,
+    ("sources-move", "POST"): STAFF_ACTION,
     # Django's auth views: logging in (a wrong password) is public; there is no password reset.
     ("login", "GET"): PUBLIC,
     ("login", "POST"): PUBLIC,
@@ -156,6 +178,12 @@ ROUTE_OBJECT = {
     "integration-detail": "integration",
     "integration-rename": "integration",
     "integration-disable": "integration",
+    "project-detail": "project",
+    "project-edit": "project",
+    "project-delete": "project",
+    "member-add": "project",
+    "site-project": "site",
+    "organisation-project": "organisation",
     "admin:integrations_app_datafastaccount_change": "account",
     "admin:integrations_app_chargebackstopkey_change": "key",
 }
@@ -164,6 +192,9 @@ POST_DATA: dict[str, dict[str, str]] = {
     "integration-rename": {"name": ""},
     "integration-create": {"name": "", "submission": str(uuid.uuid4())},
     "login": {"username": "nobody", "password": "wrong-password"},
+    "project-create": {"name": ""},
+    "project-edit": {"name": ""},
+    "member-add": {"username": ""},
 }
 
 
@@ -184,16 +215,22 @@ def world(sandbox: Any, redis_clean: Any) -> dict[str, Any]:
         status="ENABLED",
         merchant_ids=["mrch_acme_us"],
     )
+    project = Project.objects.create(name="Client A")
+    membership = Membership.objects.create(project=project, user=factories.viewer("member"))
     return {
         "site": site,
         "key": key,
         "account": site.account,
         "organisation": organisation,
         "integration": integration,
+        "project": project,
+        "membership": membership,
     }
 
 
 def url_of(route: str, world: dict[str, Any]) -> str:
+    if route == "member-remove":
+        return reverse(route, args=[world["project"].pk, world["membership"].pk])
     if route in ROUTE_OBJECT:
         return reverse(route, args=[world[ROUTE_OBJECT[route]].pk])
     return reverse(route)

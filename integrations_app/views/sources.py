@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
@@ -24,9 +24,11 @@ from integrations_app.models import (
     KeyOrganisation,
     Organisation,
     PollAttempt,
+    Project,
     StatusChange,
 )
 from integrations_app.models.history import ChangeKind
+from integrations_app.scoping import can_manage_project, scope_of, visible_or_404
 from integrations_app.views import timeline
 
 HISTORY_ROWS = 50
@@ -76,6 +78,16 @@ def _integration_bars(
     ]
 
 
+def _project_context(request: HttpRequest, project_id: int | None) -> dict[str, Any]:
+    """What a source page needs to show its project: who may change it, the assign form (staff)."""
+    scope = scope_of(request.user)
+    return {
+        "can_change": scope.can_change(project_id),
+        "sees_keys": scope.everything,  # keys have no project: their pages are not a member's
+        "project_choices": Project.objects.values_list("pk", "name") if scope.staff_wide else [],
+    }
+
+
 def _history(changes: QuerySet[StatusChange]) -> list[tuple[StatusChange, Described]]:
     return [(change, describe(change)) for change in with_relations(changes)[:HISTORY_ROWS]]
 
@@ -83,7 +95,7 @@ def _history(changes: QuerySet[StatusChange]) -> list[tuple[StatusChange, Descri
 @login_required
 @require_safe
 def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk)
+    site = visible_or_404(request.user, DataFastSite.objects.select_related("account", "project"), pk=pk)
     now = timezone.now()
     window = timeline.window_of(request.GET.get("range"))
     states = {state.provider: state for state in site.providers.all()}
@@ -112,6 +124,7 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "last_error": upstreams.of(site).last_error(site),
         "attempts": PollAttempt.objects.filter(site=site)[:ATTEMPT_ROWS],
         "history": _history(StatusChange.objects.filter(site=site)),
+        **_project_context(request, site.project_id),
     }
     return render(request, "integrations_app/site_detail.html", context)
 
@@ -119,7 +132,8 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_safe
 def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(ChargebackStopKey, pk=pk)
+    # A key belongs to no project: only users who see everything open its page (others get 404).
+    key = visible_or_404(request.user, ChargebackStopKey.objects.all(), pk=pk)
     context = {
         "key": key,
         "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
@@ -129,6 +143,7 @@ def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "last_error": upstreams.of(key).last_error(key),
         "attempts": PollAttempt.objects.filter(key=key)[:ATTEMPT_ROWS],
         "history": _history(StatusChange.objects.filter(key=key, kind=ChangeKind.SOURCE_HEALTH)),
+        "can_change": scope_of(request.user).staff_wide,
     }
     return render(request, "integrations_app/key_detail.html", context)
 
@@ -136,7 +151,7 @@ def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_safe
 def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    organisation = get_object_or_404(Organisation, pk=pk)
+    organisation = visible_or_404(request.user, Organisation.objects.select_related("project"), pk=pk)
     now = timezone.now()
     window = timeline.window_of(request.GET.get("range"))
     integrations = list(organisation.integrations.order_by("status", "name", "pk"))
@@ -147,6 +162,7 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **_timelines(bars, window, now, timeline.INTEGRATION_WORDS, max(len(integrations) - TIMELINE_ROWS, 0)),
         "links": KeyOrganisation.objects.filter(organisation=organisation).select_related("key").order_by("key__name"),
         "history": _history(StatusChange.objects.filter(organisation=organisation)),
+        **_project_context(request, organisation.project_id),
     }
     return render(request, "integrations_app/organisation_detail.html", context)
 
@@ -154,7 +170,7 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_safe
 def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    integration = get_object_or_404(Integration.objects.select_related("organisation", "seen_by"), pk=pk)
+    integration = visible_or_404(request.user, Integration.objects.select_related("organisation", "seen_by"), pk=pk)
     now = timezone.now()
     window = timeline.window_of(request.GET.get("range"))
     context = {
@@ -162,5 +178,7 @@ def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **_timelines(_integration_bars([integration], window, now), window, now, timeline.INTEGRATION_WORDS),
         "history": _history(StatusChange.objects.filter(integration=integration)),
         "audit": AuditEntry.objects.filter(target=f"integration {integration.integration_id}")[:HISTORY_ROWS],
+        "can_change": can_manage_project(request.user, integration.organisation.project_id),
+        "sees_keys": scope_of(request.user).everything,
     }
     return render(request, "integrations_app/integration_detail.html", context)
