@@ -206,7 +206,7 @@ def changeable_or_404(user: Any, queryset: QuerySet[M], project_of: Callable[[M]
 
 def manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Login first, then 403 unless the user may change something (staff-wide, or a manager of
-    some project). The view then checks the object with `changeable_or_404`."""
+    some project). For pages that name no object (the create form)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -215,3 +215,37 @@ def manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
         return view(request, *args, **kwargs)
 
     return login_required(wrapper)
+
+
+def sees(rows: Callable[[], QuerySet[M]]) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """The decorator of pages about one object named by `pk`: login first, then 404 unless the
+    user sees the object, then the view, called with the object instead of `pk` (and only then
+    its method check: another project's URL answers 404 to GET and POST alike)."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, pk: int, **kwargs: Any) -> HttpResponse:
+            return view(request, visible_or_404(request.user, rows(), pk=pk), *args, **kwargs)
+
+        return login_required(wrapper)
+
+    return decorator
+
+
+def manages(
+    rows: Callable[[], QuerySet[M]], project_of: Callable[[M], int | None]
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """The one decorator of views that change an object named by `pk`: login first, then 404 when
+    the user does not see the object, 403 when they see it but may not change it (a viewer, or a
+    manager of another project), and only then the view, called with the object instead of `pk`,
+    and its method check. So a URL of another project's object answers 404 to GET and POST alike,
+    and tells nobody whether it exists."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, pk: int, **kwargs: Any) -> HttpResponse:
+            return view(request, changeable_or_404(request.user, rows(), project_of, pk=pk), *args, **kwargs)
+
+        return login_required(wrapper)
+
+    return decorator

@@ -12,6 +12,7 @@ import uuid
 from typing import Any, cast
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -23,7 +24,15 @@ from integrations_app.chargebackstop import actions
 from integrations_app.chargebackstop.forms import CreateIntegrationForm, RenameIntegrationForm
 from integrations_app.chargebackstop.words import explain
 from integrations_app.models import FormSubmission, Integration, KeyOrganisation, Organisation
-from integrations_app.scoping import changeable_or_404, manager_required, organisations_for, scope_of
+from integrations_app.scoping import (
+    changeable_or_404,
+    is_staff_wide,
+    manager_required,
+    manages,
+    organisations_for,
+    scope_of,
+    visible_or_404,
+)
 from integrations_app.upstream.errors import InvalidRequestError, UpstreamError
 from integrations_app.views.access import StaffRequest
 
@@ -57,9 +66,19 @@ def _creatable(request: HttpRequest) -> QuerySet[Organisation] | None:
     return None if scope.staff_wide else scope.managed_filter(Organisation.objects.all())
 
 
+@login_required
+def create_integration(request: HttpRequest) -> HttpResponse:
+    # An organisation named in the URL that the user does not see is a 404 first, whoever asks.
+    if (organisation_id := request.GET.get("organisation_id", "").replace("\x00", "")) and not is_staff_wide(
+        request.user
+    ):
+        visible_or_404(request.user, Organisation.objects.all(), organisation_id=organisation_id)
+    return _create_integration(request)
+
+
 @manager_required
 @require_http_methods(["GET", "POST"])
-def create_integration(request: StaffRequest) -> HttpResponse:
+def _create_integration(request: StaffRequest) -> HttpResponse:
     allowed = _creatable(request)
     if request.method != "POST":
         return _render_create(request, CreateIntegrationForm(initial=_initial(request, allowed), organisations=allowed))
@@ -167,16 +186,17 @@ def _refuse(request: HttpRequest, integration: Integration, message: str) -> Htt
     return redirect(integration.get_absolute_url())
 
 
-def _integration(request: HttpRequest, pk: int) -> Integration:
-    """404 out of the user's projects, 403 for one they may see but not change."""
-    rows = Integration.objects.select_related("organisation", "seen_by")
-    return changeable_or_404(request.user, rows, lambda integration: integration.organisation.project_id, pk=pk)
+def _rows() -> QuerySet[Integration]:
+    return Integration.objects.select_related("organisation", "seen_by")
 
 
-@manager_required
+def _project_of(integration: Integration) -> int | None:
+    return integration.organisation.project_id
+
+
+@manages(_rows, _project_of)
 @require_http_methods(["GET", "POST"])
-def rename_integration(request: StaffRequest, pk: int) -> HttpResponse:
-    integration = _integration(request, pk)
+def rename_integration(request: StaffRequest, integration: Integration) -> HttpResponse:
     if refusal := actions.why_not_rename(integration):
         return _refuse(request, integration, refusal)
     if request.method != "POST":
@@ -196,10 +216,9 @@ def rename_integration(request: StaffRequest, pk: int) -> HttpResponse:
     return render(request, "integrations_app/integration_rename.html", {"integration": integration, "form": form})
 
 
-@manager_required
+@manages(_rows, _project_of)
 @require_http_methods(["GET", "POST"])
-def disable_integration(request: StaffRequest, pk: int) -> HttpResponse:
-    integration = _integration(request, pk)
+def disable_integration(request: StaffRequest, integration: Integration) -> HttpResponse:
     if refusal := actions.why_not_disable(integration):
         return _refuse(request, integration, refusal)
     if request.method != "POST":

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -28,7 +27,7 @@ from integrations_app.models import (
     StatusChange,
 )
 from integrations_app.models.history import ChangeKind
-from integrations_app.scoping import can_manage_project, scope_of, visible_or_404
+from integrations_app.scoping import can_manage_project, scope_of, sees
 from integrations_app.views import timeline
 
 HISTORY_ROWS = 50
@@ -92,10 +91,9 @@ def _history(changes: QuerySet[StatusChange]) -> list[tuple[StatusChange, Descri
     return [(change, describe(change)) for change in with_relations(changes)[:HISTORY_ROWS]]
 
 
-@login_required
+@sees(lambda: DataFastSite.objects.select_related("account", "project"))
 @require_safe
-def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    site = visible_or_404(request.user, DataFastSite.objects.select_related("account", "project"), pk=pk)
+def site_detail(request: HttpRequest, site: DataFastSite) -> HttpResponse:
     now = timezone.now()
     window = timeline.window_of(request.GET.get("range"))
     states = {state.provider: state for state in site.providers.all()}
@@ -129,11 +127,10 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "integrations_app/site_detail.html", context)
 
 
-@login_required
+# A key belongs to no project: only users who see everything open its page (others get 404).
+@sees(ChargebackStopKey.objects.all)
 @require_safe
-def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    # A key belongs to no project: only users who see everything open its page (others get 404).
-    key = visible_or_404(request.user, ChargebackStopKey.objects.all(), pk=pk)
+def key_detail(request: HttpRequest, key: ChargebackStopKey) -> HttpResponse:
     context = {
         "key": key,
         "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
@@ -148,10 +145,9 @@ def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "integrations_app/key_detail.html", context)
 
 
-@login_required
+@sees(lambda: Organisation.objects.select_related("project"))
 @require_safe
-def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    organisation = visible_or_404(request.user, Organisation.objects.select_related("project"), pk=pk)
+def organisation_detail(request: HttpRequest, organisation: Organisation) -> HttpResponse:
     now = timezone.now()
     window = timeline.window_of(request.GET.get("range"))
     integrations = list(organisation.integrations.order_by("status", "name", "pk"))
@@ -167,10 +163,9 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "integrations_app/organisation_detail.html", context)
 
 
-@login_required
+@sees(lambda: Integration.objects.select_related("organisation", "seen_by"))
 @require_safe
-def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    integration = visible_or_404(request.user, Integration.objects.select_related("organisation", "seen_by"), pk=pk)
+def integration_detail(request: HttpRequest, integration: Integration) -> HttpResponse:
     now = timezone.now()
     window = timeline.window_of(request.GET.get("range"))
     context = {
