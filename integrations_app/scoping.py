@@ -157,12 +157,6 @@ def scope_of(user: Any) -> Scope:
     return found
 
 
-def forget(user: Any) -> None:
-    """Drop the remembered scope (after a membership of this user object changed)."""
-    if hasattr(user, _CACHE):
-        delattr(user, _CACHE)
-
-
 def visible_projects(user: Any) -> QuerySet[Project]:
     scope = scope_of(user)
     projects = Project.objects.all()

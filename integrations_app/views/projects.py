@@ -22,7 +22,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from integrations_app import audit
 from integrations_app.models import DataFastSite, Membership, Organisation, Project, Role
 from integrations_app.project_forms import AssignForm, MemberForm, MoveForm, ProjectForm
-from integrations_app.scoping import forget
 from integrations_app.views.access import StaffRequest, staff_required
 from integrations_app.views.credentials import SITE
 
@@ -154,7 +153,6 @@ def member_add(request: StaffRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{user.username} is now {_role_word(role)} of “{project.name}”.")
         else:
             messages.info(request, f"{user.username} is already {_role_word(role)} of “{project.name}”.")
-    forget(user)
     return redirect(project.get_absolute_url())
 
 

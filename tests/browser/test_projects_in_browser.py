@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_data")]
 
 
 def test_staff_set_up_a_project_and_its_member_sees_only_its_sources(
-    page: Page, live_server, log_in, staff_user, viewer_user, screenshot
+    page: Page, live_server, log_in, *, staff_user, viewer_user, screenshot
 ):
     log_in(staff_user)
     page.get_by_role("link", name="Projects").click()
