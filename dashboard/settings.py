@@ -240,6 +240,12 @@ ADMINS = [(address, address) for address in env.emails("ERROR_EMAILS")]
 # Error reports hide every secret-like POST field, variable and setting, named or not.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "integrations_app.error_reports.SecretReportFilter"
 
+# --- Projects ------------------------------------------------------------------------------
+# A user with no project membership and no staff permission reads every source (the old "any
+# active user is a viewer" rule) while this is on; off, such a user sees nothing until added to a
+# project. A member always sees only their projects (docs/decisions.md, "Projects and roles").
+VIEWERS_SEE_EVERYTHING = env.boolean("VIEWERS_SEE_EVERYTHING", default=True)
+
 # --- Security ------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 12

@@ -16,7 +16,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from integrations_app import problems
-from integrations_app.models import Alert, AuditEntry, PollAttempt, StatusChange
+from integrations_app.models import Alert, AuditEntry, Membership, PollAttempt, Project, StatusChange
 from integrations_app.models.sources import HasSecret
 from integrations_app.problems import problem_of
 from integrations_app.text import refuse_invisible
@@ -103,9 +103,33 @@ class AlertAdmin(ReadOnlyAdmin[Alert]):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin[AuditEntry]):
-    list_display = ["at", "username", "action", "target", "ok", "upstream_status"]
-    list_filter = ["action", "ok"]
+    list_display = ["at", "username", "action", "target", "project", "ok", "upstream_status"]
+    list_filter = ["action", "ok", "project"]
     search_fields = ["username", "target"]
+
+
+class MembershipInline(admin.TabularInline[Membership, Project]):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin[Project]):
+    """Projects and their members. Changes made here are not in the dashboard's audit log: the
+    dashboard's Projects pages are the audited way; this is the operators' escape hatch."""
+
+    list_display = ["name", "time_zone", "created_at"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin[Membership]):
+    list_display = ["user", "project", "role", "created_at"]
+    list_filter = ["role", "project"]
+    search_fields = ["user__username", "project__name"]
+    autocomplete_fields = ["user", "project"]
 
 
 for upstream in UPSTREAMS:

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from integrations_app.views import credentials, health, history, manage, overview, poll_now, sources, status_api
+from integrations_app.views import (
+    credentials,
+    health,
+    history,
+    manage,
+    overview,
+    poll_now,
+    projects,
+    sources,
+    status_api,
+)
 
 urlpatterns = [
     path("", overview.overview, name="overview"),
@@ -35,4 +45,15 @@ urlpatterns = [
     path("credentials/keys/<int:pk>/", credentials.key_edit, name="key-edit"),
     path("credentials/keys/<int:pk>/delete/", credentials.key_delete, name="key-delete"),
     path("credentials/keys/<int:pk>/test/", credentials.key_test, name="key-test"),
+    # Projects and members (staff); the project of a source, one or many at a time (staff)
+    path("projects/", projects.project_list, name="project-list"),
+    path("projects/new/", projects.project_create, name="project-create"),
+    path("projects/<int:pk>/", projects.project_detail, name="project-detail"),
+    path("projects/<int:pk>/edit/", projects.project_edit, name="project-edit"),
+    path("projects/<int:pk>/delete/", projects.project_delete, name="project-delete"),
+    path("projects/<int:pk>/members/", projects.member_add, name="member-add"),
+    path("projects/<int:pk>/members/<int:member>/remove/", projects.member_remove, name="member-remove"),
+    path("sites/<int:pk>/project/", projects.site_project, name="site-project"),
+    path("organisations/<int:pk>/project/", projects.organisation_project, name="organisation-project"),
+    path("sources/move/", projects.sources_move, name="sources-move"),
 ]

@@ -22,7 +22,13 @@ function replaceKeepingPlace(region, html) {
   const x = window.scrollX;
   const y = window.scrollY;
   const sideways = [...region.querySelectorAll("[id].table-responsive")].map((box) => [box.id, box.scrollLeft]);
+  // Rows ticked for a form outside the region ("Move to project") stay ticked.
+  const ticked = [...region.querySelectorAll("input[type=checkbox][form]:checked")].map((box) => [box.name, box.value]);
   region.innerHTML = html;
+  ticked.forEach(([name, value]) => {
+    const box = region.querySelector(`input[type=checkbox][name="${CSS.escape(name)}"][value="${CSS.escape(value)}"]`);
+    if (box) box.checked = true;
+  });
   sideways.forEach(([id, left]) => {
     const box = document.getElementById(id);
     if (box) box.scrollLeft = left;

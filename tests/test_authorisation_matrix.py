@@ -21,11 +21,28 @@ from urllib.parse import urlencode
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver, reverse
 
-from integrations_app.models import Integration, KeyOrganisation, Organisation
+from integrations_app import audit
+from integrations_app.models import (
+    Alert,
+    DataFastSite,
+    Integration,
+    KeyOrganisation,
+    Membership,
+    Organisation,
+    Project,
+    Role,
+    StatusChange,
+)
+from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.views import context as broker_context
+from integrations_app.views.context import WATCHER_CACHE_KEY
+from integrations_app.views.credentials import SITE
 from tests import demo, factories
 from tests.properties import rolled_back
 
@@ -119,6 +136,28 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("key-edit", "POST"): STAFF_PAGE,
     ("key-delete", "GET"): STAFF_PAGE,
     ("key-delete", "POST"): STAFF_ACTION,
+    # Projects and members (staff); create/edit POSTs are invalid forms, an invalid member a 400.
+    ("project-list", "GET"): STAFF_PAGE,
+    ("project-list", "POST"): STAFF_POST_ONLY,
+    ("project-create", "GET"): STAFF_PAGE,
+    ("project-create", "POST"): STAFF_PAGE,
+    ("project-detail", "GET"): STAFF_PAGE,
+    ("project-detail", "POST"): STAFF_POST_ONLY,
+    ("project-edit", "GET"): STAFF_PAGE,
+    ("project-edit", "POST"): STAFF_PAGE,
+    ("project-delete", "GET"): STAFF_PAGE,
+    ("project-delete", "POST"): STAFF_ACTION,
+    ("member-add", "GET"): STAFF_POST_ONLY,
+    ("member-add", "POST"): (LOGIN, 403, 400, LOGIN),
+    ("member-remove", "GET"): STAFF_POST_ONLY,
+    ("member-remove", "POST"): STAFF_ACTION,
+    # A source's project, on its page and in bulk from the overview (staff).
+    ("site-project", "GET"): STAFF_POST_ONLY,
+    ("site-project", "POST"): STAFF_ACTION,
+    ("organisation-project", "GET"): STAFF_POST_ONLY,
+    ("organisation-project", "POST"): STAFF_ACTION,
+    ("sources-move", "GET"): STAFF_POST_ONLY,
+    ("sources-move", "POST"): STAFF_ACTION,
     # Django's auth views: logging in (a wrong password) is public; there is no password reset.
     ("login", "GET"): PUBLIC,
     ("login", "POST"): PUBLIC,
@@ -156,6 +195,12 @@ ROUTE_OBJECT = {
     "integration-detail": "integration",
     "integration-rename": "integration",
     "integration-disable": "integration",
+    "project-detail": "project",
+    "project-edit": "project",
+    "project-delete": "project",
+    "member-add": "project",
+    "site-project": "site",
+    "organisation-project": "organisation",
     "admin:integrations_app_datafastaccount_change": "account",
     "admin:integrations_app_chargebackstopkey_change": "key",
 }
@@ -164,6 +209,9 @@ POST_DATA: dict[str, dict[str, str]] = {
     "integration-rename": {"name": ""},
     "integration-create": {"name": "", "submission": str(uuid.uuid4())},
     "login": {"username": "nobody", "password": "wrong-password"},
+    "project-create": {"name": ""},
+    "project-edit": {"name": ""},
+    "member-add": {"username": ""},
 }
 
 
@@ -184,16 +232,22 @@ def world(sandbox: Any, redis_clean: Any) -> dict[str, Any]:
         status="ENABLED",
         merchant_ids=["mrch_acme_us"],
     )
+    project = Project.objects.create(name="Client A")
+    membership = Membership.objects.create(project=project, user=factories.viewer("member"))
     return {
         "site": site,
         "key": key,
         "account": site.account,
         "organisation": organisation,
         "integration": integration,
+        "project": project,
+        "membership": membership,
     }
 
 
 def url_of(route: str, world: dict[str, Any]) -> str:
+    if route == "member-remove":
+        return reverse(route, args=[world["project"].pk, world["membership"].pk])
     if route in ROUTE_OBJECT:
         return reverse(route, args=[world[ROUTE_OBJECT[route]].pk])
     return reverse(route)
@@ -276,3 +330,216 @@ def test_every_post_without_its_csrf_token_is_refused(world):
             if (status := ask(client, "POST", url, POST_DATA.get(route, {})).status_code) != 403:
                 accepted.append(f"{url}: {status}")
     assert accepted == []
+
+
+# --- Projects: a member of Client A, and everything of Client B -------------------------------
+#
+# Out of a member's scope (another project's source, a global one, a key) is a 404 to GET and to
+# POST, from reading pages, forms and buttons alike: the visibility check comes before the method
+# check. In scope but not theirs to change (a viewer) is a 403, as for viewers before projects.
+
+
+@pytest.fixture
+def clients(world: dict[str, Any]) -> dict[str, Any]:
+    """Client A (the world's site, organisation and integration) and Client B, each with an alert
+    and audit entries, a global website, and a viewer and a manager of A."""
+    a, key = world["project"], world["key"]
+    b = Project.objects.create(name="Client B")
+    site_a, org_a = world["site"], world["organisation"]
+    DataFastSite.objects.filter(pk=site_a.pk).update(project=a)
+    Organisation.objects.filter(pk=org_a.pk).update(project=a)
+    site_b = factories.site(demo.BLUEBIRD_BOOKS, "Bluebird Books", project=b)
+    site_global = factories.site(demo.DELTA_DESIGN, "Delta Design")
+    org_b = Organisation.objects.create(organisation_id=demo.BLUEBIRD_ORG, label="Bluebird Media", project=b)
+    KeyOrganisation.objects.create(key=key, organisation=org_b)
+    integration_b = Integration.objects.create(
+        integration_id="int_bluebird_orders",
+        organisation=org_b,
+        seen_by=key,
+        name="Bluebird Orders",
+        type="CUSTOM_ORDERS",
+        status="ENABLED",
+        merchant_ids=["mrch_bluebird"],
+    )
+    alerts = {}
+    for name, sites in (("a", [site_a]), ("b", [site_b]), ("both", [site_a, site_b])):
+        alert = Alert.objects.create(subject=f"Alert about {name}", status=Alert.Status.SENT)
+        for site in sites:
+            StatusChange.objects.create(
+                kind=ChangeKind.PROVIDER, severity=Severity.PROBLEM, site=site, provider="stripe", alert=alert
+            )
+        alerts[name] = alert
+    staff = factories.staff("operator")
+    audit.record(staff, "poll.now", SITE.target(site_a))
+    audit.record(staff, "poll.now", SITE.target(site_b))
+    audit.record(staff, "integration.rename", f"integration {integration_b.integration_id}")
+    manager = factories.viewer("manager")
+    Membership.objects.create(project=a, user=manager, role=Role.MANAGER)
+    return {
+        **world,
+        "b": b,
+        "site_b": site_b,
+        "site_global": site_global,
+        "organisation_b": org_b,
+        "integration_b": integration_b,
+        "alerts": alerts,
+        "viewer_a": world["membership"].user,
+        "manager_a": manager,
+    }
+
+
+def logged_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def b_urls(clients: dict[str, Any]) -> list[str]:
+    """Every URL that names one of B's objects (or a global one), reading, forms and buttons."""
+    site_b, site_global, integration_b = clients["site_b"], clients["site_global"], clients["integration_b"]
+    return [
+        *(reverse(name, args=[site.pk]) for site in (site_b, site_global) for name in ("site-detail", "site-poll")),
+        reverse("site-test", args=[site_b.pk]),
+        reverse("organisation-detail", args=[clients["organisation_b"].pk]),
+        reverse("key-detail", args=[clients["key"].pk]),
+        *(
+            reverse(name, args=[integration_b.pk])
+            for name in ("integration-detail", "integration-rename", "integration-disable")
+        ),
+        reverse("integration-create") + f"?organisation_id={demo.BLUEBIRD_ORG}",
+    ]
+
+
+@pytest.mark.parametrize("member", ["viewer_a", "manager_a"])
+def test_a_member_of_a_gets_404_for_every_url_of_b_by_get_and_post(clients, member):
+    client = logged_in(clients[member])
+    data = {"name": "Renamed by A", "submission": str(uuid.uuid4())}
+    wrong = [
+        f"{method} {url}: {status}"
+        for url in b_urls(clients)
+        for method in ("GET", "POST")
+        if (status := ask(client, method, url, data).status_code) != 404
+    ]
+    assert wrong == []
+    integration_b = Integration.objects.get(pk=clients["integration_b"].pk)
+    assert (integration_b.name, integration_b.status) == ("Bluebird Orders", "ENABLED")
+
+
+def test_a_manager_of_a_changes_a_integration_but_not_b(clients):
+    client = logged_in(clients["manager_a"])
+    integration_a, integration_b = clients["integration"], clients["integration_b"]
+    assert client.get(reverse("integration-rename", args=[integration_a.pk])).status_code == 200
+    response = client.post(reverse("integration-disable", args=[integration_a.pk]))
+    assert response.status_code == 302 and response["Location"] == integration_a.get_absolute_url()
+    assert Integration.objects.get(pk=integration_a.pk).status == "DISABLED"
+    assert client.post(reverse("integration-disable", args=[integration_b.pk])).status_code == 404
+    assert Integration.objects.get(pk=integration_b.pk).status == "ENABLED"
+    # The create form offers A's organisations only, and its keys only those that reach them.
+    page = client.get(reverse("integration-create")).content.decode()
+    assert demo.ACME_ORG in page and demo.BLUEBIRD_ORG not in page
+    refused = client.post(
+        reverse("integration-create"),
+        {
+            "key": clients["key"].pk,
+            "organisation_id": demo.BLUEBIRD_ORG,
+            "name": "Sneaky",
+            "status": "ENABLED",
+            "merchant_ids": "mrch_bluebird",
+            "submission": str(uuid.uuid4()),
+        },
+    )
+    assert refused.status_code == 200 and "choose one from the list" in refused.content.decode()
+    # The page shows the buttons the manager may press, and the view lets them.
+    assert "Poll now" in client.get(reverse("site-detail", args=[clients["site"].pk])).content.decode()
+    assert client.post(reverse("site-poll", args=[clients["site"].pk])).status_code == 302
+
+
+def test_a_viewer_of_a_reads_a_but_changes_nothing(clients):
+    client = logged_in(clients["viewer_a"])
+    site_a, integration_a = clients["site"], clients["integration"]
+    page = client.get(reverse("site-detail", args=[site_a.pk]))
+    assert page.status_code == 200 and "Poll now" not in page.content.decode()
+    assert "Rename" not in client.get(reverse("integration-detail", args=[integration_a.pk])).content.decode()
+    changes = [
+        ("POST", reverse("site-poll", args=[site_a.pk])),
+        ("POST", reverse("site-test", args=[site_a.pk])),
+        ("GET", reverse("integration-rename", args=[integration_a.pk])),
+        ("POST", reverse("integration-rename", args=[integration_a.pk])),
+        ("POST", reverse("integration-disable", args=[integration_a.pk])),
+        ("GET", reverse("integration-create")),
+        ("GET", reverse("integration-create") + f"?organisation_id={demo.ACME_ORG}"),
+        ("POST", reverse("site-project", args=[site_a.pk])),
+        ("POST", reverse("sources-move")),
+        ("GET", reverse("project-detail", args=[clients["project"].pk])),
+        ("GET", reverse("credentials")),
+    ]
+    statuses = {f"{method} {url}": ask(client, method, url, {"name": "x"}).status_code for method, url in changes}
+    assert set(statuses.values()) == {403}, statuses
+    assert Integration.objects.get(pk=integration_a.pk).status == "ENABLED"
+
+
+def test_the_counts_lists_and_json_of_a_member_never_include_b(clients):
+    client = logged_in(clients["viewer_a"])
+    overview = client.get(reverse("overview")).content.decode()
+    assert "Acme Store" in overview
+    assert "Bluebird" not in overview and "Delta Design" not in overview
+    assert "No problem among 1 websites and 1 organisations" in overview or "of 1 websites and" in overview
+    numbers = client.get(reverse("status-json")).json()
+    assert (numbers["sites"], numbers["organisations"], numbers["keys"]) == (1, 1, 0)
+    assert numbers["integrations_enabled"] == 1
+    assert all("Bluebird" not in problem["name"] and "Delta" not in problem["name"] for problem in numbers["problems"])
+    # Search and the organisation filter find nothing of B.
+    found = client.get(reverse("overview"), {"q": "Bluebird"}).content.decode()
+    assert "No website matches" in found and "No organisation matches" in found
+    filtered = client.get(reverse("overview"), {"organisation": clients["organisation_b"].pk}).content.decode()
+    assert "Bluebird" not in filtered
+    # Alerts: only those whose every change is A's; audit: only A's entries.
+    alerts = client.get(reverse("alerts")).content.decode()
+    assert "Alert about a" in alerts and "Alert about b" not in alerts and "Alert about both" not in alerts
+    audit_page = client.get(reverse("audit")).content.decode()
+    assert "Bluebird" not in audit_page and "int_bluebird_orders" not in audit_page
+    assert "Acme Store" in audit_page
+    assert "Rename" not in audit_page  # B's action is not even among the filter's choices
+    # Staff still see everything.
+    staff = client_for("staff").get(reverse("status-json")).json()
+    assert (staff["sites"], staff["organisations"]) == (3, 2)
+
+
+def test_a_user_in_no_project_sees_everything_or_nothing_as_the_setting_says(clients, settings):
+    client = logged_in(factories.viewer("newcomer"))
+    assert client.get(reverse("status-json")).json()["sites"] == 3
+    assert client.get(reverse("site-detail", args=[clients["site_b"].pk])).status_code == 200
+    settings.VIEWERS_SEE_EVERYTHING = False
+    numbers = client.get(reverse("status-json")).json()
+    assert (numbers["sites"], numbers["organisations"], numbers["problems"]) == (0, 0, [])
+    assert client.get(reverse("site-detail", args=[clients["site_b"].pk])).status_code == 404
+
+
+def test_the_token_api_sees_everything(clients, settings):
+    settings.STATUS_API_TOKEN = "read-token-for-tests-0123456789"
+    numbers = Client().get(reverse("status-json"), HTTP_AUTHORIZATION="Bearer read-token-for-tests-0123456789").json()
+    assert (numbers["sites"], numbers["organisations"]) == (3, 2)
+
+
+def test_a_members_pages_do_a_constant_number_of_queries(clients):
+    a, b = clients["project"], clients["b"]
+    client = logged_in(clients["viewer_a"])
+    urls = [reverse("overview"), reverse("alerts"), reverse("audit"), reverse("status-json")]
+
+    def counts() -> dict[str, int]:
+        found = {}
+        for url in urls:
+            cache.delete(WATCHER_CACHE_KEY)  # each page measured with the watcher's banner computed
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            found[url] = len(queries)
+        return found
+
+    def more(number: int, start: int) -> None:
+        for index in range(start, start + number):
+            factories.site(f"{index:024x}", f"Shop {index}", project=a if index % 2 else b)
+
+    more(20, 1000)
+    small = counts()
+    more(60, 2000)
+    assert counts() == small

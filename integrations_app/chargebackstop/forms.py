@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
 from integrations_app.chargebackstop.client import DISABLED, ENABLED, NAME_MAX_LENGTH
 from integrations_app.chargebackstop.models import ChargebackStopKey, KeyLevel, KeyOrganisation, Organisation
@@ -111,13 +112,18 @@ class CreateIntegrationForm(BootstrapForm):
         },
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, organisations: QuerySet[Organisation] | None = None, **kwargs: Any) -> None:
+        """`organisations`: the ones the user may create in (a project manager's); None for all."""
         super().__init__(*args, **kwargs)
         links = (
             KeyOrganisation.objects.filter(key__enabled=True)
             .select_related("organisation")
             .order_by("organisation__label", "organisation__organisation_id", "key_id")
         )
+        if organisations is not None:
+            links = links.filter(organisation__in=organisations)
+            key_field = cast(forms.ModelChoiceField, self.fields["key"])  # type: ignore[type-arg]
+            key_field.queryset = ChargebackStopKey.objects.filter(enabled=True, pk__in=links.values("key_id"))
         self.organisations: list[Organisation] = []
         keys_by_organisation: dict[str, list[int]] = {}
         for link in links:

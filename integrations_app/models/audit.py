@@ -18,6 +18,10 @@ class AuditEntry(models.Model):
     ok = models.BooleanField(default=True)
     upstream_status = models.PositiveSmallIntegerField(null=True, blank=True)
     upstream_answer = models.CharField(max_length=500, blank=True)
+    # The project the change concerns (its source's, when written), so members read only theirs.
+    project = models.ForeignKey(
+        "integrations_app.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Set on the entries of a page by views.history: the action in words, the target's page.
     action_words: str
     target_url: str

@@ -224,12 +224,12 @@ def organisation_options(choices: Any, selected: str) -> SafeString:
 # costs one call; as template markup it costs some 25 node renders, most of the page's time.
 # Names are cut with an ellipsis by CSS (`.name`), the whole name in the title.
 SITE_ROW = (
-    '<tr><th scope="row"><a class="name" href="{url}" title="{title}">{name}</a>{paused}</th>'
+    '<tr>{pick}<th scope="row"><a class="name" href="{url}" title="{title}">{name}</a>{paused}</th>'
     '<td class="status-cell">{status}{strip}</td>{providers}'
     "<td>{currency}</td><td>{paddle}</td><td>{polled}</td></tr>"
 )
 ORGANISATION_ROW = (
-    '<tr><th scope="row"><a class="name" href="{url}" title="{title}">{name}</a>{org_id}</th>'
+    '<tr>{pick}<th scope="row"><a class="name" href="{url}" title="{title}">{name}</a>{org_id}</th>'
     '<td class="status-cell">{status}</td><td>✔ {enabled}</td><td>{disabled}</td><td>{gone}</td></tr>'
 )
 
@@ -297,13 +297,26 @@ def heartbeat(strip: Any) -> SafeString:
     )
 
 
+def _pick(name: str, pk: int, label: str) -> SafeString:
+    """A row's checkbox for "Move to project": it belongs to the form above the live region (the
+    `form` attribute), so a refresh of the rows keeps neither the form nor its choice inside."""
+    return format_html(
+        '<td class="pick"><input class="form-check-input" type="checkbox" form="move-form" name="{}" value="{}" '
+        'aria-label="Select {}"></td>',
+        name,
+        pk,
+        text.one_line(label),
+    )
+
+
 @register.simple_tag
-def site_rows(rows: list[tuple[Any, list[Any]]], strips: dict[int, Any]) -> SafeString:
+def site_rows(rows: list[tuple[Any, list[Any]]], strips: dict[int, Any], selectable: bool = False) -> SafeString:
     return format_html_join(
         "\n",
         SITE_ROW,
         (
             {
+                "pick": _pick("sites", site.pk, site.name) if selectable else "",
                 "url": site.get_absolute_url(),
                 "name": site.name,
                 "title": text.one_line(site.name),
@@ -321,12 +334,13 @@ def site_rows(rows: list[tuple[Any, list[Any]]], strips: dict[int, Any]) -> Safe
 
 
 @register.simple_tag
-def organisation_rows(organisations: Any) -> SafeString:
+def organisation_rows(organisations: Any, selectable: bool = False) -> SafeString:
     return format_html_join(
         "\n",
         ORGANISATION_ROW,
         (
             {
+                "pick": _pick("organisations", organisation.pk, str(organisation)) if selectable else "",
                 "url": organisation.get_absolute_url(),
                 "name": bdi(organisation),
                 "title": text.one_line(str(organisation)),

@@ -1,6 +1,7 @@
-"""Who may do what. Viewers (any active user) see everything but secrets; staff (the
-`manage_integrations` permission, given to a user or group in the admin) may change things.
-Templates hide what a user may not do; these checks refuse it anyway."""
+"""Who may do what. Staff (the `manage_integrations` permission, given to a user or group in the
+admin) may change everything; project members see (and managers change) their projects' sources,
+as `integrations_app.scoping` decides. Templates hide what a user may not do; these checks refuse
+it anyway."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-MANAGE = "integrations_app.manage_integrations"
+from integrations_app.scoping import MANAGE, is_staff_wide
+
+__all__ = ["MANAGE", "StaffRequest", "can_manage", "manage_context", "staff_required"]
 
 
 class StaffRequest(HttpRequest):
@@ -23,7 +26,8 @@ class StaffRequest(HttpRequest):
 
 
 def can_manage(user: Any) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.has_perm(MANAGE))
+    """Staff-wide: sees everything and changes everything (scoping.is_staff_wide)."""
+    return is_staff_wide(user)
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -27,6 +27,7 @@ from integrations_app.datafast.check import check_datafast, check_datafast_accou
 from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.models.secret_field import UNREADABLE, SecretUnreadable
+from integrations_app.scoping import manages
 from integrations_app.upstream.check import CheckResult
 from integrations_app.upstream.duplicates import duplicate_warning
 from integrations_app.upstream.secret import Secret
@@ -286,10 +287,10 @@ def _report_check(
         )
 
 
-@staff_required
+# A button of the website's page: staff, or a manager of its project (404 out of their projects).
+@manages(lambda: DataFastSite.objects.select_related("account"), lambda site: site.project_id)
 @require_POST
-def site_test(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk)
+def site_test(request: HttpRequest, site: DataFastSite) -> HttpResponse:
     _report_check(
         request,
         SITE.target(site),

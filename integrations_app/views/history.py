@@ -22,9 +22,10 @@ from integrations_app.models import (
     DataFastSite,
     Integration,
     Organisation,
+    Project,
     StatusChange,
 )
-from integrations_app.views.access import can_manage
+from integrations_app.scoping import Scope, scope_of
 
 PAGE_SIZE = 50
 
@@ -44,9 +45,16 @@ ACTION_WORDS = {
     "integration.create": "Created an integration",
     "integration.rename": "Renamed an integration",
     "integration.disable": "Disabled an integration",
+    "project.create": "Created a project",
+    "project.update": "Changed a project",
+    "project.delete": "Deleted a project",
+    "project.member.add": "Added a project member",
+    "project.member.update": "Changed a member's role",
+    "project.member.remove": "Removed a project member",
+    "project.assign": "Moved a source to a project",
 }
 # How targets are written (integrations_app/views/credentials.py, chargebackstop/actions.py).
-TARGET = re.compile(r"^(?P<kind>account|site|key|integration|organisation) (?P<rest>.+)$", re.DOTALL)
+TARGET = re.compile(r"^(?P<kind>account|site|key|integration|organisation|project) (?P<rest>.+)$", re.DOTALL)
 SITE_ID = re.compile(r"\((?P<id>[0-9a-fA-F]{24})\)$")
 
 
@@ -71,9 +79,9 @@ def _alert_links(alerts: Iterable[Alert]) -> None:
             alert.target_url = next((reverse(name, args=[pk]) for name, pk in zip(names, pks, strict=True) if pk), "")
 
 
-def _audit_links(entries: Iterable[AuditEntry], staff: bool) -> None:
+def _audit_links(entries: Iterable[AuditEntry], scope: Scope) -> None:
     """Set `action_words` and `target_url` on each entry: one query per kind of target, whatever
-    the page holds. A target deleted since has no link."""
+    the page holds. A target deleted since, or out of the reader's scope, has no link."""
     entries = list(entries)
     wanted: dict[str, set[str]] = {}
     parsed: list[tuple[str, str] | None] = []  # (kind, value) per entry; None: not a target we link
@@ -97,13 +105,15 @@ def _audit_links(entries: Iterable[AuditEntry], staff: bool) -> None:
         "integration": (Integration, "integration_id", lambda pk: reverse("integration-detail", args=[pk])),
         "organisation": (Organisation, "organisation_id", lambda pk: reverse("organisation-detail", args=[pk])),
     }
-    if staff:  # an account has no page of its own, only its form (staff)
+    if scope.staff_wide:  # an account has no page of its own, only its form (staff); projects' pages are staff's
         lookups["account"] = (DataFastAccount, "name", lambda pk: reverse("account-edit", args=[pk]))
+        lookups["project"] = (Project, "name", lambda pk: reverse("project-detail", args=[pk]))
     for kind, values in wanted.items():
         if kind not in lookups:
             continue
         model, field, url = lookups[kind]
-        for value, pk in model.objects.filter(**{f"{field}__in": values}).values_list(field, "pk"):
+        rows = model.objects.all() if kind == "project" else scope.filter(model.objects.all())
+        for value, pk in rows.filter(**{f"{field}__in": values}).values_list(field, "pk"):
             found[(kind, value)] = url(pk)
     for entry, target in zip(entries, parsed, strict=True):
         if target is not None:
@@ -115,7 +125,8 @@ def _audit_links(entries: Iterable[AuditEntry], staff: bool) -> None:
 def alerts(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     q = request.GET.get("q", "").replace("\x00", "").strip()[:100]  # PostgreSQL refuses NUL in a query
-    rows = Alert.objects.annotate(change_count=Count("changes")).order_by("-created_at", "-id")
+    scope = scope_of(request.user)
+    rows = scope.alerts(Alert.objects.all()).annotate(change_count=Count("changes")).order_by("-created_at", "-id")
     if status in Alert.Status.values:
         rows = rows.filter(status=status)
     else:
@@ -133,8 +144,10 @@ def alerts(request: HttpRequest) -> HttpResponse:
 def audit(request: HttpRequest) -> HttpResponse:
     action = request.GET.get("action", "")
     username = request.GET.get("user", "").replace("\x00", "").strip()[:150]
-    rows = AuditEntry.objects.order_by("-at", "-id")
-    actions = list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
+    scope = scope_of(request.user)
+    entries = scope.audit(AuditEntry.objects.all())
+    rows = entries.order_by("-at", "-id")
+    actions = list(entries.order_by("action").values_list("action", flat=True).distinct())
     if action in actions:
         rows = rows.filter(action=action)
     else:
@@ -142,7 +155,7 @@ def audit(request: HttpRequest) -> HttpResponse:
     if username:
         rows = rows.filter(username__iexact=username)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    _audit_links(page, can_manage(request.user))
+    _audit_links(page, scope)
     context = {
         "page": page,
         "filters": {"action": action, "user": username},

@@ -12,9 +12,11 @@ import uuid
 from typing import Any, cast
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
@@ -22,8 +24,17 @@ from integrations_app.chargebackstop import actions
 from integrations_app.chargebackstop.forms import CreateIntegrationForm, RenameIntegrationForm
 from integrations_app.chargebackstop.words import explain
 from integrations_app.models import FormSubmission, Integration, KeyOrganisation, Organisation
+from integrations_app.scoping import (
+    changeable_or_404,
+    is_staff_wide,
+    manager_required,
+    manages,
+    organisations_for,
+    scope_of,
+    visible_or_404,
+)
 from integrations_app.upstream.errors import InvalidRequestError, UpstreamError
-from integrations_app.views.access import StaffRequest, staff_required
+from integrations_app.views.access import StaffRequest
 
 # A second POST of the same form waits this long for the first one to finish.
 RESUBMIT_WAIT_SECONDS = 10.0
@@ -33,7 +44,7 @@ RESUBMIT_POLL_SECONDS = 0.25
 def _name_unknown_merchants(message: str, data: dict[str, Any]) -> str:
     """Add which of the IDs are not among the organisation's known merchants (learnt from the
     listing), so the operator knows which to fix; said only when we know some that are not."""
-    organisation = Organisation.objects.filter(organisation_id=data["organisation_id"]).first()
+    organisation = Organisation.objects.filter(organisation_id=data["organisation_id"]).first()  # in the form's scope
     known = set(organisation.merchant_ids if organisation else [])
     unknown = [merchant for merchant in data["merchant_ids"] if merchant not in known]
     if not known or not unknown:
@@ -48,12 +59,30 @@ def _put_error(form: Any, field: str, message: str) -> None:
 # --- create ------------------------------------------------------------------------------------
 
 
-@staff_required
+def _creatable(request: HttpRequest) -> QuerySet[Organisation] | None:
+    """The organisations this user may create integrations in: None (all) for staff, else the
+    organisations of the projects they manage. The form offers only these."""
+    scope = scope_of(request.user)
+    return None if scope.staff_wide else scope.managed_filter(Organisation.objects.all())
+
+
+@login_required
+def create_integration(request: HttpRequest) -> HttpResponse:
+    # An organisation named in the URL that the user does not see is a 404 first, whoever asks.
+    if (organisation_id := request.GET.get("organisation_id", "").replace("\x00", "")) and not is_staff_wide(
+        request.user
+    ):
+        visible_or_404(request.user, Organisation.objects.all(), organisation_id=organisation_id)
+    return _create_integration(request)
+
+
+@manager_required
 @require_http_methods(["GET", "POST"])
-def create_integration(request: StaffRequest) -> HttpResponse:
+def _create_integration(request: StaffRequest) -> HttpResponse:
+    allowed = _creatable(request)
     if request.method != "POST":
-        return _render_create(request, CreateIntegrationForm(initial=_initial(request)))
-    form = CreateIntegrationForm(request.POST)
+        return _render_create(request, CreateIntegrationForm(initial=_initial(request, allowed), organisations=allowed))
+    form = CreateIntegrationForm(request.POST, organisations=allowed)
     if not form.is_valid():
         return _render_create(request, form)
     token = form.cleaned_data["submission"]
@@ -89,11 +118,19 @@ def create_integration(request: StaffRequest) -> HttpResponse:
     return redirect(result_url)
 
 
-def _initial(request: HttpRequest) -> dict[str, Any]:
-    """Pre-fill the organisation from `?organisation_id=` and a key that reaches it."""
+def _initial(request: HttpRequest, allowed: QuerySet[Organisation] | None) -> dict[str, Any]:
+    """Pre-fill the organisation from `?organisation_id=` and a key that reaches it. An
+    organisation the user may not see is a 404 (as its page is); one they see but may not change
+    is refused (403)."""
     initial: dict[str, Any] = {}
     links = KeyOrganisation.objects.filter(key__enabled=True).order_by("key__name")
+    if allowed is not None:
+        links = links.filter(organisation__in=allowed)
     if organisation_id := request.GET.get("organisation_id", "").replace("\x00", ""):  # PostgreSQL refuses NUL
+        if allowed is not None:
+            changeable_or_404(
+                request.user, Organisation.objects.all(), lambda org: org.project_id, organisation_id=organisation_id
+            )
         links = links.filter(organisation__organisation_id=organisation_id)
         initial["organisation_id"] = organisation_id
     key_ids = list(dict.fromkeys(links.values_list("key_id", flat=True)))
@@ -136,7 +173,8 @@ def _render_create(request: HttpRequest, form: CreateIntegrationForm, *, new_tok
         form.data = data
     # Linked from errors that say "check the organisation page".
     chosen = form.data.get("organisation_id") if form.is_bound else form.initial.get("organisation_id")
-    organisation = Organisation.objects.filter(organisation_id=str(chosen or "").replace("\x00", "")).first()
+    organisations = organisations_for(request.user)
+    organisation = organisations.filter(organisation_id=str(chosen or "").replace("\x00", "")).first()
     return render(request, "integrations_app/integration_form.html", {"form": form, "organisation": organisation})
 
 
@@ -148,14 +186,17 @@ def _refuse(request: HttpRequest, integration: Integration, message: str) -> Htt
     return redirect(integration.get_absolute_url())
 
 
-def _integration(pk: int) -> Integration:
-    return get_object_or_404(Integration.objects.select_related("organisation", "seen_by"), pk=pk)
+def _rows() -> QuerySet[Integration]:
+    return Integration.objects.select_related("organisation", "seen_by")
 
 
-@staff_required
+def _project_of(integration: Integration) -> int | None:
+    return integration.organisation.project_id
+
+
+@manages(_rows, _project_of)
 @require_http_methods(["GET", "POST"])
-def rename_integration(request: StaffRequest, pk: int) -> HttpResponse:
-    integration = _integration(pk)
+def rename_integration(request: StaffRequest, integration: Integration) -> HttpResponse:
     if refusal := actions.why_not_rename(integration):
         return _refuse(request, integration, refusal)
     if request.method != "POST":
@@ -175,10 +216,9 @@ def rename_integration(request: StaffRequest, pk: int) -> HttpResponse:
     return render(request, "integrations_app/integration_rename.html", {"integration": integration, "form": form})
 
 
-@staff_required
+@manages(_rows, _project_of)
 @require_http_methods(["GET", "POST"])
-def disable_integration(request: StaffRequest, pk: int) -> HttpResponse:
-    integration = _integration(pk)
+def disable_integration(request: StaffRequest, integration: Integration) -> HttpResponse:
     if refusal := actions.why_not_disable(integration):
         return _refuse(request, integration, refusal)
     if request.method != "POST":

@@ -16,8 +16,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from integrations_app.datafast.client import PROVIDERS
-from integrations_app.models import DataFastSite, Organisation, ProviderState
+from integrations_app.models import DataFastSite, Organisation, Project, ProviderState
 from integrations_app.problems import Problem, only, with_a_problem
+from integrations_app.scoping import scope_of
 from integrations_app.views.strip import strips
 from integrations_app.views.summary import PROBLEMS, Summary, count_integrations, summary
 
@@ -151,9 +152,12 @@ def problem_line(numbers: Summary) -> str:
 @require_safe
 def overview(request: HttpRequest) -> HttpResponse:
     filters = _filters(request)
+    scope = scope_of(request.user)  # every list, count and choice below is narrowed to it
     # By default problems first (the order of problems.ORDER), then by name ignoring case.
-    sites = DataFastSite.objects.only(*LISTED_FIELDS).order_by(*_ordering(filters["sort"], SITE_SORTS, SITE_TIES))
-    organisations = Organisation.objects.only("pk", "label", "organisation_id", "problem_rank").order_by(
+    sites = scope.filter(DataFastSite.objects.only(*LISTED_FIELDS)).order_by(
+        *_ordering(filters["sort"], SITE_SORTS, SITE_TIES)
+    )
+    organisations = scope.filter(Organisation.objects.only("pk", "label", "organisation_id", "problem_rank")).order_by(
         *_ordering(filters["org_sort"], ORGANISATION_SORTS, ORGANISATION_TIES)
     )
     if filters["problem"]:
@@ -176,7 +180,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     count_integrations(organisation_page)
     listed = list(site_page)
     rows = list(zip(listed, provider_cells(listed), strict=True))
-    numbers = summary()
+    numbers = summary(scope)
+    fragment = request.GET.get("fragment") == "live"
     context = {
         "rows": rows,
         "strips": strips(listed),
@@ -193,11 +198,14 @@ def overview(request: HttpRequest) -> HttpResponse:
         "site_page": site_page,
         "organisation_page": organisation_page,
         # The filter's list; the live fragment never shows it, so the query runs only for the full page.
-        "organisation_choices": Organisation.objects.order_by(Lower("label"), "organisation_id").values_list(
-            "pk", "label", "organisation_id"
-        ),
+        "organisation_choices": scope.filter(Organisation.objects.all())
+        .order_by(Lower("label"), "organisation_id")
+        .values_list("pk", "label", "organisation_id"),
         "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
+        # Staff-wide users tick rows and move them to a project (views.projects.move_sources).
+        "selectable": scope.staff_wide,
+        "move_choices": Project.objects.values_list("pk", "name") if scope.staff_wide and not fragment else [],
     }
-    if request.GET.get("fragment") == "live":
+    if fragment:
         return render(request, "integrations_app/_overview_live.html", context)
     return render(request, "integrations_app/overview.html", context)

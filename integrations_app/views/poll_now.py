@@ -18,6 +18,7 @@ from integrations_app import audit, tasks
 from integrations_app.models import ChargebackStopKey, DataFastSite
 from integrations_app.models.sources import PolledSource
 from integrations_app.polling.schedule import lease_end
+from integrations_app.scoping import manages
 from integrations_app.views.access import staff_required
 from integrations_app.views.context import broker_reachable
 from integrations_app.views.credentials import KEY, SITE
@@ -63,10 +64,10 @@ def _poll_now(request: HttpRequest, source: PolledSource, task: PollTask, target
     return redirect(source.get_absolute_url())
 
 
-@staff_required
+@manages(DataFastSite.objects.all, lambda site: site.project_id)
 @require_POST
-def poll_site_now(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(DataFastSite, pk=pk)
+def poll_site_now(request: HttpRequest, site: DataFastSite) -> HttpResponse:
+    # Staff, or a manager of the website's project (404 out of their projects).
     return _poll_now(request, site, tasks.poll_site, SITE.target(site))
 
 

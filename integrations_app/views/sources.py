@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
@@ -24,9 +23,11 @@ from integrations_app.models import (
     KeyOrganisation,
     Organisation,
     PollAttempt,
+    Project,
     StatusChange,
 )
 from integrations_app.models.history import ChangeKind
+from integrations_app.scoping import can_manage_project, scope_of, sees
 from integrations_app.views import timeline
 
 HISTORY_ROWS = 50
@@ -76,14 +77,23 @@ def _integration_bars(
     ]
 
 
+def _project_context(request: HttpRequest, project_id: int | None) -> dict[str, Any]:
+    """What a source page needs to show its project: who may change it, the assign form (staff)."""
+    scope = scope_of(request.user)
+    return {
+        "can_change": scope.can_change(project_id),
+        "sees_keys": scope.everything,  # keys have no project: their pages are not a member's
+        "project_choices": Project.objects.values_list("pk", "name") if scope.staff_wide else [],
+    }
+
+
 def _history(changes: QuerySet[StatusChange]) -> list[tuple[StatusChange, Described]]:
     return [(change, describe(change)) for change in with_relations(changes)[:HISTORY_ROWS]]
 
 
-@login_required
+@sees(lambda: DataFastSite.objects.select_related("account", "project"))
 @require_safe
-def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    site = get_object_or_404(DataFastSite.objects.select_related("account"), pk=pk)
+def site_detail(request: HttpRequest, site: DataFastSite) -> HttpResponse:
     now = timezone.now()
     window = timeline.window_of(request.GET.get("range"))
     states = {state.provider: state for state in site.providers.all()}
@@ -112,14 +122,15 @@ def site_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "last_error": upstreams.of(site).last_error(site),
         "attempts": PollAttempt.objects.filter(site=site)[:ATTEMPT_ROWS],
         "history": _history(StatusChange.objects.filter(site=site)),
+        **_project_context(request, site.project_id),
     }
     return render(request, "integrations_app/site_detail.html", context)
 
 
-@login_required
+# A key belongs to no project: only users who see everything open its page (others get 404).
+@sees(ChargebackStopKey.objects.all)
 @require_safe
-def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    key = get_object_or_404(ChargebackStopKey, pk=pk)
+def key_detail(request: HttpRequest, key: ChargebackStopKey) -> HttpResponse:
     context = {
         "key": key,
         "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
@@ -129,14 +140,14 @@ def key_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "last_error": upstreams.of(key).last_error(key),
         "attempts": PollAttempt.objects.filter(key=key)[:ATTEMPT_ROWS],
         "history": _history(StatusChange.objects.filter(key=key, kind=ChangeKind.SOURCE_HEALTH)),
+        "can_change": scope_of(request.user).staff_wide,
     }
     return render(request, "integrations_app/key_detail.html", context)
 
 
-@login_required
+@sees(lambda: Organisation.objects.select_related("project"))
 @require_safe
-def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    organisation = get_object_or_404(Organisation, pk=pk)
+def organisation_detail(request: HttpRequest, organisation: Organisation) -> HttpResponse:
     now = timezone.now()
     window = timeline.window_of(request.GET.get("range"))
     integrations = list(organisation.integrations.order_by("status", "name", "pk"))
@@ -147,14 +158,14 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **_timelines(bars, window, now, timeline.INTEGRATION_WORDS, max(len(integrations) - TIMELINE_ROWS, 0)),
         "links": KeyOrganisation.objects.filter(organisation=organisation).select_related("key").order_by("key__name"),
         "history": _history(StatusChange.objects.filter(organisation=organisation)),
+        **_project_context(request, organisation.project_id),
     }
     return render(request, "integrations_app/organisation_detail.html", context)
 
 
-@login_required
+@sees(lambda: Integration.objects.select_related("organisation", "seen_by"))
 @require_safe
-def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    integration = get_object_or_404(Integration.objects.select_related("organisation", "seen_by"), pk=pk)
+def integration_detail(request: HttpRequest, integration: Integration) -> HttpResponse:
     now = timezone.now()
     window = timeline.window_of(request.GET.get("range"))
     context = {
@@ -162,5 +173,7 @@ def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **_timelines(_integration_bars([integration], window, now), window, now, timeline.INTEGRATION_WORDS),
         "history": _history(StatusChange.objects.filter(integration=integration)),
         "audit": AuditEntry.objects.filter(target=f"integration {integration.integration_id}")[:HISTORY_ROWS],
+        "can_change": can_manage_project(request.user, integration.organisation.project_id),
+        "sees_keys": scope_of(request.user).everything,
     }
     return render(request, "integrations_app/integration_detail.html", context)

@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from integrations_app import problems, throttle
+from integrations_app.scoping import EVERYTHING, Scope, scope_of
 from integrations_app.upstreams import UPSTREAMS
 from integrations_app.views.summary import summary
 
@@ -44,19 +45,22 @@ def status_json(request: HttpRequest) -> JsonResponse:
             if "Authorization" in request.headers:  # a guess (no header at all is just a browser)
                 throttle.count_failure(SCOPE, request)
             return JsonResponse({"error": "log in, or send the read token as 'Authorization: Bearer …'"}, status=401)
+    # The read token is the operators' (every source, as staff see it); a session reads its own scope.
+    scope = scope_of(request.user) if request.user.is_authenticated else EVERYTHING
     now = timezone.now()
-    return JsonResponse({"generated_at": now.isoformat(), **summary().as_dict(), "problems": problem_list(now)})
+    return JsonResponse(
+        {"generated_at": now.isoformat(), **summary(scope).as_dict(), "problems": problem_list(now, scope)}
+    )
 
 
-def problem_list(now: datetime) -> list[dict[str, Any]]:
+def problem_list(now: datetime, scope: Scope = EVERYTHING) -> list[dict[str, Any]]:
     """Websites, keys and organisations with a problem, most serious first, in the words the pages
     use. Four queries whatever the size."""
     quiet = [problems.RANK[problem] for problem in problems.QUIET]
     found: list[dict[str, Any]] = []
     for upstream, kind, model in ((up, noun, model) for up in UPSTREAMS for noun, model in up.problem_models()):
-        rows = list(
-            model._default_manager.exclude(problem_rank__in=quiet).order_by("problem_rank", "pk")[:PROBLEM_LIST_MAX]
-        )
+        listed = scope.filter(model._default_manager.exclude(problem_rank__in=quiet))
+        rows = list(listed.order_by("problem_rank", "pk")[:PROBLEM_LIST_MAX])
         disconnected = upstream.words.disconnected(rows)
         for row in rows:
             problem = problems.problem_of(row)

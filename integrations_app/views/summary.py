@@ -16,6 +16,7 @@ from integrations_app import problems
 from integrations_app.chargebackstop.models import IntegrationStatus
 from integrations_app.models import ChargebackStopKey, DataFastSite, Integration, Organisation
 from integrations_app.problems import ORDER, Problem
+from integrations_app.scoping import EVERYTHING, Scope
 
 # The problem filter's choices: every problem, in the order they sort.
 PROBLEMS = {problem.value: problem.label for problem in ORDER}
@@ -69,11 +70,13 @@ class Summary:
         ]
 
 
-def summary() -> Summary:
-    sites = problems.counts(DataFastSite.objects.all())
-    keys = problems.counts(ChargebackStopKey.objects.all())
-    organisations = problems.counts(Organisation.objects.all())
-    statuses = dict(Integration.objects.values_list("status").annotate(total=Count("pk")).order_by())
+def summary(scope: Scope = EVERYTHING) -> Summary:
+    """The numbers of what `scope` sees (a member's never count another project's sources)."""
+    sites = problems.counts(scope.filter(DataFastSite.objects.all()))
+    keys = problems.counts(scope.filter(ChargebackStopKey.objects.all()))
+    organisations = problems.counts(scope.filter(Organisation.objects.all()))
+    integrations = scope.filter(Integration.objects.all())
+    statuses = dict(integrations.values_list("status").annotate(total=Count("pk")).order_by())
     return Summary(
         sites=sum(sites.values()),
         sites_by_problem=sites,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from integrations_app.models import ChargebackStopKey, DataFastSite, Integration, Organisation
-from tests import demo
+from integrations_app.models import ChargebackStopKey, DataFastSite, Integration, Membership, Organisation, Project
+from tests import demo, factories
 from tests.factories import present
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_data")]
@@ -25,6 +25,9 @@ BACKGROUND = "getComputedStyle(document.body).backgroundColor"
 
 
 def main_pages() -> list[str]:
+    project, _ = Project.objects.get_or_create(name="Client A")
+    if not project.memberships.exists():
+        Membership.objects.create(project=project, user=factories.viewer("member"))
     return [
         "/",
         DataFastSite.objects.get(website_id=demo.ACME_STORE).get_absolute_url(),
@@ -36,6 +39,9 @@ def main_pages() -> list[str]:
         "/audit/",
         "/credentials/",
         "/integrations/new/",
+        "/projects/",
+        project.get_absolute_url(),
+        "/projects/new/",
         "/no-such-page/",
     ]
 
