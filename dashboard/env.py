@@ -71,6 +71,30 @@ def positive_int(name: str, default: int, minimum: int = 1) -> int:
     return _parse(name, default, parse, "a whole number")
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def weekday(name: str, default: int) -> int:
+    """A day of the week by name (`monday`) or number (0 = Monday)."""
+
+    def parse(raw: str) -> int:
+        if raw.isdigit() and int(raw) < len(WEEKDAYS):
+            return int(raw)
+        return WEEKDAYS.index(raw.lower())
+
+    return _parse(name, default, parse, "a weekday name such as monday, or 0 (Monday) to 6")
+
+
+def hour(name: str, default: int) -> int:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not 0 <= value <= 23:
+            raise ValueError("must be 0 to 23")
+        return value
+
+    return _parse(name, default, parse, "an hour of the day, 0 to 23")
+
+
 def string(name: str, default: str) -> str:
     value: str = env.str(name, default=default)
     return value

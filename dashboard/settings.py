@@ -218,6 +218,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": every(3600),
         "options": {"expires": 600},
     },
+    "send-weekly-digests": {
+        "task": "integrations_app.tasks.send_weekly_digests",
+        "schedule": every(300),
+        "options": {"expires": 300},
+    },
     "compact-history": {
         "task": "integrations_app.tasks.compact_history",
         "schedule": every(24 * 3600),
@@ -234,6 +239,10 @@ if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBack
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="Paystatus <paystatus@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ALERT_RECIPIENTS = env.emails("ADMINS")
+# The weekly digest goes out on this weekday (0 = Monday) from this hour, in each project's time
+# zone (TIME_ZONE for the global digest).
+DIGEST_WEEKDAY = env.weekday("DIGEST_WEEKDAY", default=0)
+DIGEST_HOUR = env.hour("DIGEST_HOUR", default=9)
 # Django's own error mail (500s with their traceback) goes to ERROR_EMAILS, never to the alert
 # recipients: an alert inbox must not fill with tracebacks. Empty (the default): no error mail.
 ADMINS = [(address, address) for address in env.emails("ERROR_EMAILS")]

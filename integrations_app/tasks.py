@@ -11,7 +11,9 @@ from celery import shared_task
 from celery.signals import worker_shutting_down
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import timezone
 
+from integrations_app.alerts import digest
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
 from integrations_app.models.retention import compact, prune
@@ -99,6 +101,11 @@ def send_pending_alerts() -> int:
             return 0
         report = deliver_alerts()
     return report.sent
+
+
+@shared_task
+def send_weekly_digests() -> int:
+    return digest.send_due(timezone.now())
 
 
 @shared_task

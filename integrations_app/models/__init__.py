@@ -11,6 +11,7 @@ from integrations_app.chargebackstop.models import ChargebackStopKey, Integratio
 from integrations_app.datafast.models import DataFastAccount, DataFastSite, ProviderState
 from integrations_app.models.alerts import Alert
 from integrations_app.models.audit import AuditEntry, FormSubmission
+from integrations_app.models.digest import DigestRecord
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
 from integrations_app.models.projects import Membership, Project, Role
 from integrations_app.models.sources import Health
@@ -26,6 +27,7 @@ __all__ = [
     "ChargebackStopKey",
     "DataFastAccount",
     "DataFastSite",
+    "DigestRecord",
     "FormSubmission",
     "Health",
     "Integration",
