@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations_app", "0009_discovery_fields"),
+        ("integrations_app", "0010_projects_scope"),
     ]
 
     operations = [
