@@ -239,6 +239,9 @@ if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBack
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="Paystatus <paystatus@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ALERT_RECIPIENTS = env.emails("ADMINS")
+# One wall-clock limit per message sent to a channel through Apprise (its own socket timeouts are
+# capped inside it), and per "Send test message" (which holds a web thread).
+CHANNEL_SEND_DEADLINE = float(env.positive_int("CHANNEL_SEND_DEADLINE", default=15))
 # The weekly digest goes out on this weekday (0 = Monday) from this hour, in each project's time
 # zone (TIME_ZONE for the global digest).
 DIGEST_WEEKDAY = env.weekday("DIGEST_WEEKDAY", default=0)
@@ -330,5 +333,8 @@ LOGGING: dict[str, Any] = {
         "celery.apps.worker": {"level": "INFO"},
         # A request with a foreign Host is noise from scanners: logged here, never mailed.
         "django.security.DisallowedHost": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # Apprise's lines can name a channel's URL: never printed; alerts.apprise_send captures
+        # their words (masked) into the delivery's last error instead.
+        "apprise": {"handlers": [], "level": "WARNING", "propagate": False},
     },
 }

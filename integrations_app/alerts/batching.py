@@ -1,5 +1,7 @@
 """Turn unsent state changes into alerts. Changes are claimed with a conditional update
-(`WHERE alert IS NULL`), so two senders can never put one change into two emails."""
+(`WHERE alert IS NULL`), so two senders can never put one change into two emails. In the same
+transaction each channel that takes some of the alert's changes (`policy.route`) gets one
+`Delivery` holding them: one message per channel for the changes of one cycle."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from django.db import transaction
 from django.db.models import Max, Min
 
 from integrations_app.alerts import policy
-from integrations_app.models import Alert, StatusChange
+from integrations_app.models import Alert, Delivery, StatusChange
 
 # A poll cycle's changes arrive over a few seconds: wait until none has come for GROUP_QUIET
 # (or the oldest has waited GROUP_MAX_WAIT) and send them all as one email.
@@ -31,4 +33,23 @@ def batch_pending(now: datetime, *, wait: bool = True) -> Alert | None:
         if claimed == 0:
             alert.delete()
             return None
+        route(alert, now)
     return alert
+
+
+def route(alert: Alert, now: datetime) -> list[Delivery]:
+    """One delivery per channel that takes some of the alert's changes (a constant number of
+    queries however many changes and channels)."""
+    routed = policy.route(list(alert.changes.order_by("at", "pk")))
+    deliveries = Delivery.objects.bulk_create(
+        [Delivery(alert=alert, channel=channel, created_at=now, next_attempt_at=now) for channel in routed]
+    )
+    Through = Delivery.changes.through
+    Through.objects.bulk_create(
+        [
+            Through(delivery_id=delivery.pk, statuschange_id=change.pk)
+            for delivery, changes in zip(deliveries, routed.values(), strict=True)
+            for change in changes
+        ]
+    )
+    return deliveries

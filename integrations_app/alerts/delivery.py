@@ -26,8 +26,10 @@ Status = Alert.Status
 
 @dataclass
 class DeliveryReport:
-    sent: int = 0
+    sent: int = 0  # alerts emailed to the admins (ADMINS)
     failed: int = 0
+    channel_sent: int = 0  # deliveries to configured channels
+    channel_failed: int = 0
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -68,6 +70,10 @@ def _check(message: EmailMultiAlternatives) -> None:
 
 
 def deliver(alert: Alert, now: datetime) -> bool:
+    if not alert.recipients and alert.deliveries.exists():
+        alert.status, alert.error = Status.NO_EMAIL, ""  # its changes went to channels only
+        alert.save(update_fields=["status", "error"])
+        return True
     if not alert.recipients:
         alert.status, alert.error = Status.FAILED, "No recipients: set ADMINS to a list of email addresses."
         alert.attempts = MAX_ATTEMPTS
@@ -100,15 +106,19 @@ def deliver(alert: Alert, now: datetime) -> bool:
 
 def send_pending_alerts(*, wait: bool = True) -> DeliveryReport:
     """Group waiting changes into an alert (after the grouping window unless `wait=False`),
-    then deliver every due alert exactly once per claim."""
+    then deliver every due alert exactly once per claim, and every due delivery to a channel."""
+    from integrations_app.alerts import channels  # it builds on this module's retry rules
+
     now = timezone.now()
     batch_pending(now, wait=wait)
     report = DeliveryReport()
     for pk in due_alerts(now):
         if not claim(pk, now):
             continue  # another sender has it
-        if deliver(Alert.objects.get(pk=pk), now):
-            report.sent += 1
+        alert = Alert.objects.get(pk=pk)
+        if deliver(alert, now):
+            report.sent += alert.status == Status.SENT
         else:
             report.failed += 1
+    report.channel_sent, report.channel_failed = channels.send_due(now)
     return report

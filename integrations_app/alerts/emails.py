@@ -6,7 +6,7 @@ from collections import Counter
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -80,13 +80,22 @@ def fallback_subject(alert: Alert) -> str:
 
 
 def build_message(alert: Alert, *, subject: str = "") -> EmailMultiAlternatives:
-    """The alert email. Its subject is one clean line (names come from upstream and from people:
-    a CR/LF in one must not break the header, a direction override must not reorder it)."""
-    changes = list(with_relations(alert.changes.all()).order_by("severity", "at"))
-    items = [(change, describe(change)) for change in changes]
-    now_words = current_problems(changes)
+    """The alert email to the admins (ADMINS), about all its changes."""
+    message, alert.subject = build_email(alert.changes.all(), alert.recipients, subject=subject)
+    return message
+
+
+def build_email(
+    changes: QuerySet[StatusChange], to: list[str], *, subject: str = ""
+) -> tuple[EmailMultiAlternatives, str]:
+    """An alert email about `changes` to `to`, and its subject. The subject is one clean line
+    (names come from upstream and from people: a CR/LF in one must not break the header, a
+    direction override must not reorder it)."""
+    listed = list(with_relations(changes).order_by("severity", "at"))
+    items = [(change, describe(change)) for change in listed]
+    now_words = current_problems(listed)
     described = [item for _, item in items]
-    subject = fit(alert, "subject", one_line(subject or subject_for(described)))
+    subject = fit(Alert, "subject", one_line(subject or subject_for(described)))
     context = {
         "items": [
             {"change": change, "described": item, "at": timezone.localtime(change.at), "now": now_words.get(change.pk)}
@@ -100,8 +109,7 @@ def build_message(alert: Alert, *, subject: str = "") -> EmailMultiAlternatives:
         subject=subject,
         body=render_to_string("emails/alert.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=alert.recipients,
+        to=to,
     )
     message.attach_alternative(render_to_string("emails/alert.html", context), "text/html")
-    alert.subject = subject
-    return message
+    return message, subject

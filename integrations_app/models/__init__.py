@@ -11,6 +11,7 @@ from integrations_app.chargebackstop.models import ChargebackStopKey, Integratio
 from integrations_app.datafast.models import DataFastAccount, DataFastSite, ProviderState
 from integrations_app.models.alerts import Alert
 from integrations_app.models.audit import AuditEntry, FormSubmission
+from integrations_app.models.channels import Channel, ChannelKind, Delivery, Vendor
 from integrations_app.models.digest import DigestRecord
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
 from integrations_app.models.projects import Membership, Project, Role
@@ -24,9 +25,12 @@ for _upstream in UPSTREAMS:
 __all__ = [
     "Alert",
     "AuditEntry",
+    "Channel",
+    "ChannelKind",
     "ChargebackStopKey",
     "DataFastAccount",
     "DataFastSite",
+    "Delivery",
     "DigestRecord",
     "FormSubmission",
     "Health",
@@ -40,4 +44,5 @@ __all__ = [
     "Role",
     "Snapshot",
     "StatusChange",
+    "Vendor",
 ]

@@ -5,13 +5,17 @@ from django.utils import timezone
 
 
 class Alert(models.Model):
-    """One email to the admins, covering one or more state changes, with the outcome of each try."""
+    """The changes of one cycle, told once: this row is the email to the admins (ADMINS, the default
+    global channel) with the outcome of each try; each configured channel that takes some of its
+    changes has a `Delivery` of its own."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # ADMINS is empty but the alert's changes went to channels (its deliveries): no email to send.
+        NO_EMAIL = "no_email", "No email (channels only)"
 
     created_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)

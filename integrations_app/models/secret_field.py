@@ -153,3 +153,18 @@ class EncryptedSecretField(models.TextField[Secret | str | None, Secret]):
 
     def value_to_string(self, obj: models.Model) -> str:
         return ""  # serialisers (dumpdata) never see the secret
+
+
+class OptionalEncryptedSecretField(models.TextField[Secret | str | None, Secret | None]):
+    """An `EncryptedSecretField` that may be empty (NULL): a row that needs no secret (an email
+    channel beside the chat ones whose URL is their secret)."""
+
+    description = "An optional encrypted secret"
+    from_db_value = EncryptedSecretField.from_db_value
+    to_python = EncryptedSecretField.to_python
+    get_prep_value = EncryptedSecretField.get_prep_value
+    value_to_string = EncryptedSecretField.value_to_string
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.update(null=True, blank=True)
+        super().__init__(*args, **kwargs)
