@@ -11,6 +11,7 @@ from pytest_django import Settings
 
 from sandbox.server import SandboxServer
 from tests import factories
+from tests.chat_sink import ChatSink
 from tests.redis_server import RedisServer
 from tests.smtp_sink import SmtpSink
 
@@ -91,5 +92,20 @@ def smtp_sink(settings: Settings) -> Iterator[SmtpSink]:
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     settings.EMAIL_TIMEOUT = 5
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def chat_sink() -> Iterator[ChatSink]:
+    """A real HTTP server taking Apprise's json:// and mmost:// posts (tests/chat_sink.py)."""
+    sink = ChatSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def other_chat_sink() -> Iterator[ChatSink]:
+    sink = ChatSink().start()
     yield sink
     sink.stop()

@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from django.contrib.auth.models import Permission, User
 
-from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite
+from integrations_app.models import Channel, ChannelKind, ChargebackStopKey, DataFastAccount, DataFastSite, Project
 from integrations_app.upstream.secret import Secret
 from tests import demo
 
@@ -51,3 +51,13 @@ def staff(username: str = "staff") -> User:
     user = User.objects.create_user(username, password="staff-password-1", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="manage_integrations"))
     return user
+
+
+def project(name: str = "Client A", **fields: object) -> Project:
+    return Project.objects.create(name=name, **fields)
+
+
+def channel(url: str, name: str = "Chat", **fields: object) -> Channel:
+    from integrations_app.alerts.apprise_send import service_of
+
+    return Channel.objects.create(name=name, kind=ChannelKind.APPRISE, url=url, service=service_of(url), **fields)

@@ -81,6 +81,16 @@ def scrub(text: str, url: str) -> str:
     return one_line(text, 300)
 
 
+def _not_from_a_send(record: logging.LogRecord) -> bool:
+    """urllib3 logs each request's path at DEBUG: a webhook's path is its token."""
+    return not record.threadName or not record.threadName.startswith(SEND_THREAD)
+
+
+SEND_THREAD = "channel-send-"
+for _name in ("urllib3", "urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry", "requests"):
+    logging.getLogger(_name).addFilter(_not_from_a_send)
+
+
 class _Capture(logging.Handler):
     """Apprise's warnings and errors from one thread."""
 
@@ -104,7 +114,7 @@ def send(url: Secret, title: str, body: str) -> Sent:
         raise SendError(f"Apprise does not recognise this {service or 'channel'} URL (check its form).")
     plugin.socket_connect_timeout = min(float(plugin.socket_connect_timeout), CONNECT_TIMEOUT)
     plugin.socket_read_timeout = min(float(plugin.socket_read_timeout), READ_TIMEOUT)
-    name = f"channel-send-{uuid.uuid4().hex}"
+    name = f"{SEND_THREAD}{uuid.uuid4().hex}"
     capture = _Capture(name)
     outcome: dict[str, object] = {}
 
