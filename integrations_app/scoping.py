@@ -29,6 +29,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from integrations_app.models import (
     Alert,
     AuditEntry,
+    Channel,
     ChargebackStopKey,
     DataFastAccount,
     DataFastSite,
@@ -55,6 +56,7 @@ PROJECT_OF: dict[type[Model], str | None] = {
     KeyOrganisation: "organisation__project",
     ChargebackStopKey: None,
     DataFastAccount: None,
+    Channel: "project",  # a global channel (no project) is seen by those who see everything
 }
 
 

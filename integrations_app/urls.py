@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from integrations_app.views import (
+    channels,
     credentials,
     health,
     history,
@@ -56,4 +57,11 @@ urlpatterns = [
     path("sites/<int:pk>/project/", projects.site_project, name="site-project"),
     path("organisations/<int:pk>/project/", projects.organisation_project, name="organisation-project"),
     path("sources/move/", projects.sources_move, name="sources-move"),
+    # Channels: where alerts go (staff: global and every project's; managers: their projects')
+    path("channels/", channels.channel_list, name="channel-list"),
+    path("channels/new/", channels.channel_create, name="channel-create"),
+    path("channels/<int:pk>/", channels.channel_detail, name="channel-detail"),
+    path("channels/<int:pk>/edit/", channels.channel_edit, name="channel-edit"),
+    path("channels/<int:pk>/delete/", channels.channel_delete, name="channel-delete"),
+    path("channels/<int:pk>/test/", channels.channel_test, name="channel-test"),
 ]

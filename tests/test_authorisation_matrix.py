@@ -44,6 +44,7 @@ from integrations_app.views import context as broker_context
 from integrations_app.views.context import WATCHER_CACHE_KEY
 from integrations_app.views.credentials import SITE
 from tests import demo, factories
+from tests.ports import free_port
 from tests.properties import rolled_back
 
 pytestmark = pytest.mark.django_db
@@ -152,6 +153,20 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("member-remove", "GET"): STAFF_POST_ONLY,
     ("member-remove", "POST"): STAFF_ACTION,
     # A source's project, on its page and in bulk from the overview (staff).
+    # Channels: read by whoever sees their project (global ones: those who see everything),
+    # changed by staff and the project's managers.
+    ("channel-list", "GET"): READ,
+    ("channel-list", "POST"): READ_ONLY,
+    ("channel-create", "GET"): STAFF_PAGE,
+    ("channel-create", "POST"): STAFF_PAGE,
+    ("channel-detail", "GET"): READ,
+    ("channel-detail", "POST"): READ_ONLY,
+    ("channel-edit", "GET"): STAFF_PAGE,
+    ("channel-edit", "POST"): STAFF_PAGE,
+    ("channel-delete", "GET"): STAFF_PAGE,
+    ("channel-delete", "POST"): STAFF_ACTION,
+    ("channel-test", "GET"): STAFF_POST_ONLY,
+    ("channel-test", "POST"): STAFF_ACTION,
     ("site-project", "GET"): STAFF_POST_ONLY,
     ("site-project", "POST"): STAFF_ACTION,
     ("organisation-project", "GET"): STAFF_POST_ONLY,
@@ -199,6 +214,10 @@ ROUTE_OBJECT = {
     "project-edit": "project",
     "project-delete": "project",
     "member-add": "project",
+    "channel-detail": "channel",
+    "channel-edit": "channel",
+    "channel-delete": "channel",
+    "channel-test": "channel",
     "site-project": "site",
     "organisation-project": "organisation",
     "admin:integrations_app_datafastaccount_change": "account",
@@ -212,6 +231,8 @@ POST_DATA: dict[str, dict[str, str]] = {
     "project-create": {"name": ""},
     "project-edit": {"name": ""},
     "member-add": {"username": ""},
+    "channel-create": {"name": ""},
+    "channel-edit": {"name": ""},
 }
 
 
@@ -234,7 +255,9 @@ def world(sandbox: Any, redis_clean: Any) -> dict[str, Any]:
     )
     project = Project.objects.create(name="Client A")
     membership = Membership.objects.create(project=project, user=factories.viewer("member"))
+    channel = factories.channel(f"json://127.0.0.1:{free_port()}/hook", name="Ops chat")  # nothing listens there
     return {
+        "channel": channel,
         "site": site,
         "key": key,
         "account": site.account,
@@ -377,6 +400,7 @@ def clients(world: dict[str, Any]) -> dict[str, Any]:
     Membership.objects.create(project=a, user=manager, role=Role.MANAGER)
     return {
         **world,
+        "channel_b": factories.channel("json://127.0.0.1:9/b", name="B's chat", project=b),
         "b": b,
         "site_b": site_b,
         "site_global": site_global,
@@ -407,6 +431,11 @@ def b_urls(clients: dict[str, Any]) -> list[str]:
             for name in ("integration-detail", "integration-rename", "integration-disable")
         ),
         reverse("integration-create") + f"?organisation_id={demo.BLUEBIRD_ORG}",
+        *(
+            reverse(name, args=[channel.pk])
+            for channel in (clients["channel_b"], clients["channel"])
+            for name in ("channel-detail", "channel-edit", "channel-delete", "channel-test")
+        ),
     ]
 
 

@@ -87,6 +87,8 @@ def _not_from_a_send(record: logging.LogRecord) -> bool:
 
 
 SEND_THREAD = "channel-send-"
+# Apprise names a URL it cannot parse in full: its lines reach no handler but a send's capture.
+logging.getLogger(APPRISE_LOGGER).propagate = False
 for _name in ("urllib3", "urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry", "requests"):
     logging.getLogger(_name).addFilter(_not_from_a_send)
 

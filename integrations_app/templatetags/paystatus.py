@@ -38,6 +38,7 @@ BADGES = {
     "sent": ("text-bg-success", "✔", "Sent"),
     "failed": ("text-bg-danger", "✖", "Failed"),
     "sending": ("text-bg-info", "…", "Sending"),
+    "no_email": ("text-bg-light border", "–", "No email (channels only)"),
     "problem": ("text-bg-danger", "✖", "Problem"),
     "recovery": ("text-bg-success", "✔", "Recovery"),
     "notice": ("text-bg-info", "ℹ", "Notice"),

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -20,6 +20,7 @@ from integrations_app.models import (
     ChargebackStopKey,
     DataFastAccount,
     DataFastSite,
+    Delivery,
     Integration,
     Organisation,
     Project,
@@ -133,6 +134,9 @@ def alerts(request: HttpRequest) -> HttpResponse:
         status = ""
     if q:
         rows = rows.filter(subject__icontains=q)
+    # Each alert's deliveries to the channels this user sees (one query for the page).
+    deliveries = scope.filter(Delivery.objects.select_related("channel").order_by("channel__name"), "channel__project")
+    rows = rows.prefetch_related(Prefetch("deliveries", queryset=deliveries))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     _alert_links(page)
     context = {"page": page, "filters": {"status": status, "q": q}, "statuses": Alert.Status.choices}
