@@ -18,6 +18,7 @@ from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
 
 from integrations_app import problems
+from integrations_app.alerts import policy
 from integrations_app.alerts.describe import summary, with_relations
 from integrations_app.humanize import age_words
 from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation, PollAttempt, Project, StatusChange
@@ -240,12 +241,28 @@ def send_due(now: datetime) -> int:
 
 
 def deliver(project: Project | None, digest: Digest) -> None:
-    """Email the digest to the alert recipients."""
-    body = "\n".join([digest.title, "", *digest.lines()])
-    try:
-        send_mail(one_line(f"[Paystatus] {digest.title}"), body, None, list(settings.ALERT_RECIPIENTS))
-    except Exception as error:  # any transport failure: keep it on the week's row, never a second digest
+    """Send the digest where digests go (alerts.policy.digest_channels): a project's to that
+    project's channels taking digests, the global one to the global channels taking digests and to
+    the admins' email (ADMINS). A project with no digest channel of its own still has its digest
+    emailed to the admins, as before channels existed. Each channel is tried once (the week's row
+    is claimed already: never a second digest); what failed is kept on the week's row."""
+    from integrations_app.alerts.channels import ChannelError, send_text  # channels build on alerts
+
+    targets = policy.digest_channels(project)
+    errors: list[str] = []
+    if project is None or not targets:
+        body = "\n".join([digest.title, "", *digest.lines()])
+        try:
+            send_mail(one_line(f"[Paystatus] {digest.title}"), body, None, list(settings.ALERT_RECIPIENTS))
+        except Exception as error:  # any transport failure: kept on the week's row
+            errors.append(f"email: {type(error).__name__}: {error}")
+    for channel in targets:
+        try:
+            send_text(channel, digest.title, digest.lines())
+        except ChannelError as error:
+            errors.append(f"{channel.name}: {error}")
+    if errors:
         DigestRecord.objects.filter(scope=_scope(project), week=week_key(digest.end, _zone(project))).update(
-            error=f"{type(error).__name__}: {error}"[:300]
+            error=one_line("; ".join(errors), 300)
         )
-        logger.warning("weekly digest for %s not sent: %s", digest.scope, error)
+        logger.warning("weekly digest for %s not sent everywhere: %s", digest.scope, "; ".join(errors))

@@ -131,3 +131,35 @@ def test_building_a_digest_takes_the_same_queries_for_more_sources(sandbox):
     for index in range(20):
         factories.site(f"{index:024x}", f"Site {index}", project=project, health="failing")
     assert measure() == few
+
+
+def test_a_projects_digest_goes_to_its_digest_channels_and_the_global_one_to_global_channels(
+    two_clients, smtp_sink, chat_sink
+):
+    acme, _bee, _other = two_clients
+    factories.channel(chat_sink.json_url("/acme"), name="Acme chat", project=acme)
+    factories.channel(chat_sink.json_url("/acme-alerts"), name="Acme alerts", project=acme, takes_digests=False)
+    factories.channel(chat_sink.json_url("/all"), name="Everyone")
+    with time_machine.travel(next_monday_at(9), tick=False):
+        assert digest.send_due(timezone.now()) == 3
+    by_path = {post.path: post.json for post in chat_sink.messages()}
+    assert sorted(by_path) == ["/acme", "/all"], "a channel that takes no digests hears of none"
+    assert by_path["/acme"]["title"].startswith("Paystatus: Weekly digest for Acme: week of")
+    assert "Broke this week: 2" in by_path["/acme"]["message"]
+    assert by_path["/all"]["title"].startswith("Paystatus: Weekly digest for all sources")
+    subjects = sorted(message["Subject"] for message in smtp_sink.messages)
+    assert len(subjects) == 2, "the admins: the global digest, and Bee's (no digest channel of its own)"
+    assert not any("for Acme" in subject for subject in subjects)
+
+
+def test_a_digest_channel_that_fails_is_recorded_on_the_weeks_row_never_sent_twice(two_clients, smtp_sink, chat_sink):
+    acme, _bee, _other = two_clients
+    chat_sink.status = 500
+    factories.channel(chat_sink.json_url("/acme/hooktoken-7f3a9c2e51d84b60"), name="Acme chat", project=acme)
+    with time_machine.travel(next_monday_at(9), tick=False):
+        digest.send_due(timezone.now())
+        assert digest.send_due(timezone.now()) == 0
+    record = DigestRecord.objects.get(project=acme)
+    assert record.error.startswith("Acme chat: json:") and "500" in record.error
+    assert "hooktoken" not in record.error
+    assert len(chat_sink.messages()) == 1
