@@ -20,11 +20,16 @@ GET). No auth: the sandbox binds to 127.0.0.1 by default.
     POST   /_sandbox/datafast/tokens/revoke            {"token"}
     POST   /_sandbox/chargebackstop/integrations/<id>  {"status"} | {"name"} | {"deleted": true}
     POST   /_sandbox/chargebackstop/keys/revoke        {"key"}
+    POST   /_sandbox/inbox/<name>      a chat message from a channel (json://, form://; mmost:// at
+                                       /_sandbox/inbox/<name>/hooks/<token>): see sandbox/inbox.py
+    GET    /_sandbox/inbox             the chat messages received (GET /_sandbox/inbox/messages: JSON)
+    POST   /_sandbox/inbox/clear
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime
 from html import escape
@@ -187,6 +192,59 @@ def _revoke_key(state: SandboxState, data: dict[str, Any]) -> Any:
     return {"revoked": True}
 
 
+@_route("inbox/<chat>")
+def _inbox_post(state: SandboxState, data: dict[str, Any], chat: str) -> Response:
+    state.inbox.receive(chat, data)
+    return _json({"received": True})  # a Response: a form:// post is answered, not redirected
+
+
+@_route("inbox/<chat>/hooks/<token>")
+def _inbox_mattermost(state: SandboxState, data: dict[str, Any], chat: str, token: str) -> Response:
+    state.inbox.receive(chat, data, mattermost=True)  # the token is the channel's secret: not kept
+    return Response("ok", content_type="text/plain")
+
+
+@_route("inbox/messages", "GET")
+def _inbox_messages(state: SandboxState, _: dict[str, Any]) -> Any:
+    return state.inbox.as_json()
+
+
+@_route("inbox/clear")
+def _inbox_clear(state: SandboxState, _: dict[str, Any]) -> Response:
+    state.inbox.clear()
+    return redirect(f"{PREFIX}inbox", 303)
+
+
+@_route("inbox", "GET")
+def _inbox_page(state: SandboxState, _: dict[str, Any]) -> Response:
+    items = []
+    for message in state.inbox.messages():
+        when = time.strftime("%H:%M:%S", time.localtime(message.at))
+        title = f"<strong>{escape(message.title)}</strong><br>" if message.title else ""
+        lines = "<br>".join(escape(line) for line in message.text.splitlines())
+        items.append(
+            f'<li><p class="meta"><span class="chat">#{escape(message.chat)}</span> {when} '
+            f"<small>({escape(message.kind)})</small></p><p>{title}{lines}</p></li>"
+        )
+    listed = f'<ol class="inbox">{"".join(items)}</ol>' if items else "<p>No message yet.</p>"
+    return Response(
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="5"><title>Sandbox chat inbox</title><style>{STYLE}
+.inbox {{ list-style: none; padding: 0; max-width: 60rem; }} .inbox li {{ border-bottom: 1px solid #ccc; }}
+.meta {{ margin: .5rem 0 0; color: #444; }} .chat {{ font-weight: 600; color: #1d4ed8; }}</style></head>
+<body><main><h1>Sandbox chat inbox</h1>
+<p>What the dashboard's channels posted here, newest first ({len(items)} kept; this page refreshes itself).
+Point a channel at <code>json://HOST:PORT/_sandbox/inbox/NAME</code> (or
+<code>mmost://HOST:PORT/_sandbox/inbox/NAME/TOKEN</code>). <a href="{PREFIX}">Sandbox control</a></p>
+<form method="post" action="{PREFIX}inbox/clear"><button type="submit">Clear the inbox</button></form>
+{listed}
+</main></body></html>
+""",
+        content_type="text/html; charset=utf-8",
+    )
+
+
 def _input(request: Request) -> dict[str, Any]:
     if request.mimetype in FORM_TYPES:
         return request.form.to_dict()
@@ -237,6 +295,7 @@ def _page(state: SandboxState, _: dict[str, Any]) -> Response:
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sandbox control</title><style>{STYLE}</style></head>
 <body><main><h1>Sandbox control</h1>
+<p><a href="{PREFIX}inbox">Chat inbox</a>: the messages the dashboard's channels sent here.</p>
 {_summary(state)}
 <h2>Credentials to practise with</h2>
 <p>The simulated APIs accept these. Add one on the dashboard's Credentials pages to watch its websites or

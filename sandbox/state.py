@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.faults import FaultRules
+from sandbox.inbox import Inbox
 from sandbox.scenarios import SCENARIOS
 from sandbox.world import CURRENCY, PROVIDERS, STATUSES, Integration, Key, ScenarioError, Token, Website, World, js_iso
 
@@ -36,6 +37,7 @@ class SandboxState:
         self._lock = threading.RLock()
         self.state_file = state_file
         self.faults = FaultRules()
+        self.inbox = Inbox()  # chat messages from the dashboard's channels (not saved: a demo's scrollback)
         self.stats_lock = threading.Lock()  # counters change outside the world's lock
         self._save_lock = threading.Lock()
         # Wall-clock time, not monotonic: a test that moves time (time-machine) moves the rate
@@ -65,6 +67,7 @@ class SandboxState:
             self.rate_limit = DEFAULT_RATE_LIMIT
             self._recent: dict[tuple[str, str], deque[float]] = {}
             self.faults.clear()
+            self.inbox.clear()
             self.reset_stats()
 
     def save(self) -> None:
