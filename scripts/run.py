@@ -334,6 +334,7 @@ def run(verbose: bool) -> int:
         if plan.sandbox:
             control = f"{os.environ['DATAFAST_BASE_URL']}/_sandbox/"
             lines.append(f"Sandbox control page (switch providers off by hand): {control}")
+            lines.append(f"Sandbox chat inbox (Acme Retail's channel posts there): {control}inbox")
         lines.append("Full logs: var/log/" + ("" if verbose else " (make run V=1 prints them here)"))
         lines.append("Stop: Ctrl-C here, or make stop in another terminal.")
         width = max(len(line) for line in lines)
