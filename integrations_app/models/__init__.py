@@ -14,6 +14,7 @@ from integrations_app.models.audit import AuditEntry, FormSubmission
 from integrations_app.models.digest import DigestRecord
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
 from integrations_app.models.projects import Membership, Project, Role
+from integrations_app.models.silences import MaintenanceWindow, Silence, UserProfile
 from integrations_app.models.sources import Health
 from integrations_app.upstreams import UPSTREAMS
 
@@ -32,12 +33,15 @@ __all__ = [
     "Health",
     "Integration",
     "KeyOrganisation",
+    "MaintenanceWindow",
     "Membership",
     "Organisation",
     "PollAttempt",
     "Project",
     "ProviderState",
     "Role",
+    "Silence",
     "Snapshot",
     "StatusChange",
+    "UserProfile",
 ]
