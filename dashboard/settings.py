@@ -213,6 +213,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": every(30),
         "options": {"expires": 30},
     },
+    # A silence or maintenance window that ended on a problem it held back: one "still broken".
+    "follow-up-silences": {
+        "task": "integrations_app.tasks.follow_up_silences",
+        "schedule": every(15),
+        "options": {"expires": 15},
+    },
     "prune-history": {
         "task": "integrations_app.tasks.prune_history",
         "schedule": every(3600),

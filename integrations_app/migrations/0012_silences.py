@@ -2,9 +2,10 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import integrations_app.models.projects
 from django.conf import settings
 from django.db import migrations, models
+
+import integrations_app.models.projects
 
 
 class Migration(migrations.Migration):
