@@ -34,11 +34,13 @@ from integrations_app.models import (
     DataFastSite,
     Integration,
     KeyOrganisation,
+    MaintenanceWindow,
     Membership,
     Organisation,
     Project,
     ProviderState,
     Role,
+    Silence,
     StatusChange,
 )
 
@@ -55,6 +57,9 @@ PROJECT_OF: dict[type[Model], str | None] = {
     KeyOrganisation: "organisation__project",
     ChargebackStopKey: None,
     DataFastAccount: None,
+    # A silence or window belongs to the project it names, else its source's; none: staff only.
+    Silence: "owner_project",
+    MaintenanceWindow: "owner_project",
 }
 
 

@@ -10,6 +10,7 @@ from integrations_app.views import (
     overview,
     poll_now,
     projects,
+    silences,
     sources,
     status_api,
 )
@@ -56,4 +57,11 @@ urlpatterns = [
     path("sites/<int:pk>/project/", projects.site_project, name="site-project"),
     path("organisations/<int:pk>/project/", projects.organisation_project, name="organisation-project"),
     path("sources/move/", projects.sources_move, name="sources-move"),
+    # Silences and maintenance windows (staff and the project's managers change them)
+    path("silences/", silences.silence_list, name="silences"),
+    path("silences/new/", silences.silence_create, name="silence-create"),
+    path("silences/<int:pk>/end/", silences.silence_end, name="silence-end"),
+    path("maintenance/new/", silences.window_create, name="window-create"),
+    path("maintenance/<int:pk>/delete/", silences.window_delete, name="window-delete"),
+    path("account/time-zone/", silences.time_zone, name="time-zone"),
 ]

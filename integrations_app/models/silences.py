@@ -79,6 +79,14 @@ class Matchers(models.Model):
             and (self.key_id is None or self.key_id == facts.key_id)
         )
 
+    def touches(self, facts: ChangeFacts) -> bool:
+        """Whether it covers some of what a page shows (`facts` of a website, an organisation, an
+        integration): every source matcher it has equals the page's; provider and kind aside."""
+        if not self.matches_source(facts):
+            return False
+        integration = getattr(self, "integration_id", None)
+        return integration is None or facts.integration_id in (None, integration)
+
     def applies_to(self) -> str:
         """What it covers, in words ("Acme Store", "project Client A", "everything")."""
         parts = []
