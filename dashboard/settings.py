@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "integrations_app.timezones.UserTimeZoneMiddleware",  # each person's own zone (no query)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -212,6 +213,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations_app.tasks.send_pending_alerts",
         "schedule": every(30),
         "options": {"expires": 30},
+    },
+    # A silence or maintenance window that ended on a problem it held back: one "still broken".
+    "follow-up-silences": {
+        "task": "integrations_app.tasks.follow_up_silences",
+        "schedule": every(15),
+        "options": {"expires": 15},
     },
     "prune-history": {
         "task": "integrations_app.tasks.prune_history",

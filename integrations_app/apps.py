@@ -9,4 +9,7 @@ class IntegrationsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from integrations_app import checks  # noqa: F401  (registers system checks)
+        from integrations_app import (
+            checks,  # noqa: F401  (registers system checks)
+            timezones,  # noqa: F401  (remembers a person's zone at login)
+        )

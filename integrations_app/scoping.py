@@ -35,11 +35,13 @@ from integrations_app.models import (
     DataFastSite,
     Integration,
     KeyOrganisation,
+    MaintenanceWindow,
     Membership,
     Organisation,
     Project,
     ProviderState,
     Role,
+    Silence,
     StatusChange,
 )
 
@@ -57,6 +59,9 @@ PROJECT_OF: dict[type[Model], str | None] = {
     ChargebackStopKey: None,
     DataFastAccount: None,
     Channel: "project",  # a global channel (no project) is seen by those who see everything
+    # A silence or window belongs to the project it names, else its source's; none: staff only.
+    Silence: "owner_project",
+    MaintenanceWindow: "owner_project",
 }
 
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from integrations_app.alerts import digest
+from integrations_app.alerts import digest, policy
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
 from integrations_app.models.retention import compact, prune
@@ -101,6 +101,15 @@ def send_pending_alerts() -> int:
             return 0
         report = deliver_alerts()
     return report.sent
+
+
+@shared_task(**DB_RETRY)
+def follow_up_silences() -> int:
+    """Tell what is still broken once a silence or a maintenance window has ended (once each)."""
+    written = policy.follow_up_ended(timezone.now())
+    if written:
+        send_pending_alerts.apply_async(countdown=GROUP_QUIET.total_seconds() + 1)
+    return len(written)
 
 
 @shared_task

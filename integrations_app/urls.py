@@ -11,6 +11,7 @@ from integrations_app.views import (
     overview,
     poll_now,
     projects,
+    silences,
     sources,
     status_api,
 )
@@ -64,4 +65,11 @@ urlpatterns = [
     path("channels/<int:pk>/edit/", channels.channel_edit, name="channel-edit"),
     path("channels/<int:pk>/delete/", channels.channel_delete, name="channel-delete"),
     path("channels/<int:pk>/test/", channels.channel_test, name="channel-test"),
+    # Silences and maintenance windows (staff and the project's managers change them)
+    path("silences/", silences.silence_list, name="silences"),
+    path("silences/new/", silences.silence_create, name="silence-create"),
+    path("silences/<int:pk>/end/", silences.silence_end, name="silence-end"),
+    path("maintenance/new/", silences.window_create, name="window-create"),
+    path("maintenance/<int:pk>/delete/", silences.window_delete, name="window-delete"),
+    path("account/time-zone/", silences.time_zone, name="time-zone"),
 ]

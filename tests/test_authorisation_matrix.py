@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +27,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver, reverse
+from django.utils import timezone
 
 from integrations_app import audit
 from integrations_app.models import (
@@ -33,10 +35,12 @@ from integrations_app.models import (
     DataFastSite,
     Integration,
     KeyOrganisation,
+    MaintenanceWindow,
     Membership,
     Organisation,
     Project,
     Role,
+    Silence,
     StatusChange,
 )
 from integrations_app.models.history import ChangeKind, Severity
@@ -173,6 +177,19 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("organisation-project", "POST"): STAFF_ACTION,
     ("sources-move", "GET"): STAFF_POST_ONLY,
     ("sources-move", "POST"): STAFF_ACTION,
+    # Silences and maintenance windows: everyone reads the list; staff and managers change them.
+    ("silences", "GET"): READ,
+    ("silences", "POST"): READ_ONLY,
+    ("silence-create", "GET"): STAFF_PAGE,
+    ("silence-create", "POST"): STAFF_PAGE,
+    ("silence-end", "GET"): STAFF_POST_ONLY,
+    ("silence-end", "POST"): STAFF_ACTION,
+    ("window-create", "GET"): STAFF_PAGE,
+    ("window-create", "POST"): STAFF_PAGE,
+    ("window-delete", "GET"): STAFF_POST_ONLY,
+    ("window-delete", "POST"): STAFF_ACTION,
+    ("time-zone", "GET"): OWN_ACCOUNT,
+    ("time-zone", "POST"): OWN_ACCOUNT,
     # Django's auth views: logging in (a wrong password) is public; there is no password reset.
     ("login", "GET"): PUBLIC,
     ("login", "POST"): PUBLIC,
@@ -220,6 +237,8 @@ ROUTE_OBJECT = {
     "channel-test": "channel",
     "site-project": "site",
     "organisation-project": "organisation",
+    "silence-end": "silence",
+    "window-delete": "window",
     "admin:integrations_app_datafastaccount_change": "account",
     "admin:integrations_app_chargebackstopkey_change": "key",
 }
@@ -256,8 +275,13 @@ def world(sandbox: Any, redis_clean: Any) -> dict[str, Any]:
     project = Project.objects.create(name="Client A")
     membership = Membership.objects.create(project=project, user=factories.viewer("member"))
     channel = factories.channel(f"json://127.0.0.1:{free_port()}/hook", name="Ops chat")  # nothing listens there
+    now = timezone.now()
+    silence = Silence.objects.create(starts_at=now, ends_at=now + timedelta(hours=2), comment="deploy")
+    window = MaintenanceWindow.objects.create(name="Backups", starts_at=now, ends_at=now + timedelta(hours=1))
     return {
         "channel": channel,
+        "silence": silence,
+        "window": window,
         "site": site,
         "key": key,
         "account": site.account,

@@ -40,9 +40,9 @@ def change(
 
 
 def record(*changes: StatusChange) -> list[StatusChange]:
-    """Write the changes (one INSERT), each with the notify policy's answer in `notify`."""
-    for each in changes:
-        each.notify = policy.notify(each)
+    """Write the changes (one INSERT), each with the notify policy's answer in `notify` (and its
+    silenced mark), decided for the whole batch at once."""
+    policy.decide(changes)
     return StatusChange.objects.bulk_create(changes)
 
 

@@ -36,6 +36,8 @@ def summary(change: StatusChange) -> str:
         # Nothing was wrong before a first answer: no "again" about it.
         state = "first" if (change.old, change.new) == ("pending", "ok") else change.new
         return words.HEALTH.get(state, "{name}: " + change.new).format(name=thing)
+    if change.kind == ChangeKind.STILL_BROKEN:
+        return f"Still broken after the silence: {thing} ({change.new})"
     if change.kind == ChangeKind.FLAPPING:
         if change.old:
             return f"{_capital(thing)} is flapping; alerts paused until it settles"

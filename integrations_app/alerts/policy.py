@@ -1,6 +1,6 @@
 """Who hears of a state change: the one place that decides it (DESIGN.md, "notify policy").
 
-Every change is recorded by `alerts.changes.record`, which asks `notify` here before writing it.
+Every change is recorded by `alerts.changes.record`, which asks `decide` here before writing it.
 The state machines (polling.transitions, polling.outcome, the upstreams' pollers and actions) say
 whether a change is *worth telling* (a problem, the recovery of an incident people heard of, a
 notice), and keep the incident state (`alert_open`, `health_alert_open`, flapping) from that alone.
@@ -8,8 +8,14 @@ This policy then decides whether anyone is actually told, and whom. Because inci
 depends on its answer, a change it holds back still opens or closes its incident: a problem muted
 here is still recovered from, and its recovery is told (unless held back too).
 
-Silences, maintenance windows, dependency folding and routing are branches here. "Mute this site
-for 2 hours" is one `if` in `notify` (a silence row matching the change, say), and nothing else.
+Silences and maintenance windows (models/silences.py, read through alerts/silencing.py):
+- a change worth telling that a silence or a running window matches is recorded with a "silenced"
+  mark (`silence` or `maintenance`, and `silenced_reason`) and not sent;
+- except a recovery whose problem people had heard of before (the last thing sent about that
+  subject said it was broken): it is sent, so no incident is left open in anyone's inbox;
+- when a silence or a window's occurrence ends, `follow_up_ended` writes one "still broken after
+  the silence" change per subject it held a problem back for and that is still broken, once
+  (a conditional UPDATE claims the silence, or the window's occurrence); they go out in one alert.
 
 Routing (`route`): a change told goes to the default global email (ADMINS, `recipients`), to every
 global channel and to the channels of its source's project, each channel keeping only what its
@@ -20,22 +26,133 @@ so each channel gets one message for the changes of one cycle.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from integrations_app import upstreams
-from integrations_app.models import Channel, Delivery, Project, StatusChange
-from integrations_app.models.history import Severity
+from integrations_app import problems, upstreams
+from integrations_app.alerts import silencing
+from integrations_app.models import Channel, Delivery, MaintenanceWindow, Project, Silence, StatusChange
+from integrations_app.models.history import ChangeKind, Severity
 
 # How a change reaches its project, most specific first (a key's own changes belong to none).
 PROJECT_PATHS = ("site__project", "organisation__project", "integration__organisation__project")
 
 
 def notify(change: StatusChange) -> bool:
-    """Whether the change is sent to anyone. `change.notify` holds what its state machine decided
-    (worth telling or not); nothing is told that is not worth telling."""
+    """Whether the change is sent to anyone (`decide` for a batch of one)."""
+    decide([change])
     return change.notify
+
+
+def decide(changes: Sequence[StatusChange]) -> None:
+    """Set each change's `notify` (and its silenced mark), for a whole batch in a constant number
+    of queries: none when nothing is worth telling, two when no silence or window is in force.
+    `change.notify` holds what its state machine decided; nothing is told that is not worth it."""
+    wanted = [change for change in changes if change.notify]
+    if not wanted:
+        return
+    mutes = silencing.Mutes.around([change.at for change in wanted])
+    if not mutes:
+        return
+    facts = silencing.facts_of(wanted)
+    held = [(change, mute) for change in wanted if (mute := mutes.matching(facts[id(change)], change.at))]
+    recoveries = [change for change, _ in held if change.severity == Severity.RECOVERY]
+    heard = silencing.last_heard(recoveries, max(change.at for change in recoveries)) if recoveries else {}
+    for change, mute in held:
+        if change.severity == Severity.RECOVERY and heard.get(silencing.subject_of_change(change)):
+            continue  # people were told it broke: they are told it recovered
+        change.notify = False
+        silencing.mark(change, mute)
+
+
+def follow_up_ended(now: datetime | None = None) -> list[StatusChange]:
+    """One "still broken after the silence" change for each subject whose problem an ended silence
+    or window occurrence held back and that is still broken. Each silence and each occurrence is
+    followed up once, however many workers ask (claimed with a conditional UPDATE)."""
+    from integrations_app.alerts.changes import record  # changes imports this module
+
+    now = now or timezone.now()
+    follow_ups = []
+    ended = Silence.objects.filter(followed_up_at__isnull=True).filter(Q(ends_at__lte=now) | Q(ended_early_at__lte=now))
+    for silence in ended.select_related("created_by"):
+        if Silence.objects.filter(pk=silence.pk, followed_up_at__isnull=True).update(followed_up_at=now) != 1:
+            continue
+        who = silence.created_by.get_username() if silence.created_by else "someone"
+        words = f"still broken after the silence by {who} ended" + (f" ({silence.comment})" if silence.comment else "")
+        follow_ups += _still_broken(StatusChange.objects.filter(silence=silence), words, now)
+    for window in MaintenanceWindow.objects.all():
+        since = window.followed_up_until or window.created_at
+        past = [occurrence for occurrence in window.occurrences(since, now) if since < occurrence[1] <= now]
+        if not past:
+            continue
+        claimed = MaintenanceWindow.objects.filter(pk=window.pk, followed_up_until=window.followed_up_until)
+        if claimed.update(followed_up_until=past[-1][1]) != 1:
+            continue
+        held = StatusChange.objects.filter(maintenance=window, at__gte=past[0][0], at__lt=past[-1][1])
+        follow_ups += _still_broken(held, f"still broken after the maintenance window “{window.name}”", now)
+    return record(*follow_ups) if follow_ups else []
+
+
+def _still_broken(held_back: QuerySet[StatusChange], reason: str, now: datetime) -> list[StatusChange]:
+    """The "still broken" changes (unsaved) for the subjects of the held-back changes that are
+    still broken: their last telling change says so, and their source's problem state too."""
+    from integrations_app.alerts.changes import change as make_change
+
+    held = [item for item in held_back if silencing.is_broken(item.severity, item.kind, item.old)]
+    if not held:
+        return []
+    latest = silencing.last_state(held)
+    broken_sources = _sources_with_a_problem(held)
+    written = []
+    for subject in dict.fromkeys(silencing.subject_of_change(item) for item in held):
+        last = latest.get(subject)
+        if last is None or not silencing.is_broken(last.severity, last.kind, last.old):
+            continue  # recovered meanwhile: closed quietly
+        if _source_key(last) not in broken_sources:
+            continue
+        written.append(
+            make_change(
+                ChangeKind.STILL_BROKEN,
+                Severity.PROBLEM,
+                at=now,
+                old=last.old if last.kind == ChangeKind.STILL_BROKEN else last.kind,
+                new=last.new,
+                reason=reason,
+                notify=True,
+                site_id=last.site_id,
+                provider=last.provider,
+                key_id=last.key_id,
+                organisation_id=last.organisation_id,
+                integration_id=last.integration_id,
+            )
+        )
+    return written
+
+
+def _source_key(change: StatusChange) -> tuple[str, int | None]:
+    if change.site_id is not None:
+        return ("site", change.site_id)
+    if change.organisation_id is not None:
+        return ("organisation", change.organisation_id)
+    return ("key", change.key_id)
+
+
+def _sources_with_a_problem(changes: Sequence[StatusChange]) -> set[tuple[str, int | None]]:
+    """The websites, organisations and keys of `changes` whose stored problem state is a problem
+    now (models/problem.py): what is open, one query per kind of source."""
+    from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation
+
+    found: set[tuple[str, int | None]] = set()
+    for name, model in (("site", DataFastSite), ("organisation", Organisation), ("key", ChargebackStopKey)):
+        pks = {key for kind, key in map(_source_key, changes) if kind == name and key is not None}
+        if pks:
+            for row in model._default_manager.filter(pk__in=pks).only("pk", "problem_rank"):
+                if problems.is_problem(problems.problem_of(row)):
+                    found.add((name, row.pk))
+    return found
 
 
 def recipients() -> list[str]:

@@ -15,6 +15,7 @@ from integrations_app.models.channels import Channel, ChannelKind, Delivery, Ven
 from integrations_app.models.digest import DigestRecord
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
 from integrations_app.models.projects import Membership, Project, Role
+from integrations_app.models.silences import MaintenanceWindow, Silence, UserProfile
 from integrations_app.models.sources import Health
 from integrations_app.upstreams import UPSTREAMS
 
@@ -36,13 +37,16 @@ __all__ = [
     "Health",
     "Integration",
     "KeyOrganisation",
+    "MaintenanceWindow",
     "Membership",
     "Organisation",
     "PollAttempt",
     "Project",
     "ProviderState",
     "Role",
+    "Silence",
     "Snapshot",
     "StatusChange",
     "Vendor",
+    "UserProfile",
 ]

@@ -69,6 +69,8 @@ class ChangeKind(models.TextChoices):
     SOURCE_HEALTH = "source_health", "Polling health"
     PADDLE_EXPIRY = "paddle_expiry", "Paddle key expiry"
     FLAPPING = "flapping", "Flapping"
+    # One message when a silence or maintenance window ends on a problem it held back (alerts.policy).
+    STILL_BROKEN = "still_broken", "Still broken after a silence"
 
 
 class Severity(models.TextChoices):
@@ -108,6 +110,14 @@ class StatusChange(models.Model):
     outside_dashboard = models.BooleanField(default=False)
     notify = models.BooleanField(default=False)
     alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes")
+    # Held back by a silence or a maintenance window (alerts.policy): recorded and shown, not sent.
+    silence = models.ForeignKey(
+        "integrations_app.Silence", null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    maintenance = models.ForeignKey(
+        "integrations_app.MaintenanceWindow", null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    silenced_reason = models.CharField(max_length=200, blank=True)
 
     objects = StatusChangeQuerySet.as_manager()
 
@@ -124,3 +134,7 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.old or '—'} → {self.new or '—'}"
+
+    @property
+    def silenced(self) -> bool:
+        return bool(self.silenced_reason)

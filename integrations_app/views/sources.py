@@ -28,7 +28,7 @@ from integrations_app.models import (
 )
 from integrations_app.models.history import ChangeKind
 from integrations_app.scoping import can_manage_project, scope_of, sees
-from integrations_app.views import timeline
+from integrations_app.views import silences, timeline
 
 HISTORY_ROWS = 50
 ATTEMPT_ROWS = 10
@@ -123,6 +123,7 @@ def site_detail(request: HttpRequest, site: DataFastSite) -> HttpResponse:
         "attempts": PollAttempt.objects.filter(site=site)[:ATTEMPT_ROWS],
         "history": _history(StatusChange.objects.filter(site=site)),
         **_project_context(request, site.project_id),
+        **silences.for_source(request, f"?site={site.pk}", project_id=site.project_id, site_id=site.pk),
     }
     return render(request, "integrations_app/site_detail.html", context)
 
@@ -159,6 +160,12 @@ def organisation_detail(request: HttpRequest, organisation: Organisation) -> Htt
         "links": KeyOrganisation.objects.filter(organisation=organisation).select_related("key").order_by("key__name"),
         "history": _history(StatusChange.objects.filter(organisation=organisation)),
         **_project_context(request, organisation.project_id),
+        **silences.for_source(
+            request,
+            f"?organisation={organisation.pk}",
+            project_id=organisation.project_id,
+            organisation_id=organisation.pk,
+        ),
     }
     return render(request, "integrations_app/organisation_detail.html", context)
 
@@ -175,5 +182,13 @@ def integration_detail(request: HttpRequest, integration: Integration) -> HttpRe
         "audit": AuditEntry.objects.filter(target=f"integration {integration.integration_id}")[:HISTORY_ROWS],
         "can_change": can_manage_project(request.user, integration.organisation.project_id),
         "sees_keys": scope_of(request.user).everything,
+        **silences.for_source(
+            request,
+            f"?integration={integration.pk}",
+            windows_allowed=False,
+            project_id=integration.organisation.project_id,
+            organisation_id=integration.organisation_id,
+            integration_id=integration.pk,
+        ),
     }
     return render(request, "integrations_app/integration_detail.html", context)
