@@ -12,6 +12,7 @@ from integrations_app.datafast.models import DataFastAccount, DataFastSite, Prov
 from integrations_app.models.alerts import Alert
 from integrations_app.models.audit import AuditEntry, FormSubmission
 from integrations_app.models.digest import DigestRecord
+from integrations_app.models.folding import Cause
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
 from integrations_app.models.projects import Membership, Project, Role
 from integrations_app.models.sources import Health
@@ -24,6 +25,7 @@ for _upstream in UPSTREAMS:
 __all__ = [
     "Alert",
     "AuditEntry",
+    "Cause",
     "ChargebackStopKey",
     "DataFastAccount",
     "DataFastSite",
