@@ -32,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Max, Model, Q, QuerySet
 
 from integrations_app import upstreams
 from integrations_app.alerts import policy
@@ -171,40 +171,70 @@ def recovery_words(cause: Cause, count: int) -> str:
 # --- At batching time ---------------------------------------------------------------------------
 
 
-def _problem_scope(change: StatusChange) -> Scope | None:
-    upstream = upstreams.of_change(change)
-    source: PolledSource | None = getattr(change, upstream.kind, None)
-    if source is None:
+class _Batch:
+    """What one fold asks more than once, asked once: the open cause of a scope, whether a scope
+    still holds, and the open cause each recovering source's last problem was folded into."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, Cause | None] = {}
+        self.holding: dict[str, bool] = {}
+
+    def open_cause(self, scope: Scope) -> Cause | None:
+        if scope.key not in self.open:
+            self.open[scope.key] = _open(scope)
+        return self.open[scope.key]
+
+    def holds(self, scope: Scope) -> bool:
+        if scope.key not in self.holding:
+            self.holding[scope.key] = holds(scope)
+        return self.holding[scope.key]
+
+    def problem_scope(self, change: StatusChange) -> Scope | None:
+        upstream = upstreams.of_change(change)
+        source: PolledSource | None = getattr(change, upstream.kind, None)
+        if source is None:
+            return None
+        if change.new == Health.CREDENTIAL_REJECTED and _refused_as_a_whole(upstream, source):
+            return Scope(Cause.Kind.CREDENTIAL, upstream, _credential_of(upstream, source))
+        if change.new == Health.FAILING and source.last_error_kind in UNANSWERED:
+            scope = Scope(Cause.Kind.OUTAGE, upstream)
+            return scope if self.open_cause(scope) is not None or self.holds(scope) else None
         return None
-    if change.new == Health.CREDENTIAL_REJECTED and _refused_as_a_whole(upstream, source):
-        return Scope(Cause.Kind.CREDENTIAL, upstream, _credential_of(upstream, source))
-    if change.new == Health.FAILING and source.last_error_kind in UNANSWERED:
-        scope = Scope(Cause.Kind.OUTAGE, upstream)
-        return scope if _open(scope) is not None or holds(scope) else None
-    return None
 
 
 def _open(scope: Scope) -> Cause | None:
     return Cause.objects.filter(scope=scope.key, closed_at__isnull=True).first()
 
 
-def _cause_of_recovery(change: StatusChange) -> Cause | None:
-    """The open cause the source's last problem was folded into, if any."""
-    upstream = upstreams.of_change(change)
-    last = (
-        StatusChange.objects.filter(
+def _causes_of_recoveries(recovering: list[StatusChange]) -> dict[int, Cause]:
+    """{recovery pk: the open cause its source's last problem was folded into}, in two queries per
+    upstream whatever the number of recoveries."""
+    found: dict[int, Cause] = {}
+    for upstream in upstreams.UPSTREAMS:
+        column = f"{upstream.kind}_id"
+        mine = [change for change in recovering if getattr(change, column) is not None]
+        if not mine:
+            continue
+        problems = StatusChange.objects.filter(
             kind=ChangeKind.SOURCE_HEALTH,
             severity=Severity.PROBLEM,
-            at__lte=change.at,
-            **{f"{upstream.kind}_id": getattr(change, f"{upstream.kind}_id")},
+            **{f"{column}__in": {getattr(change, column) for change in mine}},
         )
-        .select_related("folded_into")
-        .order_by("-at", "-pk")
-        .first()
-    )
-    if last is None or last.folded_into is None or last.folded_into.closed_at is not None:
-        return None
-    return last.folded_into
+        folded = {
+            getattr(change, column): change
+            for change in problems.filter(folded_into__closed_at__isnull=True, folded_into__isnull=False)
+            .select_related("folded_into")
+            .order_by("at", "pk")
+        }
+        if not folded:
+            continue
+        latest = dict(problems.filter(**{f"{column}__in": folded}).values_list(column).annotate(Max("pk")).order_by())
+        for change in mine:
+            problem = folded.get(getattr(change, column))
+            if problem is not None and latest.get(getattr(change, column)) == problem.pk and problem.at <= change.at:
+                assert problem.folded_into is not None
+                found[change.pk] = problem.folded_into
+    return found
 
 
 def fold(alert: Alert, now: datetime) -> None:
@@ -215,23 +245,24 @@ def fold(alert: Alert, now: datetime) -> None:
         .select_related(*upstreams.SOURCE_LINKS)
         .order_by("at", "pk")
     )
+    batch = _Batch()
     problems: dict[str, tuple[Scope, list[StatusChange]]] = {}
-    recoveries: dict[int, tuple[Cause, list[StatusChange]]] = {}
     for change in changes:
-        if change.severity == Severity.PROBLEM:
-            if (scope := _problem_scope(change)) is not None:
-                problems.setdefault(scope.key, (scope, []))[1].append(change)
-        elif (cause := _cause_of_recovery(change)) is not None:
+        if change.severity == Severity.PROBLEM and (scope := batch.problem_scope(change)) is not None:
+            problems.setdefault(scope.key, (scope, []))[1].append(change)
+    recoveries: dict[int, tuple[Cause, list[StatusChange]]] = {}
+    causes = _causes_of_recoveries([change for change in changes if change.severity == Severity.RECOVERY])
+    for change in changes:
+        if (cause := causes.get(change.pk)) is not None:
             recoveries.setdefault(cause.pk, (cause, []))[1].append(change)
     for scope, folded in problems.values():
-        _fold_problems(alert, scope, folded, now)
+        _fold_problems(alert, scope, folded, batch.open_cause(scope), now)
     for cause, folded in recoveries.values():
         _fold_recoveries(alert, cause, folded, now)
 
 
-def _fold_problems(alert: Alert, scope: Scope, changes: list[StatusChange], now: datetime) -> None:
+def _fold_problems(alert: Alert, scope: Scope, changes: list[StatusChange], cause: Cause | None, now: datetime) -> None:
     pks = [change.pk for change in changes]
-    cause = _open(scope)
     if cause is not None:  # told already: folded silently, recorded with it
         StatusChange.objects.filter(pk__in=pks).update(alert=None, folded_into=cause)
         return

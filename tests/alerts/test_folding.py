@@ -226,3 +226,26 @@ def test_the_history_shows_each_folded_change_with_its_cause(sandbox, mailoutbox
     page = admin_client.get(sites[1].get_absolute_url()).content.decode()
     assert "DataFast refused the token for Bluebird Books" in page
     assert "told as part of “<bdi>DataFast refused the token of account “Acme Holdings”" in page
+
+
+def test_held_recoveries_are_sent_when_the_cause_settles_without_a_new_change(sandbox, mailoutbox):
+    """The last refused website is paused instead of recovering: the recoveries held so far still
+    go out, in one message, and the cause closes."""
+    sites = acme_sites()
+    poll_all(sites)
+    sandbox.state.revoke_token(demo.DATAFAST_TOKEN.reveal())
+    poll_all(sites)
+    send_pending_alerts(wait=False)
+    sandbox.state.reset("demo")
+    poll_all(sites[:2])
+    send_pending_alerts(wait=False)
+    assert len(mailoutbox) == 1
+    paused = sites[2]
+    paused.enabled = False
+    paused.save()
+    send_pending_alerts(wait=False)
+    assert [message.subject for message in mailoutbox][1:] == [
+        "[Paystatus] DataFast accepts the token of account “Acme Holdings” again (2 websites)"
+    ]
+    send_pending_alerts(wait=False)
+    assert len(mailoutbox) == 2, "nothing twice"
