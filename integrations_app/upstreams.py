@@ -34,6 +34,9 @@ class Words(Protocol):
     """What an upstream's `words` module provides; mypy checks each one against it (`_WORDS` below)."""
 
     HEALTH: dict[str, str]  # a source's health moves (StatusChange.new), with {name}
+    # The causes many changes fold into (alerts/folding.py): "credential", "outage" and their
+    # "…_recovery", with {credential}, {sources} ("7 websites") and {names}.
+    CAUSES: dict[str, str]
     ERRORS: dict[str, str]  # "credential", "credential_403", "not_found": words for a poll error
 
     def disconnected(self, rows: Sequence[Any]) -> dict[int, list[str]]: ...
@@ -57,6 +60,11 @@ class Upstream:
     problem_rows: tuple[tuple[str, str], ...]
     # The models that hold its credentials (an encrypted `secret`): rotated, and redacted from audits.
     secret_models: tuple[str, ...]
+    # Folding (alerts/folding.py): the source's column naming the credential it shares with other
+    # sources ("" when the source is its own credential), and what a credential reaches: its
+    # relation and the noun for one (a DataFast token's websites, a key's organisations).
+    credential_link: str = ""
+    reach: tuple[str, str] = ("", "")
 
     @property
     def model(self) -> type[PolledSource]:
@@ -71,6 +79,11 @@ class Upstream:
     def words(self) -> Words:
         """`integrations_app.<package>.words`: HEALTH, ERRORS, thing() and summary() of its changes."""
         return cast("Words", import_module(f"integrations_app.{self.package}.words"))
+
+    @property
+    def source_noun(self) -> str:
+        """ "website", "key": what one of its polled sources is called."""
+        return next(noun for noun, name in self.problem_rows if name == self.source)
 
     def problem_models(self) -> list[tuple[str, type[Model]]]:
         return [(noun, apps.get_model("integrations_app", name)) for noun, name in self.problem_rows]
@@ -93,6 +106,8 @@ UPSTREAMS: tuple[Upstream, ...] = (
         problem_links=("site",),
         problem_rows=(("website", "DataFastSite"),),
         secret_models=("DataFastAccount",),
+        credential_link="account",
+        reach=("sites", "website"),
     ),
     Upstream(
         "ChargebackStop",
@@ -104,6 +119,7 @@ UPSTREAMS: tuple[Upstream, ...] = (
         problem_links=("organisation", "key"),
         problem_rows=(("key", "ChargebackStopKey"), ("organisation", "Organisation")),
         secret_models=("ChargebackStopKey",),
+        reach=("organisations", "organisation"),
     ),
 )
 BY_KIND = {upstream.kind: upstream for upstream in UPSTREAMS}

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Max, Min
 
-from integrations_app.alerts import policy
+from integrations_app.alerts import folding, policy
 from integrations_app.models import Alert, Delivery, StatusChange
 
 # A poll cycle's changes arrive over a few seconds: wait until none has come for GROUP_QUIET
@@ -23,7 +23,8 @@ MAX_CHANGES_PER_ALERT = 500
 def batch_pending(now: datetime, *, wait: bool = True) -> Alert | None:
     window = StatusChange.objects.unsent().aggregate(newest=Max("at"), oldest=Min("at"))
     if window["newest"] is None:
-        return None
+        # Nothing on its way: causes whose recoveries were held may have settled meanwhile.
+        return folding.close_settled(now)
     if wait and now - window["newest"] < GROUP_QUIET and now - window["oldest"] < GROUP_MAX_WAIT:
         return None
     with transaction.atomic():
@@ -31,6 +32,10 @@ def batch_pending(now: datetime, *, wait: bool = True) -> Alert | None:
         ids = list(StatusChange.objects.unsent().order_by("at").values_list("id", flat=True)[:MAX_CHANGES_PER_ALERT])
         claimed = StatusChange.objects.filter(id__in=ids, alert__isnull=True).update(alert=alert)
         if claimed == 0:
+            alert.delete()
+            return None
+        folding.fold(alert, now)  # one cause, one line; a change told already leaves this alert
+        if not alert.changes.exists():
             alert.delete()
             return None
         route(alert, now)

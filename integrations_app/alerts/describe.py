@@ -22,7 +22,7 @@ class Described:
 
 
 def with_relations(changes: QuerySet[StatusChange]) -> QuerySet[StatusChange]:
-    return changes.select_related(*upstreams.CHANGE_LINKS, "actor")
+    return changes.select_related(*upstreams.CHANGE_LINKS, "actor", "folded_into")
 
 
 def _capital(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -11,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from integrations_app import problems, upstreams
+from integrations_app.alerts import folding
 from integrations_app.alerts.describe import Described, describe, with_relations
 from integrations_app.models import Alert, StatusChange
 from integrations_app.models.history import Severity
@@ -92,15 +94,20 @@ def build_email(
     (names come from upstream and from people: a CR/LF in one must not break the header, a
     direction override must not reorder it)."""
     listed = list(with_relations(changes).order_by("severity", "at"))
-    items = [(change, describe(change)) for change in listed]
     now_words = current_problems(listed)
-    described = [item for _, item in items]
-    subject = fit(Alert, "subject", one_line(subject or subject_for(described)))
+    items: list[dict[str, Any]] = []
+    for change, cause in folding.lines(listed):  # the changes of one cause are one line
+        if cause is None:
+            item, reason, now = describe(change), change.reason, now_words.get(change.pk)
+        else:
+            item, reason, now = Described(cause.summary, cause.severity, cause.url), cause.reason, None
+        severity = Severity(item.severity).label
+        items.append(
+            {"described": item, "severity": severity, "reason": reason, "now": now, "at": timezone.localtime(change.at)}
+        )
+    subject = fit(Alert, "subject", one_line(subject or subject_for([each["described"] for each in items])))
     context = {
-        "items": [
-            {"change": change, "described": item, "at": timezone.localtime(change.at), "now": now_words.get(change.pk)}
-            for change, item in items
-        ],
+        "items": items,
         "site_url": settings.SITE_URL,
         "time_zone": settings.TIME_ZONE,
         "subject": subject,

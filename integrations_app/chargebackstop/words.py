@@ -26,6 +26,13 @@ HEALTH = {
     "ok": "The ChargebackStop key {name} is polled normally again",
     "pending": "The ChargebackStop key {name} is waiting for its first poll",
 }
+# The causes several changes are folded into (alerts/folding.py): a key reaches organisations.
+CAUSES = {
+    "credential": "ChargebackStop refused the API key {credential} (it reaches {sources}: {names})",
+    "credential_recovery": "ChargebackStop accepts the API key {credential} again",
+    "outage": "ChargebackStop is not answering ({sources})",
+    "outage_recovery": "ChargebackStop is answering again ({sources})",
+}
 # The short words for a poll error on a key's page (upstream.words.last_error).
 ERRORS = {
     "credential": "key rejected (401)",

@@ -20,6 +20,13 @@ HEALTH = {
     "ok": "{name} is polled normally again",
     "pending": "{name} is waiting for its first poll",
 }
+# The causes several websites' changes are folded into (alerts/folding.py).
+CAUSES = {
+    "credential": "DataFast refused the token of account “{credential}” ({sources}: {names})",
+    "credential_recovery": "DataFast accepts the token of account “{credential}” again ({sources})",
+    "outage": "DataFast is not answering ({sources})",
+    "outage_recovery": "DataFast is answering again ({sources})",
+}
 # The short words for a poll error on a website's page (upstream.words.last_error).
 ERRORS = {
     "credential": "token rejected",

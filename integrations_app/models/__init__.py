@@ -13,6 +13,7 @@ from integrations_app.models.alerts import Alert
 from integrations_app.models.audit import AuditEntry, FormSubmission
 from integrations_app.models.channels import Channel, ChannelKind, Delivery, Vendor
 from integrations_app.models.digest import DigestRecord
+from integrations_app.models.folding import Cause
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
 from integrations_app.models.projects import Membership, Project, Role
 from integrations_app.models.silences import MaintenanceWindow, Silence, UserProfile
@@ -26,6 +27,7 @@ for _upstream in UPSTREAMS:
 __all__ = [
     "Alert",
     "AuditEntry",
+    "Cause",
     "Channel",
     "ChannelKind",
     "ChargebackStopKey",

@@ -83,8 +83,9 @@ class Severity(models.TextChoices):
 class StatusChangeQuerySet(models.QuerySet["StatusChange"]):
     def unsent(self) -> StatusChangeQuerySet:
         """Changes someone is to be told of and no alert holds yet (the sender's queue; the
-        `change_unsent_idx` partial index serves it)."""
-        return self.filter(notify=True, alert__isnull=True)
+        `change_unsent_idx` partial index serves it). A change folded into a cause is told by the
+        cause's message (alerts/folding.py), never on its own."""
+        return self.filter(notify=True, alert__isnull=True, folded_into__isnull=True)
 
 
 class StatusChange(models.Model):
@@ -118,6 +119,10 @@ class StatusChange(models.Model):
         "integrations_app.MaintenanceWindow", null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
     )
     silenced_reason = models.CharField(max_length=200, blank=True)
+    # The cause it was told as part of (one message for a rejected token, a vendor outage…).
+    folded_into = models.ForeignKey(
+        "integrations_app.Cause", null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
 
     objects = StatusChangeQuerySet.as_manager()
 
