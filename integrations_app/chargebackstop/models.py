@@ -64,6 +64,10 @@ class ChargebackStopKey(HasSecret, PolledSource):
     def get_absolute_url(self) -> str:
         return reverse("key-detail", args=[self.pk])
 
+    def forget_partner_access(self) -> None:
+        """Its secret or level changed: whether it may list organisations is to be learnt again."""
+        self.partner_access, self.discovery_message, self.discovered_at = PartnerAccess.UNKNOWN, "", None
+
     def problem_facts(self) -> Facts:
         lost = self.pk is not None and lost_integrations().filter(seen_by=self).exists()
         return replace(super().problem_facts(), integration_lost=lost)
