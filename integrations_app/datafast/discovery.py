@@ -126,6 +126,30 @@ def summarise(account: DataFastAccount, watched_ids: set[str] | None = None) -> 
     return Outcome(account.discovery, account.discovery_message, websites, new, unlisted)
 
 
+@dataclass(frozen=True)
+class Row:
+    """One listed website on the account's page: watched (its site), new, or set aside."""
+
+    website: Website
+    site: DataFastSite | None
+    set_aside: bool
+
+    @property
+    def offered(self) -> bool:
+        return self.site is None
+
+
+def rows(account: DataFastAccount) -> list[Row]:
+    """The last listing of the account, each website with what the dashboard does with it (one query)."""
+    websites = listed(account)
+    sites = {
+        site.website_id: site
+        for site in DataFastSite.objects.filter(website_id__in=[w.id for w in websites]).select_related("account")
+    }
+    ignored = set(account.ignored_website_ids)
+    return [Row(website, sites.get(website.id), website.id in ignored) for website in websites]
+
+
 def watch(account: DataFastAccount, website_ids: list[str], *, now: datetime | None = None) -> list[DataFastSite]:
     """Watch these listed websites (those not watched yet): a site each, due for its first poll
     now. The listed ones not chosen are set aside (no longer flagged as new)."""
