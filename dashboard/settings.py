@@ -137,6 +137,15 @@ UPSTREAM_RETRIES = 2
 UPSTREAM_RETRY_AFTER_MAX = 10
 UPSTREAM_MAX_BODY_BYTES = 5_000_000
 CHARGEBACKSTOP_PAGE_SIZE = 100
+# Discovery (datafast/discovery.py, chargebackstop/discovery.py): the most websites one token's
+# listing is read for, and whether new or unlisted websites are alerts (off: notices on the pages;
+# an account can also ask for alerts on its own).
+DATAFAST_MAX_WEBSITES = 5_000
+DISCOVERY_ALERTS = env.boolean("DISCOVERY_ALERTS", default=False)
+# ChargebackStop documents 100 requests a minute per endpoint per organisation or partner group:
+# each key keeps each endpoint under this, spread over the minute (upstream/budget.py, in Redis).
+CHARGEBACKSTOP_REQUESTS_PER_MINUTE = env.positive_int("CHARGEBACKSTOP_REQUESTS_PER_MINUTE", default=60)
+CHARGEBACKSTOP_REQUEST_BURST = 5  # requests a key may send at once before the spacing applies
 CHARGEBACKSTOP_MAX_PAGES = 200
 
 # Read-only token for /api/status.json (empty: only logged-in users may read it).

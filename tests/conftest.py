@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 from pytest_django import Settings
 
+from integrations_app.upstream import budget
 from sandbox.server import SandboxServer
 from tests import factories
 from tests.chat_sink import ChatSink
@@ -47,8 +48,10 @@ def stranger_client() -> Client:
 
 @pytest.fixture(autouse=True)
 def _fresh_local_cache() -> None:
-    """The per-process cache (throttle counts, the watcher's banner) starts empty in every test."""
+    """The per-process cache (throttle counts, the watcher's banner) starts empty in every test,
+    and so do the request budgets (a 429 of one test must not hold back the next)."""
     cache.clear()
+    budget.forget_all()
 
 
 @pytest.fixture(scope="session")

@@ -230,6 +230,8 @@ class ChargebackStopKeyForm(NamedForm[ChargebackStopKey], SecretForm[ChargebackS
     def save(self, commit: bool = True) -> ChargebackStopKey:
         if not commit:
             raise ValueError("the hand-entered organisations need the key saved first")
+        if self.secret_changed or "level" in self.changed_data:
+            self.instance.forget_partner_access()  # the partner endpoints may answer it otherwise now
         key = super().save()
         self._save_manual_organisations(key, self.cleaned_data["manual_organisation_ids"])
         return key

@@ -29,6 +29,15 @@ class IntegrationStatus(models.TextChoices):
     GONE = "GONE", "Gone"
 
 
+class PartnerAccess(models.TextChoices):
+    """What the partner-level endpoints (organisations, merchants) answered this key."""
+
+    UNKNOWN = "", "Not asked yet"
+    OK = "ok", "Lists organisations and merchants"
+    REFUSED = "refused", "Refused (an organisation-level key)"
+    FORBIDDEN = "forbidden", "Lacks organisations:read or merchants:read"
+
+
 class ChargebackStopKey(HasSecret, PolledSource):
     """A ChargebackStop API key; organisation level sees one organisation, partner level many."""
 
@@ -36,6 +45,13 @@ class ChargebackStopKey(HasSecret, PolledSource):
     level = models.CharField(max_length=12, choices=KeyLevel.choices)
     secret = EncryptedSecretField("API key")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Learnt once (chargebackstop/discovery.py): a refused key is not asked again until its secret
+    # or level changes, and a refusal is never an alert.
+    partner_access = models.CharField(
+        max_length=10, choices=PartnerAccess.choices, blank=True, default="", editable=False
+    )
+    discovery_message = models.CharField(max_length=300, blank=True, editable=False)
+    discovered_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -47,6 +63,10 @@ class ChargebackStopKey(HasSecret, PolledSource):
 
     def get_absolute_url(self) -> str:
         return reverse("key-detail", args=[self.pk])
+
+    def forget_partner_access(self) -> None:
+        """Its secret or level changed: whether it may list organisations is to be learnt again."""
+        self.partner_access, self.discovery_message, self.discovered_at = PartnerAccess.UNKNOWN, "", None
 
     def problem_facts(self) -> Facts:
         lost = self.pk is not None and lost_integrations().filter(seen_by=self).exists()
@@ -86,11 +106,16 @@ class Organisation(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("organisation-detail", args=[self.pk])
 
+    @property
+    def is_test(self) -> bool:
+        return self.mode == "TEST"
+
 
 class KeyOrganisation(models.Model):
     class Source(models.TextChoices):
         LEARNT = "learnt", "Learnt from polling"
         MANUAL = "manual", "Entered by hand"
+        LISTED = "listed", "Listed by GET /v1/organisations"
 
     key = models.ForeignKey(ChargebackStopKey, on_delete=models.CASCADE)
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
@@ -107,6 +132,23 @@ class KeyOrganisation(models.Model):
 @receiver([post_save, post_delete], sender=KeyOrganisation)
 def _link_changed(sender: type[KeyOrganisation], instance: KeyOrganisation, **kwargs: Any) -> None:
     refresh_organisation_problems([instance.organisation_id])
+
+
+class Merchant(models.Model):
+    """A merchant as GET /v1/merchants lists it (partner keys only): names for the pickers and pages."""
+
+    merchant_id = models.CharField("merchant ID", max_length=100, unique=True)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="merchants")
+    name = models.CharField(max_length=255, blank=True)
+    type = models.CharField(max_length=40, blank=True)
+    external_id = models.CharField("external ID", max_length=255, blank=True)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "merchant_id"]
+
+    def __str__(self) -> str:
+        return self.name or self.merchant_id
 
 
 class Integration(models.Model):

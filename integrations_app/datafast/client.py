@@ -1,4 +1,5 @@
-"""DataFast client: `GET /api/v1/admin/websites/{websiteId}/integrations` with a `dft_` token."""
+"""DataFast client with a `dft_` token: `GET /api/v1/admin/websites/{websiteId}/integrations` (polling)
+and `GET /api/v1/admin/websites` (discovery: the websites the token may read)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ PROVIDERS: dict[str, str] = {
 # A website ID: the one ObjectId pattern (the model's validator and the form use it; match it whole).
 OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 CURRENCY = re.compile(r"[A-Za-z]{3}")  # matched whole: "USD\n" is not a currency
+ROLES = ("owner", "member", "viewer")
+# The longest value of each listed field the dashboard keeps (the columns of models.DataFastSite).
+WEBSITE_LENGTHS = {"domain": 253, "name": 100, "trackingId": 64, "timezone": 64}
+PROBLEMS_NAMED = 5
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,48 @@ class WebsiteIntegrations:
             "paddle_key_expires_at": self.paddle_key_expires_at.isoformat() if self.paddle_key_expires_at else None,
             "currency": self.currency,
         }
+
+
+@dataclass(frozen=True)
+class Website:
+    """One website of `GET /api/v1/admin/websites`, checked."""
+
+    id: str
+    domain: str
+    name: str | None
+    tracking_id: str
+    timezone: str
+    currency: str
+    role: str
+
+    @property
+    def display_name(self) -> str:
+        """Its DataFast name, or its domain when DataFast has none (the docs allow a null name)."""
+        return self.name or self.domain
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "domain": self.domain,
+            "name": self.name,
+            "tracking_id": self.tracking_id,
+            "timezone": self.timezone,
+            "currency": self.currency,
+            "role": self.role,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Website:
+        text = {name: str(data.get(name) or "") for name in ("id", "domain", "tracking_id", "timezone", "currency")}
+        return cls(name=data.get("name") or None, role=str(data.get("role") or ""), **text)
+
+
+@dataclass(frozen=True)
+class WebsiteListing:
+    """The websites a token lists; `problems` name the entries that could not be read (skipped)."""
+
+    websites: tuple[Website, ...]
+    problems: tuple[str, ...] = ()
 
 
 def parse_error(payload: Any) -> http.ErrorDetail:
@@ -110,6 +157,62 @@ def _currency(value: Any) -> str:
     return value.upper()
 
 
+def parse_websites(payload: Any) -> WebsiteListing:
+    """The envelope must be right (or the whole answer is a schema error); a bad entry only spoils
+    itself: it is named in `problems` and left out. At most DATAFAST_MAX_WEBSITES are read."""
+    if not isinstance(payload, dict) or payload.get("status") != "success":
+        raise SchemaError("DataFast websites answer has no status 'success'")
+    data = payload.get("data")
+    if not isinstance(data, list):
+        raise SchemaError("DataFast websites answer has no 'data' array")
+    cap = settings.DATAFAST_MAX_WEBSITES
+    websites: dict[str, Website] = {}
+    bad: list[str] = []
+    for position, entry in enumerate(data[:cap], start=1):
+        try:
+            website = _website(entry)
+        except SchemaError as error:
+            bad.append(f"entry {position}: {error.message}")
+            continue
+        websites.setdefault(website.id, website)
+    if len(data) > cap:
+        bad.append(f"{len(data) - cap:,} websites past the first {cap:,} were not read")
+    more = f" and {len(bad) - PROBLEMS_NAMED:,} more" if len(bad) > PROBLEMS_NAMED else ""
+    problems = (f"{len(bad):,} skipped: " + "; ".join(bad[:PROBLEMS_NAMED]) + more,) if bad else ()
+    return WebsiteListing(tuple(websites.values()), problems)
+
+
+def _website(entry: Any) -> Website:
+    if not isinstance(entry, dict):
+        raise SchemaError("not an object")
+    website_id = entry.get("_id")
+    if not isinstance(website_id, str) or not OBJECT_ID.fullmatch(website_id):
+        raise SchemaError("'_id' is not a 24-hex ObjectId")
+    texts: dict[str, str] = {}
+    for name, limit in WEBSITE_LENGTHS.items():
+        value = entry.get(name)
+        if value is None and name in ("name", "trackingId"):
+            continue
+        if not isinstance(value, str) or (name == "domain" and not value):
+            raise SchemaError(f"website {website_id}: '{name}' is not a string")
+        if not value.isprintable():
+            raise SchemaError(f"website {website_id}: '{name}' holds unprintable characters")
+        texts[name] = value.strip()[:limit]  # a longer name is cut, not refused
+    role = entry.get("role")
+    if role not in ROLES:
+        raise SchemaError(f"website {website_id}: 'role' is not owner, member or viewer")
+    currency = entry.get("currency")
+    return Website(
+        id=website_id.lower(),
+        domain=texts["domain"],
+        name=texts.get("name") or None,
+        tracking_id=texts.get("trackingId", ""),
+        timezone=texts.get("timezone", ""),
+        currency=currency.upper() if isinstance(currency, str) and CURRENCY.fullmatch(currency) else "",
+        role=role,
+    )
+
+
 class DataFastClient:
     def __init__(self, token: Secret, base_url: str | None = None, *, deadline: float | None = None) -> None:
         self.token = token
@@ -124,3 +227,11 @@ class DataFastClient:
         status, payload = http.request("GET", url, token=self.token, parse_error=parse_error, deadline=self.deadline)
         with answered_with(status):
             return parse_integrations(payload)
+
+    def list_websites(self) -> WebsiteListing:
+        """`GET /api/v1/admin/websites` (`websites:read`). A token without that permission answers
+        403: a CredentialError with status 403, which discovery reads as a fact, not a failure."""
+        url = f"{self.base_url}/api/v1/admin/websites"
+        status, payload = http.request("GET", url, token=self.token, parse_error=parse_error, deadline=self.deadline)
+        with answered_with(status):
+            return parse_websites(payload)

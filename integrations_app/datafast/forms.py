@@ -7,25 +7,60 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 
+from integrations_app.datafast import discovery
 from integrations_app.datafast.client import OBJECT_ID
 from integrations_app.datafast.models import DataFastAccount, DataFastSite, dft_token_validator
 from integrations_app.forms import NamedForm, SecretForm, header_safe, interval_field, name_messages
 
 
 class DataFastAccountForm(NamedForm[DataFastAccount], SecretForm[DataFastAccount]):
+    """An account and, once its token has listed its websites (discovery), which of them to watch:
+    the listed websites nobody watches yet are checkboxes, ticked unless the operator set them aside."""
+
     noun = "DataFast account"
     credential_label = "Token"
-    credential_help = "A DataFast API token (dft_…, scope settings:read). Stored encrypted; never shown again."
+    credential_help = (
+        "A DataFast API token (dft_…) with settings:read, and websites:read to list its websites by name. "
+        "Stored encrypted; never shown again."
+    )
     credential_validators = [dft_token_validator, header_safe]
+
+    website_ids = forms.MultipleChoiceField(
+        label="Websites to watch",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "The website %(value)s is no longer offered; discover again."},
+    )
 
     class Meta:
         model = DataFastAccount
-        fields = ["name"]
+        fields = ["name", "alert_on_discovery"]
         error_messages = {"name": name_messages("DataFast account")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows = discovery.rows(self.instance) if self.instance.pk else []
+        offered = [row for row in self.rows if row.offered]
+        field = cast(forms.MultipleChoiceField, self.fields["website_ids"])
+        field.choices = [(row.website.id, row.website.display_name) for row in offered]
+        self.initial.setdefault("website_ids", [row.website.id for row in offered if not row.set_aside])
+        self.watched: list[DataFastSite] = []
+
+    @property
+    def chosen(self) -> set[str]:
+        """The ticked websites, as submitted or by default (the template ticks these)."""
+        value = self["website_ids"].value() or []
+        return set(value)
+
+    def save(self, commit: bool = True) -> DataFastAccount:
+        account = super().save(commit)
+        if commit and any(row.offered for row in self.rows):
+            self.watched = discovery.watch(account, self.cleaned_data.get("website_ids") or [])
+        return account
 
     @staticmethod
     def audit_values(account: DataFastAccount) -> dict[str, Any]:
-        return {"name": account.name, "secret": account.secret_hint}
+        return {"name": account.name, "secret": account.secret_hint, "alert_on_discovery": account.alert_on_discovery}
 
 
 class DataFastSiteForm(NamedForm[DataFastSite]):

@@ -18,12 +18,35 @@ object_id_validator = RegexValidator(OBJECT_ID.pattern, "A website ID is 24 hexa
 dft_token_validator = RegexValidator(r"^dft_\S+$", "A DataFast token starts with dft_ and has no spaces.")
 
 
+class Discovery(models.TextChoices):
+    """What the last discovery (GET /api/v1/admin/websites) of an account's token gave."""
+
+    NEVER = "", "Not run yet"
+    OK = "ok", "Websites listed"
+    NO_PERMISSION = "no_permission", "The token lacks websites:read"
+    REFUSED = "refused", "The token was refused"
+    FAILED = "failed", "DataFast did not answer properly"
+
+
 class DataFastAccount(HasSecret):
     """A DataFast account token (`dft_…`, scope `settings:read`); one token serves many websites."""
 
     name = models.CharField(max_length=100, unique=True)
     secret = EncryptedSecretField("token")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Discovery: never a poll, never a poll failure (datafast/discovery.py).
+    discovery = models.CharField(max_length=16, choices=Discovery.choices, blank=True, default="", editable=False)
+    discovery_message = models.CharField(max_length=300, blank=True, editable=False)
+    discovered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The websites the last successful discovery listed: [{"id", "domain", "name", "timezone", ...}].
+    listed_websites = models.JSONField(default=list, blank=True, editable=False)
+    # Listed websites the operator chose not to watch: no longer flagged as new.
+    ignored_website_ids = models.JSONField(default=list, blank=True, editable=False)
+    alert_on_discovery = models.BooleanField(
+        "Alert on new or unlisted websites",
+        default=False,
+        help_text="Off: new websites and websites no longer listed are notices on the pages only.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -54,6 +77,8 @@ class DataFastSite(PolledSource):
     tracking_id = models.CharField("tracking ID", max_length=64, blank=True)
     # The operator named it: discovery no longer overwrites `name`.
     name_is_custom = models.BooleanField(default=False)
+    # The account's token no longer lists it (since then); shown, never deleted.
+    unlisted_since = models.DateTimeField(null=True, blank=True, editable=False)
     paddle_key_expires_at = models.DateTimeField(null=True, blank=True)
     # none / ok / expiring / expired; alerts fire on the way into expiring and expired.
     paddle_expiry_state = models.CharField(max_length=10, default="none", editable=False)

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from integrations_app.chargebackstop.models import ChargebackStopKey, Integration, KeyOrganisation, Organisation
+from integrations_app.chargebackstop.models import (
+    ChargebackStopKey,
+    Integration,
+    KeyOrganisation,
+    Merchant,
+    Organisation,
+)
 from integrations_app.datafast.models import DataFastAccount, DataFastSite, ProviderState
 from integrations_app.models.alerts import Alert
 from integrations_app.models.audit import AuditEntry, FormSubmission
@@ -41,6 +47,7 @@ __all__ = [
     "KeyOrganisation",
     "MaintenanceWindow",
     "Membership",
+    "Merchant",
     "Organisation",
     "PollAttempt",
     "Project",

@@ -10,6 +10,10 @@ Retries are done here, not by urllib3: GET only (a retried POST could create twi
 errors, one read timeout, 429 and 5xx. The error body of a 429 or 5xx is read only up to a few KB and
 a few seconds, then the connection is closed, so a body that streams for ever cannot hold a retry.
 `Retry-After` is honoured up to a cap, and never past the deadline.
+
+A request may carry a `Budget` (upstream/budget.py): every attempt, retries included, then waits
+for its slot in the credential's per-endpoint budget, shared by every process; a 429 moves that
+budget's next slot back by its Retry-After, so the wait is the budget's, for every process at once.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from integrations_app.upstream import budget as budgets
 from integrations_app.upstream.errors import (
     CredentialError,
     InvalidRequestError,
@@ -286,6 +291,7 @@ def request(
     body: dict[str, Any] | None = None,
     session: requests.Session | None = None,
     deadline: float | None = None,
+    budget: budgets.Budget | None = None,
 ) -> tuple[int, Any]:
     """Send one request and return the status and decoded JSON body of a 2xx answer, or raise a
     typed error. It ends by `UPSTREAM_REQUEST_DEADLINE` from now, or by `deadline` (a
@@ -299,6 +305,7 @@ def request(
         body=body,
         session=session,
         deadline=deadline,
+        budget=budget,
     )[:2]
 
 
@@ -312,6 +319,7 @@ def request_sized(
     body: dict[str, Any] | None = None,
     session: requests.Session | None = None,
     deadline: float | None = None,
+    budget: budgets.Budget | None = None,
 ) -> tuple[int, Any, int]:
     """`request`, also returning the size in bytes of the answer's body (a listing's budget)."""
     if not HEADER_SAFE.fullmatch(token.reveal()):
@@ -325,6 +333,8 @@ def request_sized(
     read_timeouts = 0
     for attempt in itertools.count():
         try:
+            if budget is not None:
+                _spend(token, budget, limit)
             status, raw, retry_after = send(limit)
         except _Retryable as failure:
             read_timeouts += failure.error.reason == "timeout"
@@ -334,11 +344,14 @@ def request_sized(
             _log_retry(method, url, failure.error.message)
             _pause(wait)
             continue
+        if status == 429 and budget is not None:
+            budgets.defer(token, budget, retry_after if retry_after is not None else budget.interval)
         if status in RETRY_STATUSES and attempt < retries:
             wait = retry_after if retry_after is not None else (BACKOFF * 2 ** (attempt - 1) if attempt else 0.0)
             if _retry_fits(limit, wait):
                 _log_retry(method, url, f"HTTP {status}")
-                _pause(wait)
+                if not (status == 429 and budget is not None):  # else the budget holds the retry back
+                    _pause(wait)
                 continue
         break
     try:
@@ -348,6 +361,21 @@ def request_sized(
         error.message = error.message.replace(token.reveal(), token.masked)
         error.args = (error.message,)
         raise
+
+
+def _spend(token: Secret, budget: budgets.Budget, limit: float) -> None:
+    """Wait for this attempt's slot in the credential's budget; fail as rate limited (transient),
+    sending nothing, when the slot is past the deadline."""
+    try:
+        wait = budgets.reserve(token, budget, longest=limit - time.monotonic() - 0.1)
+    except budgets.BudgetSpent:
+        raise TransientError(
+            f"held back: this key's budget of {budget.per_minute} requests a minute to {budget.endpoint} "
+            "has no free slot before the deadline",
+            reason="rate_limited",
+            code=budgets.HELD_BACK,
+        ) from None
+    _pause(wait)
 
 
 class _Retryable(Exception):

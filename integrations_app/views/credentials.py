@@ -23,8 +23,10 @@ from django.views.decorators.http import require_POST, require_safe
 from integrations_app import audit
 from integrations_app.chargebackstop.check import check_chargebackstop
 from integrations_app.chargebackstop.forms import ChargebackStopKeyForm
+from integrations_app.datafast import discovery as datafast_discovery
 from integrations_app.datafast.check import check_datafast, check_datafast_account
 from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm
+from integrations_app.datafast.models import Discovery
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.models.secret_field import UNREADABLE, SecretUnreadable
 from integrations_app.scoping import manages
@@ -91,19 +93,37 @@ def _form_page(
     title = f"Add a {kind.noun}" if creating else f"Edit the {kind.noun} “{obj.name}”"
     form = kind.form(request.POST if request.method == "POST" else None, instance=obj, initial=initial)
     if form.is_valid():
+        secret_changed = getattr(form, "secret_changed", False)
         try:
             with transaction.atomic():
                 saved = form.save()
-                _audit_save(request, kind, saved, before, secret_changed=getattr(form, "secret_changed", False))
+                _audit_save(request, kind, saved, before, secret_changed=secret_changed)
+                for site in getattr(form, "watched", []):
+                    audit.record(
+                        request.user, "credentials.site.create", SITE.target(site), after=SITE.form.audit_values(site)
+                    )
         except IntegrityError:
             form = _check_again(request, kind, instance, initial)
         else:
-            messages.success(request, f"Saved the {kind.noun} “{saved.name}”.")
+            messages.success(request, f"Saved the {kind.noun} “{saved.name}”." + _watched_words(form))
+            # A new token: which websites it reads, by name, so that none has to be typed.
+            if (
+                isinstance(saved, DataFastAccount)
+                and (creating or secret_changed)
+                and _discover_after_save(request, saved)
+            ):
+                return redirect("account-edit", saved.pk)
             _check_after_save(request, kind, saved)
             return redirect(kind.done_url(saved))
     context = {
         "form": form,
         "kind": kind,
+        "account": obj if kind is ACCOUNT and not creating else None,
+        "unlisted": (
+            DataFastSite.objects.filter(account=obj, unlisted_since__isnull=False).order_by("name")
+            if kind is ACCOUNT and not creating
+            else []
+        ),
         "title": title,
         "editing": not creating,
         "back_url": reverse("credentials") if creating else kind.done_url(obj),
@@ -111,6 +131,32 @@ def _form_page(
         "no_accounts": kind is SITE and not DataFastAccount.objects.exists(),
     }
     return render(request, "integrations_app/credentials/form.html", context)
+
+
+def _watched_words(form: Any) -> str:
+    watched = getattr(form, "watched", [])
+    if not watched:
+        return ""
+    names = ", ".join(f"“{site.name}”" for site in watched[:5]) + (
+        f" and {len(watched) - 5} more" if len(watched) > 5 else ""
+    )
+    plural = "s" if len(watched) != 1 else ""
+    return f" Now watching {len(watched)} more website{plural}: {names}; the first poll is due now."
+
+
+def _discover_after_save(request: HttpRequest, account: DataFastAccount) -> bool:
+    """Discover the websites of a token just saved; True when some are offered to watch."""
+    outcome = datafast_discovery.discover(account, quick=True)
+    if outcome.ok:
+        if outcome.new:
+            messages.info(request, f"{outcome.message} Tick the websites to watch below, then save.")
+            return True
+        messages.info(request, outcome.message)
+    elif outcome.state == Discovery.NO_PERMISSION:
+        messages.warning(request, outcome.message)
+    else:
+        messages.warning(request, f"Could not list the token's websites: {outcome.message}")
+    return False
 
 
 def _check_after_save(request: HttpRequest, kind: Kind, saved: Any) -> None:
@@ -128,6 +174,8 @@ def _check_after_save(request: HttpRequest, kind: Kind, saved: Any) -> None:
     reread = type(saved).objects.only("secret")
     if kind is ACCOUNT:
         website_ids = list(saved.sites.order_by("name").values_list("website_id", flat=True))
+        if not website_ids:
+            return  # nothing to poll yet; discovery has said what the token lists
         check: Callable[[Secret], CheckResult] = lambda token: check_datafast_account(token, website_ids)  # noqa: E731
     else:
         check = lambda api_key: check_chargebackstop(api_key, level=saved.level)  # noqa: E731
@@ -312,6 +360,25 @@ def account_test(request: HttpRequest, pk: int) -> HttpResponse:
         lambda token: check_datafast_account(token, website_ids),
     )
     return redirect("credentials")
+
+
+@staff_required
+@require_POST
+def account_discover(request: HttpRequest, pk: int) -> HttpResponse:
+    """Discover again now: the same as the daily discovery, for one account."""
+    account = get_object_or_404(DataFastAccount.objects, pk=pk)
+    outcome = datafast_discovery.discover(account, quick=True)
+    audit.record(
+        request.user, "discovery.websites", ACCOUNT.target(account), after={"state": outcome.state}, ok=outcome.ok
+    )
+    if outcome.ok:
+        new = len(outcome.new)
+        messages.success(
+            request, outcome.message + (f" {new} not watched yet." if new else " All are watched or set aside.")
+        )
+    else:
+        (messages.warning if outcome.state == Discovery.NO_PERMISSION else messages.error)(request, outcome.message)
+    return redirect("account-edit", account.pk)
 
 
 @staff_required

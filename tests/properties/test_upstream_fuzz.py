@@ -24,6 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from integrations_app.chargebackstop.client import (
+    INTEGRATIONS,
     STATUSES,
     ChargebackStopClient,
     Integration,
@@ -270,18 +271,18 @@ def test_parse_integration_returns_a_usable_integration_or_a_schema_error(item):
 @examples(200)
 @given(page=answers_like(LISTING))
 def test_the_listing_parser_returns_usable_pages_or_a_schema_error(page):
-    result = outcome_of(_parse_page, page)
+    result = outcome_of(lambda answer: _parse_page(answer, INTEGRATIONS), page)
     if result is not None:
         assert type(result.count) is int and result.count >= 0
-        for item in result.integrations:
+        for item in result.items:
             assert_usable_integration(item)
         assert all(isinstance(named, str) and named.isprintable() for named in result.bad)
 
 
 def test_the_documented_examples_parse() -> None:
     assert_usable_website(parse_integrations(DATAFAST_ANSWER))
-    page = _parse_page(LISTING)
-    assert page.count == 2 and [item.id for item in page.integrations] == ["int_abc123", "int_def789"]
+    page = _parse_page(LISTING, INTEGRATIONS)
+    assert page.count == 2 and [item.id for item in page.items] == ["int_abc123", "int_def789"]
     assert page.bad == []
 
 
@@ -473,7 +474,7 @@ def test_a_datafast_poll_that_meets_a_schema_error_records_it_and_changes_nothin
 @examples(30)
 @given(document=answers_like(LISTING))
 def test_a_chargebackstop_poll_that_meets_a_schema_error_records_it_and_changes_nothing(sandbox, polled_key, document):
-    schema_error = outcome_of(_parse_page, wire(document)) is None
+    schema_error = outcome_of(lambda answer: _parse_page(answer, INTEGRATIONS), wire(document)) is None
     with rolled_back():
         before = key_state(polled_key)
         sandbox.state.faults.add(

@@ -165,7 +165,7 @@ def test_an_account_is_created_with_its_token_encrypted_and_audited_as_a_hint(st
         (stored,) = cursor.fetchone()
     assert NEW_TOKEN not in stored and stored.startswith("gAAAA")
     entry = AuditEntry.objects.get(action="credentials.account.create")
-    assert entry.after == {"name": "Brand", "secret": mask(NEW_TOKEN)}
+    assert entry.after == {"name": "Brand", "secret": mask(NEW_TOKEN), "alert_on_discovery": False}
     assert entry.target == "account Brand"
 
 
@@ -208,6 +208,7 @@ def test_deleting_an_account_asks_first_and_deletes_its_websites(staff_client):
     assert entry.before == {
         "name": "Acme Holdings",
         "secret": account.secret_hint,
+        "alert_on_discovery": False,
         "websites": ["Acme Store", "Bluebird Books"],
     }
 

@@ -1,0 +1,195 @@
+"""Discovering a DataFast token's websites (`GET /api/v1/admin/websites`).
+
+Discovery is never a poll: its outcome is remembered on the account (`discovery`, in plain words
+in `discovery_message`) and never touches a website's health. A token without `websites:read`
+answers 403: the pages then say so and fall back to typing website IDs.
+
+What it does with a listing:
+- watched websites of the account take their name (unless the operator renamed them:
+  `name_is_custom`), domain, timezone, role and tracking ID from it;
+- websites it no longer lists get `unlisted_since` (shown, never deleted);
+- listed websites nobody watches and the operator did not set aside are "new" (a notice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from integrations_app.datafast.client import DataFastClient, Website
+from integrations_app.datafast.models import DataFastAccount, DataFastSite, Discovery
+from integrations_app.models.secret_field import SecretUnreadable
+from integrations_app.upstream.check import deadline, explain
+from integrations_app.upstream.errors import CredentialError, UpstreamError
+
+NO_PERMISSION = (
+    "This token may not list its websites: it lacks DataFast's websites:read permission. "
+    "Add websites by typing their IDs, or give the token websites:read in DataFast."
+)
+SITE_FIELDS = ["name", "domain", "timezone", "role", "tracking_id", "unlisted_since"]
+
+
+@dataclass
+class Outcome:
+    """What one discovery found, for pages and the command."""
+
+    state: str
+    message: str
+    websites: list[Website] = field(default_factory=list)
+    new: list[Website] = field(default_factory=list)
+    unlisted: list[DataFastSite] = field(default_factory=list)
+    updated: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.state == Discovery.OK
+
+
+def discover(account: DataFastAccount, *, now: datetime | None = None, quick: bool = False) -> Outcome:
+    """Ask DataFast which websites the account's token reads, and apply the answer. `quick`: a
+    web request or a command is waiting (the short "test connection" deadline). Never raises for
+    anything the upstream does."""
+    now = now or timezone.now()
+    try:
+        client = DataFastClient(account.secret, deadline=deadline() if quick else None)
+        listing = client.list_websites()
+    except CredentialError as error:
+        if error.status == 403:
+            return _remember(account, Discovery.NO_PERMISSION, NO_PERMISSION, now)
+        return _remember(account, Discovery.REFUSED, explain(error, what="DataFast"), now)
+    except (UpstreamError, SecretUnreadable) as error:
+        return _remember(account, Discovery.FAILED, explain(error, what="DataFast"), now)
+    websites = list(listing.websites)
+    count = f"{len(websites)} website{'s' if len(websites) != 1 else ''}"
+    message = f"The token lists {count}." + (f" {' '.join(listing.problems)}." if listing.problems else "")
+    with transaction.atomic():
+        updated = apply(account, websites, now=now)
+        account.listed_websites = [website.as_dict() for website in websites]
+        _remember(account, Discovery.OK, message, now)
+    outcome = summarise(account)
+    outcome.updated = updated
+    return outcome
+
+
+def _remember(account: DataFastAccount, state: str, message: str, now: datetime) -> Outcome:
+    account.discovery, account.discovery_message, account.discovered_at = state, message[:300], now
+    fields = ["discovery", "discovery_message", "discovered_at"]
+    account.save(update_fields=[*fields, "listed_websites"] if state == Discovery.OK else fields)
+    return Outcome(state, account.discovery_message)
+
+
+def apply(account: DataFastAccount, websites: list[Website], *, now: datetime) -> int:
+    """Bring the account's watched websites in line with a listing; returns how many changed."""
+    listed = {website.id: website for website in websites}
+    changed: list[DataFastSite] = []
+    for site in DataFastSite.objects.filter(account=account).order_by("pk"):
+        before = [getattr(site, name) for name in SITE_FIELDS]
+        website = listed.get(site.website_id)
+        if website is None:
+            site.unlisted_since = site.unlisted_since or now
+        else:
+            copy_facts(site, website)
+            site.unlisted_since = None
+        if [getattr(site, name) for name in SITE_FIELDS] != before:
+            changed.append(site)
+    # bulk_update: these are facts for the pages, not a poll (problem states do not depend on them).
+    DataFastSite.objects.bulk_update(changed, SITE_FIELDS)
+    return len(changed)
+
+
+def copy_facts(site: DataFastSite, website: Website) -> None:
+    if not site.name_is_custom:
+        site.name = website.display_name[:100]
+    site.domain, site.timezone = website.domain, website.timezone
+    site.role, site.tracking_id = website.role, website.tracking_id
+
+
+def listed(account: DataFastAccount) -> list[Website]:
+    return [Website.from_dict(entry) for entry in account.listed_websites if isinstance(entry, dict)]
+
+
+def summarise(account: DataFastAccount, watched_ids: set[str] | None = None) -> Outcome:
+    """The last discovery of the account as it stands now (no request): new websites are listed ones
+    nobody watches and the operator did not set aside."""
+    websites = listed(account)
+    if watched_ids is None:
+        watched_ids = set(
+            DataFastSite.objects.filter(website_id__in=[w.id for w in websites]).values_list("website_id", flat=True)
+        )
+    ignored = set(account.ignored_website_ids)
+    new = [website for website in websites if website.id not in watched_ids and website.id not in ignored]
+    unlisted = list(DataFastSite.objects.filter(account=account, unlisted_since__isnull=False).order_by("name"))
+    return Outcome(account.discovery, account.discovery_message, websites, new, unlisted)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One listed website on the account's page: watched (its site), new, or set aside."""
+
+    website: Website
+    site: DataFastSite | None
+    set_aside: bool
+
+    @property
+    def offered(self) -> bool:
+        return self.site is None
+
+
+def rows(account: DataFastAccount) -> list[Row]:
+    """The last listing of the account, each website with what the dashboard does with it (one query)."""
+    websites = listed(account)
+    sites = {
+        site.website_id: site
+        for site in DataFastSite.objects.filter(website_id__in=[w.id for w in websites]).select_related("account")
+    }
+    ignored = set(account.ignored_website_ids)
+    return [Row(website, sites.get(website.id), website.id in ignored) for website in websites]
+
+
+def watch(account: DataFastAccount, website_ids: list[str], *, now: datetime | None = None) -> list[DataFastSite]:
+    """Watch these listed websites (those not watched yet): a site each, due for its first poll
+    now. The listed ones not chosen are set aside (no longer flagged as new)."""
+    now = now or timezone.now()
+    websites = {website.id: website for website in listed(account)}
+    chosen = [websites[website_id] for website_id in dict.fromkeys(website_ids) if website_id in websites]
+    with transaction.atomic():
+        taken = set(DataFastSite.objects.filter(website_id__in=websites).values_list("website_id", flat=True))
+        created = []
+        for website in chosen:
+            if website.id in taken:
+                continue
+            site = DataFastSite(account=account, website_id=website.id, next_poll_at=now)
+            copy_facts(site, website)
+            site.save()
+            created.append(site)
+        chosen_ids = {website.id for website in chosen}
+        set_aside = sorted(set(account.ignored_website_ids) | (set(websites) - chosen_ids - taken))
+        account.ignored_website_ids = [website_id for website_id in set_aside if website_id not in chosen_ids]
+        account.save(update_fields=["ignored_website_ids"])
+    return created
+
+
+def with_notices(accounts: QuerySet[DataFastAccount]) -> list[tuple[DataFastAccount, int, int]]:
+    """(account, new websites, websites no longer listed) for every account with something to say:
+    three queries whatever the number of accounts and websites."""
+    rows = list(accounts.defer("secret").order_by("name"))
+    every_listed = {entry.get("id") for row in rows for entry in row.listed_websites if isinstance(entry, dict)}
+    watched = set(DataFastSite.objects.filter(website_id__in=every_listed).values_list("website_id", flat=True))
+    unlisted: dict[int, int] = {}
+    for account_id in DataFastSite.objects.filter(unlisted_since__isnull=False).values_list("account_id", flat=True):
+        unlisted[account_id] = unlisted.get(account_id, 0) + 1
+    notices = []
+    for account in rows:
+        ignored = set(account.ignored_website_ids)
+        new = sum(
+            1
+            for entry in account.listed_websites
+            if isinstance(entry, dict) and entry.get("id") not in watched and entry.get("id") not in ignored
+        )
+        if new or unlisted.get(account.pk):
+            notices.append((account, new, unlisted.get(account.pk, 0)))
+    return notices
