@@ -30,6 +30,7 @@ from integrations_app.models import (
     Alert,
     AuditEntry,
     ChargebackStopKey,
+    ClientLink,
     DataFastAccount,
     DataFastSite,
     Integration,
@@ -53,6 +54,8 @@ PROJECT_OF: dict[type[Model], str | None] = {
     Integration: "organisation__project",
     ProviderState: "site__project",
     KeyOrganisation: "organisation__project",
+    # A link is seen with its website (its organisation is checked where it is shown).
+    ClientLink: "site__project",
     ChargebackStopKey: None,
     DataFastAccount: None,
 }

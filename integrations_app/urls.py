@@ -6,6 +6,7 @@ from integrations_app.views import (
     credentials,
     health,
     history,
+    links,
     manage,
     overview,
     poll_now,
@@ -56,4 +57,9 @@ urlpatterns = [
     path("sites/<int:pk>/project/", projects.site_project, name="site-project"),
     path("organisations/<int:pk>/project/", projects.organisation_project, name="organisation-project"),
     path("sources/move/", projects.sources_move, name="sources-move"),
+    # One client, two vendors: websites linked to organisations (staff)
+    path("links/", links.links_page, name="links"),
+    path("links/confirm/", links.link_confirm, name="link-confirm"),
+    path("links/dismiss/", links.link_dismiss, name="link-dismiss"),
+    path("sites/<int:pk>/link/", links.site_link, name="site-link"),
 ]

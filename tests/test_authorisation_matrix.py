@@ -158,6 +158,16 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("organisation-project", "POST"): STAFF_ACTION,
     ("sources-move", "GET"): STAFF_POST_ONLY,
     ("sources-move", "POST"): STAFF_ACTION,
+    # One client, two vendors: the links page and its buttons, a website's link (staff); the
+    # POSTs name nothing, so they only redirect with an error (or unlink a website never linked).
+    ("links", "GET"): STAFF_PAGE,
+    ("links", "POST"): STAFF_POST_ONLY,
+    ("link-confirm", "GET"): STAFF_POST_ONLY,
+    ("link-confirm", "POST"): STAFF_ACTION,
+    ("link-dismiss", "GET"): STAFF_POST_ONLY,
+    ("link-dismiss", "POST"): STAFF_ACTION,
+    ("site-link", "GET"): STAFF_POST_ONLY,
+    ("site-link", "POST"): STAFF_ACTION,
     # Django's auth views: logging in (a wrong password) is public; there is no password reset.
     ("login", "GET"): PUBLIC,
     ("login", "POST"): PUBLIC,
@@ -200,6 +210,7 @@ ROUTE_OBJECT = {
     "project-delete": "project",
     "member-add": "project",
     "site-project": "site",
+    "site-link": "site",
     "organisation-project": "organisation",
     "admin:integrations_app_datafastaccount_change": "account",
     "admin:integrations_app_chargebackstopkey_change": "key",

@@ -13,6 +13,7 @@ from integrations_app.models.alerts import Alert
 from integrations_app.models.audit import AuditEntry, FormSubmission
 from integrations_app.models.digest import DigestRecord
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
+from integrations_app.models.links import ClientLink, LinkState
 from integrations_app.models.projects import Membership, Project, Role
 from integrations_app.models.sources import Health
 from integrations_app.upstreams import UPSTREAMS
@@ -25,6 +26,7 @@ __all__ = [
     "Alert",
     "AuditEntry",
     "ChargebackStopKey",
+    "ClientLink",
     "DataFastAccount",
     "DataFastSite",
     "DigestRecord",
@@ -32,6 +34,7 @@ __all__ = [
     "Health",
     "Integration",
     "KeyOrganisation",
+    "LinkState",
     "Membership",
     "Organisation",
     "PollAttempt",

@@ -29,6 +29,7 @@ from integrations_app.models import (
 from integrations_app.models.history import ChangeKind
 from integrations_app.scoping import can_manage_project, scope_of, sees
 from integrations_app.views import timeline
+from integrations_app.views.links import organisation_websites, site_client
 
 HISTORY_ROWS = 50
 ATTEMPT_ROWS = 10
@@ -123,6 +124,7 @@ def site_detail(request: HttpRequest, site: DataFastSite) -> HttpResponse:
         "attempts": PollAttempt.objects.filter(site=site)[:ATTEMPT_ROWS],
         "history": _history(StatusChange.objects.filter(site=site)),
         **_project_context(request, site.project_id),
+        **site_client(scope_of(request.user), site),
     }
     return render(request, "integrations_app/site_detail.html", context)
 
@@ -159,6 +161,7 @@ def organisation_detail(request: HttpRequest, organisation: Organisation) -> Htt
         "links": KeyOrganisation.objects.filter(organisation=organisation).select_related("key").order_by("key__name"),
         "history": _history(StatusChange.objects.filter(organisation=organisation)),
         **_project_context(request, organisation.project_id),
+        **organisation_websites(scope_of(request.user), organisation),
     }
     return render(request, "integrations_app/organisation_detail.html", context)
 
