@@ -31,6 +31,7 @@ from integrations_app.models import (
     AuditEntry,
     Channel,
     ChargebackStopKey,
+    ClientLink,
     DataFastAccount,
     DataFastSite,
     Integration,
@@ -56,6 +57,8 @@ PROJECT_OF: dict[type[Model], str | None] = {
     Integration: "organisation__project",
     ProviderState: "site__project",
     KeyOrganisation: "organisation__project",
+    # A link is seen with its website (its organisation is checked where it is shown).
+    ClientLink: "site__project",
     ChargebackStopKey: None,
     DataFastAccount: None,
     Channel: "project",  # a global channel (no project) is seen by those who see everything

@@ -7,6 +7,7 @@ from integrations_app.views import (
     credentials,
     health,
     history,
+    links,
     manage,
     overview,
     poll_now,
@@ -73,4 +74,9 @@ urlpatterns = [
     path("maintenance/new/", silences.window_create, name="window-create"),
     path("maintenance/<int:pk>/delete/", silences.window_delete, name="window-delete"),
     path("account/time-zone/", silences.time_zone, name="time-zone"),
+    # One client, two vendors: websites linked to organisations (staff)
+    path("links/", links.links_page, name="links"),
+    path("links/confirm/", links.link_confirm, name="link-confirm"),
+    path("links/dismiss/", links.link_dismiss, name="link-dismiss"),
+    path("sites/<int:pk>/link/", links.site_link, name="site-link"),
 ]

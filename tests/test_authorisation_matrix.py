@@ -190,6 +190,16 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("window-delete", "POST"): STAFF_ACTION,
     ("time-zone", "GET"): OWN_ACCOUNT,
     ("time-zone", "POST"): OWN_ACCOUNT,
+    # One client, two vendors: the links page and its buttons, a website's link (staff); the
+    # POSTs name nothing, so they only redirect with an error (or unlink a website never linked).
+    ("links", "GET"): STAFF_PAGE,
+    ("links", "POST"): STAFF_POST_ONLY,
+    ("link-confirm", "GET"): STAFF_POST_ONLY,
+    ("link-confirm", "POST"): STAFF_ACTION,
+    ("link-dismiss", "GET"): STAFF_POST_ONLY,
+    ("link-dismiss", "POST"): STAFF_ACTION,
+    ("site-link", "GET"): STAFF_POST_ONLY,
+    ("site-link", "POST"): STAFF_ACTION,
     # Django's auth views: logging in (a wrong password) is public; there is no password reset.
     ("login", "GET"): PUBLIC,
     ("login", "POST"): PUBLIC,
@@ -236,6 +246,7 @@ ROUTE_OBJECT = {
     "channel-delete": "channel",
     "channel-test": "channel",
     "site-project": "site",
+    "site-link": "site",
     "organisation-project": "organisation",
     "silence-end": "silence",
     "window-delete": "window",

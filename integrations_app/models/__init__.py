@@ -21,6 +21,7 @@ from integrations_app.models.channels import Channel, ChannelKind, Delivery, Ven
 from integrations_app.models.digest import DigestRecord
 from integrations_app.models.folding import Cause
 from integrations_app.models.history import PollAttempt, Snapshot, StatusChange
+from integrations_app.models.links import ClientLink, LinkState
 from integrations_app.models.projects import Membership, Project, Role
 from integrations_app.models.silences import MaintenanceWindow, Silence, UserProfile
 from integrations_app.models.sources import Health
@@ -37,6 +38,7 @@ __all__ = [
     "Channel",
     "ChannelKind",
     "ChargebackStopKey",
+    "ClientLink",
     "DataFastAccount",
     "DataFastSite",
     "Delivery",
@@ -46,6 +48,7 @@ __all__ = [
     "Integration",
     "KeyOrganisation",
     "MaintenanceWindow",
+    "LinkState",
     "Membership",
     "Merchant",
     "Organisation",

@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from integrations_app import problems, text
 from integrations_app.humanize import age_words
+from integrations_app.views import clients
 from integrations_app.views.history import action_words
 
 register = template.Library()
@@ -310,56 +311,73 @@ def _pick(name: str, pk: int, label: str) -> SafeString:
     )
 
 
-@register.simple_tag
-def site_rows(rows: list[tuple[Any, list[Any]]], strips: dict[int, Any], selectable: bool = False) -> SafeString:
-    return format_html_join(
-        "\n",
-        SITE_ROW,
-        (
-            {
-                "pick": _pick("sites", site.pk, site.name) if selectable else "",
-                "url": site.get_absolute_url(),
-                "name": site.name,
-                "title": text.one_line(site.name),
-                "paused": "" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
-                "status": problem_badge(site, cells),
-                "strip": heartbeat(strips[site.pk]),
-                "providers": provider_cells(cells),
-                "currency": site.currency or "—",
-                "paddle": _paddle(site),
-                "polled": short_when(site.last_polled_at),
-            }
-            for site, cells in rows
-        ),
-    )
+GROUP_ROW = '<tr class="client-group"><th scope="colgroup" colspan="{}">{}</th></tr>'
+
+
+def _with_groups(rows: list[SafeString], keys: list[Any], columns: int) -> SafeString:
+    """`rows` with a header row before each new client (views/clients.py annotates the rows)."""
+    out: list[str] = []
+    previous: tuple[int, str] | None = None
+    for row, key in zip(rows, keys, strict=True):
+        group = (key.client_kind, key.client_name)
+        if group != previous:
+            out.append(format_html(GROUP_ROW, columns, clients.heading(key)))
+            previous = group
+        out.append(row)
+    return mark_safe("\n".join(out))  # noqa: S308 (each part built by format_html)
 
 
 @register.simple_tag
-def organisation_rows(organisations: Any, selectable: bool = False) -> SafeString:
-    return format_html_join(
-        "\n",
-        ORGANISATION_ROW,
-        (
-            {
-                "pick": _pick("organisations", organisation.pk, str(organisation)) if selectable else "",
-                "url": organisation.get_absolute_url(),
-                "name": bdi(organisation),
-                "title": text.one_line(str(organisation)),
-                "org_id": format_html(
-                    ' <small class="text-body-secondary">{}</small>', bdi(organisation.organisation_id)
-                )
-                if organisation.label
-                else "",
-                "status": problem_badge(organisation),
-                "enabled": organisation.enabled,
-                "disabled": format_html('<strong class="text-danger">✖ {}</strong>', organisation.disabled)
-                if organisation.disabled
-                else 0,
-                "gone": f"⌀ {organisation.gone}" if organisation.gone else 0,
-            }
-            for organisation in organisations
-        ),
-    )
+def site_rows(
+    rows: list[tuple[Any, list[Any]]], strips: dict[int, Any], selectable: bool = False, grouped: bool = False
+) -> SafeString:
+    html = [
+        format_html(
+            SITE_ROW,
+            pick=_pick("sites", site.pk, site.name) if selectable else "",
+            url=site.get_absolute_url(),
+            name=site.name,
+            title=text.one_line(site.name),
+            paused="" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
+            status=problem_badge(site, cells),
+            strip=heartbeat(strips[site.pk]),
+            providers=provider_cells(cells),
+            currency=site.currency or "—",
+            paddle=_paddle(site),
+            polled=short_when(site.last_polled_at),
+        )
+        for site, cells in rows
+    ]
+    if grouped:
+        return _with_groups(html, [site for site, _ in rows], 12 if selectable else 11)
+    return mark_safe("\n".join(html))  # noqa: S308 (each row built by format_html)
+
+
+@register.simple_tag
+def organisation_rows(organisations: Any, selectable: bool = False, grouped: bool = False) -> SafeString:
+    listed = list(organisations)
+    html = [
+        format_html(
+            ORGANISATION_ROW,
+            pick=_pick("organisations", organisation.pk, str(organisation)) if selectable else "",
+            url=organisation.get_absolute_url(),
+            name=bdi(organisation),
+            title=text.one_line(str(organisation)),
+            org_id=format_html(' <small class="text-body-secondary">{}</small>', bdi(organisation.organisation_id))
+            if organisation.label
+            else "",
+            status=problem_badge(organisation),
+            enabled=organisation.enabled,
+            disabled=format_html('<strong class="text-danger">✖ {}</strong>', organisation.disabled)
+            if organisation.disabled
+            else 0,
+            gone=f"⌀ {organisation.gone}" if organisation.gone else 0,
+        )
+        for organisation in listed
+    ]
+    if grouped:
+        return _with_groups(html, listed, 6 if selectable else 5)
+    return mark_safe("\n".join(html))  # noqa: S308 (each row built by format_html)
 
 
 @register.simple_tag

@@ -53,6 +53,10 @@ ACTION_WORDS = {
     "project.member.update": "Changed a member's role",
     "project.member.remove": "Removed a project member",
     "project.assign": "Moved a source to a project",
+    "link.confirm": "Linked a website to an organisation",
+    "link.dismiss": "Dismissed a link suggestion",
+    "link.remove": "Unlinked a website from its organisation",
+    "config.import": "Imported a configuration file",
 }
 # How targets are written (integrations_app/views/credentials.py, chargebackstop/actions.py).
 TARGET = re.compile(r"^(?P<kind>account|site|key|integration|organisation|project) (?P<rest>.+)$", re.DOTALL)

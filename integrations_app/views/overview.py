@@ -19,6 +19,7 @@ from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Organisation, Project, ProviderState
 from integrations_app.problems import Problem, only, with_a_problem
 from integrations_app.scoping import scope_of
+from integrations_app.views import clients
 from integrations_app.views.strip import strips
 from integrations_app.views.summary import PROBLEMS, Summary, count_integrations, summary
 
@@ -110,11 +111,13 @@ def _filters(request: HttpRequest) -> dict[str, str]:
         # Kept with the filters so that paging keeps the order; not a filter itself.
         "sort": _sort(request.GET.get("sort", ""), SITE_SORTS),
         "org_sort": _sort(request.GET.get("org_sort", ""), ORGANISATION_SORTS),
+        # Rows grouped by client (a project, or a linked website and organisation): not a filter.
+        "group": "client" if request.GET.get("group") == "client" else "",
     }
 
 
 def _is_filtered(filters: dict[str, str]) -> bool:
-    return any(value for name, value in filters.items() if name not in ("sort", "org_sort"))
+    return any(value for name, value in filters.items() if name not in ("sort", "org_sort", "group"))
 
 
 class Cell(NamedTuple):
@@ -157,9 +160,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     sites = scope.filter(DataFastSite.objects.only(*LISTED_FIELDS)).order_by(
         *_ordering(filters["sort"], SITE_SORTS, SITE_TIES)
     )
-    organisations = scope.filter(Organisation.objects.only("pk", "label", "organisation_id", "problem_rank")).order_by(
-        *_ordering(filters["org_sort"], ORGANISATION_SORTS, ORGANISATION_TIES)
-    )
+    organisations = scope.filter(
+        Organisation.objects.only("pk", "label", "name", "organisation_id", "problem_rank")
+    ).order_by(*_ordering(filters["org_sort"], ORGANISATION_SORTS, ORGANISATION_TIES))
     if filters["problem"]:
         sites = sites.filter(only(Problem(filters["problem"])))
         organisations = organisations.filter(only(Problem(filters["problem"])))
@@ -175,6 +178,13 @@ def overview(request: HttpRequest) -> HttpResponse:
         sites = sites.filter(pk__in=using.values("site"))
     if filters["organisation"]:
         organisations = organisations.filter(pk=filters["organisation"])
+    if filters["group"]:
+        sites = clients.group_sites(sites).order_by(
+            *clients.ordering(_ordering(filters["sort"], SITE_SORTS, SITE_TIES))
+        )
+        organisations = clients.group_organisations(organisations).order_by(
+            *clients.ordering(_ordering(filters["org_sort"], ORGANISATION_SORTS, ORGANISATION_TIES))
+        )
     site_page = Paginator(sites, PAGE_SIZE).get_page(request.GET.get("page"))
     organisation_page = Paginator(organisations, PAGE_SIZE).get_page(request.GET.get("org_page"))
     count_integrations(organisation_page)
@@ -204,6 +214,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
         # Staff-wide users tick rows and move them to a project (views.projects.move_sources).
         "selectable": scope.staff_wide,
+        "grouped": bool(filters["group"]),
         "move_choices": Project.objects.values_list("pk", "name") if scope.staff_wide and not fragment else [],
     }
     if fragment:
