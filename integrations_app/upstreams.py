@@ -57,6 +57,9 @@ class Upstream:
     problem_rows: tuple[tuple[str, str], ...]
     # The models that hold its credentials (an encrypted `secret`): rotated, and redacted from audits.
     secret_models: tuple[str, ...]
+    # Optional: polls a worker's batch in bulk, `poll_many(pks, *, dispatched_at) -> BatchResult`
+    # (datafast/batch.py); without it a batch is polled with `poller`, one source after another.
+    batch_poller: str = ""
 
     @property
     def model(self) -> type[PolledSource]:
@@ -66,6 +69,10 @@ class Upstream:
     def poll(self) -> Callable[..., PollOutcome | None]:
         poll: Callable[..., PollOutcome | None] = import_string(self.poller)
         return poll
+
+    @cached_property
+    def poll_many(self) -> Callable[..., Any] | None:
+        return import_string(self.batch_poller) if self.batch_poller else None
 
     @cached_property
     def words(self) -> Words:
@@ -93,6 +100,7 @@ UPSTREAMS: tuple[Upstream, ...] = (
         problem_links=("site",),
         problem_rows=(("website", "DataFastSite"),),
         secret_models=("DataFastAccount",),
+        batch_poller="integrations_app.datafast.batch.poll_sites",
     ),
     Upstream(
         "ChargebackStop",
