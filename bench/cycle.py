@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import subprocess
+import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -157,3 +159,47 @@ def run_sequential(sample: int) -> Sequential:
         run_poll("key", pk)
         key_seconds.append(time.perf_counter() - clock)
     return Sequential(sample_sites=len(site_ids), site_seconds=site_seconds, key_seconds=key_seconds)
+
+
+@dataclass
+class FloorCycle:
+    """The floor poller's cycle (bench/floor.py), in its own process, on the same sandbox and database."""
+
+    wall: float  # reading the sources → last batch written
+    cpu: float  # the floor process's CPU seconds
+    polls: int
+    requests: int
+    failed: int
+    sandbox_cpu: float
+    machine_busy: float
+    concurrency: int
+
+
+def run_floor(stack: Stack, sandbox: SandboxControl, *, concurrency: int) -> FloorCycle:
+    sandbox.reset_stats()
+    sandbox_pid = stack.supervisor.children["sandbox"].pid
+    sandbox_before = sum(cpu_seconds(sandbox_pid))
+    machine_before = machine_busy_seconds()
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench.floor", "--concurrency", str(concurrency)],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    machine_after = machine_busy_seconds()
+    if finished.returncode != 0:
+        raise CycleError(f"the floor poller failed:\n{finished.stderr[-3000:]}")
+    result = json.loads(finished.stdout.strip().splitlines()[-1])
+    stats = sandbox.stats()
+    return FloorCycle(
+        wall=result["wall"],
+        cpu=result["cpu"],
+        polls=result["polls"],
+        requests=result["requests"],
+        failed=result["failed"],
+        sandbox_cpu=sum(cpu_seconds(sandbox_pid)) - sandbox_before,
+        machine_busy=(machine_after[0] - machine_before[0]) / max(machine_after[1] - machine_before[1], 1e-9),
+        concurrency=max(counter["peak_in_flight"] for counter in stats.values()),
+    )

@@ -17,7 +17,7 @@ from integrations_app.alerts import digest, policy
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
 from integrations_app.models.retention import compact, prune
-from integrations_app.polling.dispatch import Batch, claim_due, run_poll
+from integrations_app.polling.dispatch import Batch, claim_due, run_batch
 from integrations_app.polling.locks import exclusive
 from integrations_app.problems import refresh_due
 from integrations_app.upstream import http
@@ -61,20 +61,14 @@ def enqueue(batches: list[Batch]) -> None:
 
 
 def _poll(kind: str, pks: list[int], dispatched_at: str | None) -> dict[str, int]:
-    """Poll each source in turn. A retry after a database error skips those already polled."""
+    """Poll each source of the batch. A retry after a database error skips those already polled."""
     when = datetime.fromisoformat(dispatched_at) if dispatched_at else None
-    counts = {"ok": 0, "failed": 0, "skipped": 0}
-    alerts = 0
-    for index, pk in enumerate(pks):
-        try:
-            outcome = run_poll(kind, pk, dispatched_at=when)
-        except http.Interrupted:
-            # The worker is stopping: these sources keep their lease and are dispatched again.
-            counts["skipped"] += len(pks) - index
-            break
+    result = run_batch(kind, pks, dispatched_at=when)
+    # An interrupted batch (the worker is stopping): the rest keep their lease, dispatched again.
+    counts = {"ok": 0, "failed": 0, "skipped": result.interrupted}
+    for outcome in result.outcomes:
         counts["skipped" if outcome is None else "ok" if outcome.ok else "failed"] += 1
-        alerts += outcome.alerts if outcome else 0
-    if alerts:
+    if sum(outcome.alerts for outcome in result.outcomes if outcome):
         send_pending_alerts.apply_async(countdown=GROUP_QUIET.total_seconds() + 1)
     return counts
 

@@ -65,6 +65,9 @@ class Upstream:
     # relation and the noun for one (a DataFast token's websites, a key's organisations).
     credential_link: str = ""
     reach: tuple[str, str] = ("", "")
+    # Optional: polls a worker's batch in bulk, `poll_many(pks, *, dispatched_at) -> BatchResult`
+    # (datafast/batch.py); without it a batch is polled with `poller`, one source after another.
+    batch_poller: str = ""
 
     @property
     def model(self) -> type[PolledSource]:
@@ -74,6 +77,10 @@ class Upstream:
     def poll(self) -> Callable[..., PollOutcome | None]:
         poll: Callable[..., PollOutcome | None] = import_string(self.poller)
         return poll
+
+    @cached_property
+    def poll_many(self) -> Callable[..., Any] | None:
+        return import_string(self.batch_poller) if self.batch_poller else None
 
     @cached_property
     def words(self) -> Words:
@@ -108,6 +115,7 @@ UPSTREAMS: tuple[Upstream, ...] = (
         secret_models=("DataFastAccount",),
         credential_link="account",
         reach=("sites", "website"),
+        batch_poller="integrations_app.datafast.batch.poll_sites",
     ),
     Upstream(
         "ChargebackStop",

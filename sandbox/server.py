@@ -1,5 +1,6 @@
 """The sandbox's WSGI app (dispatch, latency, faults, stats, request log) and `SandboxServer`,
-which serves it with Werkzeug's threaded server in a background thread.
+which serves it with Werkzeug's threaded server in a background thread, keeping connections alive
+(HTTP/1.1, `keepalive.py`) as the real APIs do.
 
     server = SandboxServer(host="127.0.0.1", port=0, scenario="demo")
     server.start()      # returns once the port accepts connections
@@ -18,12 +19,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import ClosingIterator
 
 from sandbox import chargebackstop, control, datafast
 from sandbox.faults import respond
+from sandbox.keepalive import KeepAliveHandler, LiveConnections
 from sandbox.state import SandboxState
 from sandbox.wire import Reply
 
@@ -128,13 +130,6 @@ def _log(request: Request, response: Response | None, started: float) -> None:
     log.info("%s %s %s %.1fms", request.method, request.path, outcome, (time.perf_counter() - started) * 1000)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Werkzeug's handler without its own access log (the app logs one safer line per request)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 class SandboxServer:
     def __init__(
         self,
@@ -150,6 +145,7 @@ class SandboxServer:
         self.app = SandboxApp(self.state)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._live = LiveConnections()
 
     @property
     def url(self) -> str:
@@ -169,8 +165,9 @@ class SandboxServer:
         try:
             self.port = listener.getsockname()[1]
             self._server = make_server(
-                self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler, fd=listener.fileno()
+                self.host, self.port, self.app, threaded=True, request_handler=KeepAliveHandler, fd=listener.fileno()
             )
+            self._server.live_connections = self._live = LiveConnections()  # type: ignore[attr-defined]
         finally:
             listener.close()  # Werkzeug works on its own duplicate of the descriptor
         self._thread = threading.Thread(
@@ -182,6 +179,7 @@ class SandboxServer:
         if self._server is None:
             return
         self._server.shutdown()
+        self._live.shut_all()  # kept-alive connections end too: a stopped sandbox answers nothing
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server.server_close()

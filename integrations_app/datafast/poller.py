@@ -10,9 +10,11 @@ from integrations_app.models import DataFastSite, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.polling.outcome import (
     SOURCE_FIELDS,
+    Asked,
     PollOutcome,
-    fetch,
+    ask_upstream,
     polled_since,
+    record_asked_failure,
     record_success,
 )
 from integrations_app.polling.snapshots import store_snapshot
@@ -28,17 +30,26 @@ def connection_word(connected: bool) -> str:
 
 
 def poll_site(site_id: int, *, dispatched_at: datetime | None = None) -> PollOutcome | None:
-    """Poll one website; None when it was already polled since `dispatched_at` (a redelivery)."""
+    """Poll one website; None when it was already polled since `dispatched_at` (a redelivery).
+    A worker polls its batches with `batch.poll_sites`, which writes the same rows in bulk."""
     site = DataFastSite.objects.select_related("account").get(pk=site_id)
     if polled_since(site, dispatched_at):
         return None
-    fetched = fetch(
-        site,
-        lambda deadline: DataFastClient(site.account.secret, deadline=deadline).website_integrations(site.website_id),
+    return record_site(site, ask_site(site))
+
+
+def ask_site(site: DataFastSite) -> Asked[WebsiteIntegrations]:
+    return ask_upstream(
+        lambda deadline: DataFastClient(site.account.secret, deadline=deadline).website_integrations(site.website_id)
     )
-    if fetched.answer is None:
-        return fetched.failed
-    result, started, duration = fetched.answer, fetched.started, fetched.duration_ms
+
+
+def record_site(site: DataFastSite, asked: Asked[WebsiteIntegrations]) -> PollOutcome:
+    """Record one poll's answer: the attempt, the snapshot, the providers and the Paddle expiry, and
+    every transition through the change recorder."""
+    if asked.answer is None:
+        return record_asked_failure(site, asked)
+    result, started, duration = asked.answer, asked.started, asked.duration_ms
     first_observation = site.last_success_at is None
     with write_transaction():
         changes = record_success(site, started=started, duration_ms=duration)

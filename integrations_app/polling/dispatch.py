@@ -10,9 +10,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations_app.polling.locks import exclusive
+from integrations_app.polling.locks import exclusive, exclusive_many
 from integrations_app.polling.outcome import PollOutcome
 from integrations_app.polling.schedule import lease_end
+from integrations_app.upstream import http
 from integrations_app.upstreams import BY_KIND, UPSTREAMS
 
 
@@ -78,3 +79,30 @@ def run_poll(
             return upstream.poll(pk, dispatched_at=dispatched_at)
         except upstream.model.DoesNotExist:
             return None  # deleted between dispatch and poll
+
+
+@dataclass(frozen=True)
+class BatchOutcomes:
+    outcomes: list[PollOutcome | None]  # None: skipped (polled elsewhere, already polled, deleted)
+    interrupted: int = 0  # sources not polled because the worker is stopping
+
+
+def run_batch(kind: str, pks: tuple[int, ...] | list[int], *, dispatched_at: datetime | None = None) -> BatchOutcomes:
+    """Poll a dispatched batch: with the upstream's `poll_many` when it has one (every overlap
+    lock of the batch taken in one round trip, the rows read and written in bulk), else one
+    source after another with `run_poll`."""
+    upstream = BY_KIND[kind]
+    if upstream.poll_many is None:
+        outcomes: list[PollOutcome | None] = []
+        for index, pk in enumerate(pks):
+            try:
+                outcomes.append(run_poll(kind, pk, dispatched_at=dispatched_at))
+            except http.Interrupted:
+                return BatchOutcomes(outcomes, interrupted=len(pks) - index)
+        return BatchOutcomes(outcomes)
+    names = {pk: f"poll:{kind}:{pk}" for pk in pks}
+    with exclusive_many(list(names.values()), timeout=settings.POLL_LEASE_SECONDS) as held:
+        mine = [pk for pk in pks if names[pk] in held]
+        result = upstream.poll_many(mine, dispatched_at=dispatched_at)
+    skipped: list[PollOutcome | None] = [None] * (len(pks) - len(mine))
+    return BatchOutcomes([*result.outcomes, *skipped], interrupted=result.interrupted)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -73,6 +74,83 @@ class _Renewer(threading.Thread):
                 return
             except RedisError:
                 logger.warning("could not renew lock %s; trying again", self.lock.name)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=5)
+
+
+# Token-checked on every key, as redis-py's own Lock scripts are, for a batch in one round trip.
+_RELEASE_MANY = """
+local freed = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('get', key) == ARGV[1] then freed = freed + redis.call('del', key) end
+end
+return freed
+"""
+_RENEW_MANY = """
+local kept = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('get', key) == ARGV[1] then kept = kept + redis.call('pexpire', key, ARGV[2]) end
+end
+return kept
+"""
+
+
+@contextmanager
+def exclusive_many(names: list[str], *, timeout: int, required: bool = True) -> Iterator[set[str]]:
+    """`exclusive(name, renew=True)` for a batch of names in three round trips instead of three per
+    name: yield the names this process now holds (the others are held elsewhere). The same keys and
+    the same rules as `exclusive`: each lock runs out `timeout` after its holder dies, is renewed
+    every third of it while held, and is released only by the token that took it."""
+    if not names:
+        yield set()
+        return
+    client = redis_client()
+    token = uuid.uuid4().hex
+    keys = [f"paystatus:lock:{name}" for name in names]
+    try:
+        pipeline = client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.set(key, token, nx=True, px=timeout * 1000)
+        taken = pipeline.execute()
+    except RedisError:
+        if required:
+            raise
+        logger.warning("Redis is unreachable; running %d polls without their overlap locks", len(names))
+        yield set(names)
+        return
+    held = [key for key, ok in zip(keys, taken, strict=True) if ok]
+    renewer = _BatchRenewer(client, held, token, timeout=timeout) if held else None
+    try:
+        yield {name for name, ok in zip(names, taken, strict=True) if ok}
+    finally:
+        if renewer is not None:
+            renewer.stop()
+            try:
+                client.eval(_RELEASE_MANY, len(held), *held, token)
+            except RedisError:
+                logger.warning("could not release %d poll locks; they run out on their own", len(held))
+
+
+class _BatchRenewer(threading.Thread):
+    def __init__(self, client: redis.Redis, keys: list[str], token: str, *, timeout: int) -> None:
+        super().__init__(name="renew poll locks", daemon=True)
+        self.client, self.keys, self.token, self.timeout = client, keys, token, timeout
+        self._done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._done.wait(self.timeout / 3):
+            try:
+                kept = self.client.eval(_RENEW_MANY, len(self.keys), *self.keys, self.token, self.timeout * 1000)
+            except RedisError:
+                logger.warning("could not renew %d poll locks; trying again", len(self.keys))
+                continue
+            if kept != len(self.keys):
+                logger.warning(
+                    "%d of %d poll locks were lost before their work finished", len(self.keys) - kept, len(self.keys)
+                )
 
     def stop(self) -> None:
         self._done.set()

@@ -61,21 +61,43 @@ class Fetched(Generic[T]):
     failed: PollOutcome | None = None
 
 
-def fetch(source: Source, ask: Callable[[float], T]) -> Fetched[T]:
-    """Ask the upstream for `source`'s state: `ask(deadline)` with one deadline for the whole poll
-    (POLL_DEADLINE_SECONDS; the HTTP layer cuts any request that would outlive it). An upstream
-    error, or a secret no key decrypts, is recorded here (`record_failure`) and returned as `failed`."""
+@dataclass(frozen=True)
+class Asked(Generic[T]):
+    """An upstream's answer for one poll, or the error it ended with; nothing recorded yet."""
+
+    answer: T | None
+    error: UpstreamError | SecretUnreadable | None
+    started: datetime
+    duration_ms: int
+
+
+def ask_upstream(ask: Callable[[float], T]) -> Asked[T]:
+    """`ask(deadline)` with one deadline for the whole poll (POLL_DEADLINE_SECONDS; the HTTP layer
+    cuts any request that would outlive it). An upstream error, or a secret no key decrypts, is
+    returned, not raised; `record_asked_failure` records it."""
     started = timezone.now()
     clock = time.monotonic()
     try:
         answer = ask(clock + settings.POLL_DEADLINE_SECONDS)
     except (UpstreamError, SecretUnreadable) as error:
-        duration = int((time.monotonic() - clock) * 1000)
-        with write_transaction():
-            changes = record_failure(source, error, started=started, duration_ms=duration)
-        failed = PollOutcome(str(source), ok=False, error_kind=error_kind(error), changes=changes)
-        return Fetched(None, started, duration, failed)
-    return Fetched(answer, started, int((time.monotonic() - clock) * 1000))
+        return Asked(None, error, started, int((time.monotonic() - clock) * 1000))
+    return Asked(answer, None, started, int((time.monotonic() - clock) * 1000))
+
+
+def record_asked_failure(source: Source, asked: Asked[Any]) -> PollOutcome:
+    assert asked.error is not None
+    with write_transaction():
+        changes = record_failure(source, asked.error, started=asked.started, duration_ms=asked.duration_ms)
+    return PollOutcome(str(source), ok=False, error_kind=error_kind(asked.error), changes=changes)
+
+
+def fetch(source: Source, ask: Callable[[float], T]) -> Fetched[T]:
+    """Ask the upstream for `source`'s state (`ask_upstream`); an error is recorded here
+    (`record_failure`) and returned as `failed`."""
+    asked = ask_upstream(ask)
+    if asked.error is not None:
+        return Fetched(None, asked.started, asked.duration_ms, record_asked_failure(source, asked))
+    return Fetched(asked.answer, asked.started, asked.duration_ms)
 
 
 def polled_since(source: Source, dispatched_at: datetime | None) -> bool:

@@ -1,0 +1,135 @@
+"""Poll a batch of DataFast websites in a worker: the same requests and the same rows as
+`poller.poll_site`, read and written in a few statements for the whole batch.
+
+- Read: the websites, their accounts (each shared account loaded once) and their provider rows,
+  three queries for the batch instead of two per website.
+- Ask: one website after another, on this thread, through the one HTTP module (its deadline,
+  retries, budgets), as before: the bound on requests in flight is unchanged.
+- Write: each answer goes to the process's writer (`polling/writer.py`), which writes what every
+  polling thread handed in over a few milliseconds in one transaction. An answer that changes
+  nothing but the poll times (the website answered as it did last time, all providers as they
+  were, nothing flapping, healthy, not a first observation) is *quiet*: its attempt goes into one
+  INSERT and its website into one UPDATE statement for all of them. Everything else (an error, a
+  new answer, any transition) goes through `poller.record_site`, the one path that records
+  changes, through `alerts/changes.record`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from integrations_app.datafast.client import WebsiteIntegrations
+from integrations_app.datafast.models import DataFastAccount, DataFastSite
+from integrations_app.datafast.poller import PADDLE_FIELDS, ask_site, paddle_expiry_state, record_site
+from integrations_app.models import Health, PollAttempt
+from integrations_app.polling.bulk import save_many
+from integrations_app.polling.outcome import SOURCE_FIELDS, Asked, PollOutcome, polled_since
+from integrations_app.polling.schedule import next_poll_time
+from integrations_app.polling.snapshots import digest
+from integrations_app.polling.writer import writer
+from integrations_app.problems import is_disconnect
+from integrations_app.upstream import http
+
+QUIET_FIELDS = [*SOURCE_FIELDS, "has_disconnect", *PADDLE_FIELDS, "problem_rank", "problem_recheck_at"]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    outcomes: list[PollOutcome | None]  # one per website asked about, None when skipped
+    interrupted: int = 0  # websites not asked about: the worker is stopping
+
+
+def load_sites(site_ids: Sequence[int]) -> list[DataFastSite]:
+    """The websites of `site_ids` (those that still exist, in that order), with their accounts and
+    provider rows: three queries."""
+    sites = {site.pk: site for site in DataFastSite.objects.filter(pk__in=site_ids).prefetch_related("providers")}
+    accounts = DataFastAccount.objects.in_bulk({site.account_id for site in sites.values()})
+    for site in sites.values():
+        site.account = accounts[site.account_id]
+    return [sites[pk] for pk in site_ids if pk in sites]
+
+
+def poll_sites(site_ids: Sequence[int], *, dispatched_at: datetime | None = None) -> BatchResult:
+    """Poll each website in turn; their rows are written by the writer as the answers come."""
+    sites = load_sites(site_ids)
+    pending: list[Future[PollOutcome]] = []
+    outcomes: list[PollOutcome | None] = [None] * (len(site_ids) - len(sites))  # deleted since dispatch
+    interrupted = 0
+    for index, site in enumerate(sites):
+        if polled_since(site, dispatched_at):
+            outcomes.append(None)
+            continue
+        try:
+            asked = ask_site(site)
+        except http.Interrupted:
+            interrupted = len(sites) - index  # nothing recorded for these: their lease brings them back
+            break
+        pending.append(writer.submit(record_sites, (site, asked), urgent=index == len(sites) - 1))
+    outcomes += [future.result() for future in pending]
+    return BatchResult(outcomes, interrupted)
+
+
+def record_sites(items: Sequence[tuple[DataFastSite, Asked[WebsiteIntegrations]]]) -> list[object]:
+    """The writer's handler, inside its transaction: quiet answers in bulk, the others one by one
+    through `record_site` (each in a savepoint: an error there spoils only its own website)."""
+    results: list[object] = [None] * len(items)
+    quiet: list[tuple[int, DataFastSite, Asked[WebsiteIntegrations]]] = []
+    for position, (site, asked) in enumerate(items):
+        if asked.answer is not None and _quiet(site, asked.answer, asked.started):
+            quiet.append((position, site, asked))
+            continue
+        try:
+            with transaction.atomic():
+                results[position] = record_site(site, asked)
+        except DatabaseError:
+            raise  # the whole transaction is lost: every poll of it retries
+        except Exception as error:  # reported to that website's task alone
+            results[position] = error
+    _write_quiet([(site, asked) for _, site, asked in quiet])
+    for position, site, _ in quiet:
+        results[position] = PollOutcome(str(site), ok=True)
+    return results
+
+
+def _quiet(site: DataFastSite, result: WebsiteIntegrations, now: datetime) -> bool:
+    """Whether recording this answer changes nothing but the poll times (see the module's doc)."""
+    if site.last_success_at is None or site.health != Health.OK:
+        return False
+    states = {state.provider: state for state in site.providers.all()}  # prefetched
+    for provider, connected in result.connected.items():
+        state = states.get(provider)
+        if state is None or state.connected != connected or state.flapping_since is not None:
+            return False
+    return paddle_expiry_state(result, now) == site.paddle_expiry_state and (
+        digest(result.as_snapshot()) == site.snapshot_digest
+    )
+
+
+def _write_quiet(items: Sequence[tuple[DataFastSite, Asked[WebsiteIntegrations]]]) -> None:
+    """What `record_site` writes for a quiet answer, as one INSERT and one UPDATE statement."""
+    if not items:
+        return
+    now = timezone.now()
+    attempts = []
+    for site, asked in items:
+        result, started = asked.answer, asked.started
+        assert result is not None
+        attempts.append(PollAttempt(site=site, started_at=started, duration_ms=asked.duration_ms, ok=True))
+        site.last_polled_at = site.last_success_at = started
+        site.next_poll_at = next_poll_time(started, site.interval)
+        site.stale_after = started + 2 * site.interval
+        site.failing_since = None
+        site.last_error_kind = site.last_error_message = ""
+        site.last_error_status = None
+        site.currency = result.currency
+        site.paddle_key_expires_at = result.paddle_key_expires_at
+        site.has_disconnect = any(is_disconnect(state) for state in site.providers.all())
+        site.derive_problem(now)
+    PollAttempt.objects.bulk_create(attempts)
+    save_many([site for site, _ in items], QUIET_FIELDS)

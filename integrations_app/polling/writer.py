@@ -1,0 +1,108 @@
+"""One database writer per worker process, so polls are written in batches.
+
+A polling thread hands each answer to `submit` and goes on with its next request; the writer
+thread gathers what every polling thread of the process handed in over a few milliseconds and
+writes it in one transaction (`write_transaction`: one turn of SQLite's write queue instead of one
+per poll), with a handler per kind of work that writes its items in a few statements. The thread
+that submitted waits for its results only when its batch is done (`urgent` then writes at once),
+so a slow upstream held by one thread never holds back another's writes.
+
+A database error fails every item of the transaction (the polls' tasks retry, as before); any other
+error is the handler's to report per item.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from django.db import close_old_connections
+
+from integrations_app.polling.write_queue import write_transaction
+
+WINDOW = 0.05  # seconds to gather more items after the first, unless one is urgent
+MAX_ITEMS = 200
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Handler = Callable[[Sequence[Any]], Sequence[Any]]  # items → one result (or exception) per item
+
+
+@dataclass
+class _Job(Generic[Item]):
+    handler: Handler
+    item: Item
+    urgent: bool
+    future: Future[Any] = field(default_factory=Future)
+
+
+class Writer:
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[_Job[Any]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def submit(self, handler: Handler, item: Any, *, urgent: bool = False) -> Future[Any]:
+        """Queue `item` for `handler(items)`; the future gets its result, or its exception."""
+        self._ensure_thread()
+        job: _Job[Any] = _Job(handler, item, urgent)
+        self._queue.put(job)
+        return job.future
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="poll-writer", daemon=True)
+                self._thread.start()
+
+    def _gather(self) -> list[_Job[Any]]:
+        jobs = [self._queue.get()]
+        ends = time.monotonic() + WINDOW
+        while not jobs[-1].urgent and len(jobs) < MAX_ITEMS:
+            try:
+                jobs.append(self._queue.get(timeout=max(0.0, ends - time.monotonic())))
+            except queue.Empty:
+                break
+        while len(jobs) < MAX_ITEMS:  # whatever else has arrived, without waiting
+            try:
+                jobs.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return jobs
+
+    def _run(self) -> None:
+        while True:
+            jobs = self._gather()
+            try:
+                self._write(jobs)
+            except BaseException as error:  # handed to every waiting thread
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(error)
+                close_old_connections()  # a broken connection is replaced before the next batch
+
+    def _write(self, jobs: list[_Job[Any]]) -> None:
+        groups: dict[Handler, list[_Job[Any]]] = {}
+        for job in jobs:
+            groups.setdefault(job.handler, []).append(job)
+        results: list[tuple[_Job[Any], Any]] = []
+        with write_transaction():
+            for handler, members in groups.items():
+                answers = handler([job.item for job in members])
+                results += zip(members, answers, strict=True)
+        for job, answer in results:
+            if isinstance(answer, BaseException):
+                job.future.set_exception(answer)
+            else:
+                job.future.set_result(answer)
+
+
+writer = Writer()
