@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
 import requests
@@ -16,8 +17,9 @@ from tests import demo
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def inbox(sandbox) -> list[dict]:
-    return requests.get(f"{sandbox.url}/_sandbox/inbox/messages", timeout=5).json()
+def inbox(sandbox) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = requests.get(f"{sandbox.url}/_sandbox/inbox/messages", timeout=5).json()
+    return messages
 
 
 def test_the_demo_has_three_projects_and_acmes_alerts_land_in_the_sandbox_chat(sandbox, mailoutbox):

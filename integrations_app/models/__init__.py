@@ -47,8 +47,8 @@ __all__ = [
     "Health",
     "Integration",
     "KeyOrganisation",
-    "MaintenanceWindow",
     "LinkState",
+    "MaintenanceWindow",
     "Membership",
     "Merchant",
     "Organisation",
@@ -59,6 +59,6 @@ __all__ = [
     "Silence",
     "Snapshot",
     "StatusChange",
-    "Vendor",
     "UserProfile",
+    "Vendor",
 ]
