@@ -16,8 +16,9 @@ from tests import demo
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def inbox(sandbox) -> list[dict]:
-    return requests.get(f"{sandbox.url}/_sandbox/inbox/messages", timeout=5).json()
+def inbox(sandbox) -> list[dict[str, str]]:
+    messages: list[dict[str, str]] = requests.get(f"{sandbox.url}/_sandbox/inbox/messages", timeout=5).json()
+    return messages
 
 
 def test_the_demo_has_three_projects_and_acmes_alerts_land_in_the_sandbox_chat(sandbox, mailoutbox):
