@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pytest
 import requests
@@ -17,8 +16,8 @@ from tests import demo
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def inbox(sandbox) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = requests.get(f"{sandbox.url}/_sandbox/inbox/messages", timeout=5).json()
+def inbox(sandbox) -> list[dict[str, str]]:
+    messages: list[dict[str, str]] = requests.get(f"{sandbox.url}/_sandbox/inbox/messages", timeout=5).json()
     return messages
 
 
