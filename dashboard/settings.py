@@ -150,6 +150,11 @@ CHARGEBACKSTOP_MAX_PAGES = 200
 
 # Read-only token for /api/status.json (empty: only logged-in users may read it).
 STATUS_API_TOKEN = env.string("STATUS_API_TOKEN", default="")
+
+# Configuration as code (import_config, the Configuration page): the largest file and the most
+# entries a file may have; anything bigger is refused before it is read.
+CONFIG_MAX_BYTES = env.positive_int("CONFIG_MAX_BYTES", default=2_000_000)
+CONFIG_MAX_ENTRIES = env.positive_int("CONFIG_MAX_ENTRIES", default=20_000)
 # Wrong tokens from one client address: this many within the window, then 429 until it ends.
 STATUS_API_FAILURE_LIMIT = 10
 STATUS_API_FAILURE_WINDOW = 600  # seconds
