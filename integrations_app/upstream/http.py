@@ -61,6 +61,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 ERROR_BODY_MAX_BYTES = 65_536  # enough for any error envelope; a longer one is cut, not read on
 BACKOFF = 0.3  # seconds before the second retry, doubled after each
+WATCHDOG_TICK = 0.05  # a deadline is enforced at most this late
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,16 @@ class _Watchdog:
     def arm(self, deadline: Deadline) -> None:
         with self._wake:
             self._armed.add(deadline)
+            idle = not self._heap
             heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="upstream-deadlines", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            # The thread looks again at least every TICK while deadlines are armed, so it needs
+            # waking only from its idle wait or for a deadline nearer than that: a wake-up per
+            # request (two, with the body's limit) cost a thread switch each for nothing.
+            if idle or deadline.at - time.monotonic() < WATCHDOG_TICK:
+                self._wake.notify()
 
     def disarm(self, deadline: Deadline) -> None:
         with self._wake:
@@ -172,7 +178,7 @@ class _Watchdog:
                     continue
                 wait = self._heap[0][0] - time.monotonic()
                 if wait > 0:
-                    self._wake.wait(wait)
+                    self._wake.wait(min(wait, WATCHDOG_TICK))
                     continue
                 while self._heap and self._heap[0][0] <= time.monotonic():
                     _, _, deadline = heapq.heappop(self._heap)
