@@ -118,6 +118,8 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("site-test", "POST"): STAFF_ACTION,
     ("account-test", "GET"): STAFF_POST_ONLY,
     ("account-test", "POST"): STAFF_ACTION,
+    ("account-discover", "GET"): STAFF_POST_ONLY,
+    ("account-discover", "POST"): STAFF_ACTION,
     ("key-test", "GET"): STAFF_POST_ONLY,
     ("key-test", "POST"): STAFF_ACTION,
     # Credentials (staff); create and edit POSTs are invalid forms, deletes act.
@@ -233,6 +235,7 @@ ROUTE_OBJECT = {
     "account-edit": "account",
     "account-delete": "account",
     "account-test": "account",
+    "account-discover": "account",
     "organisation-detail": "organisation",
     "integration-detail": "integration",
     "integration-rename": "integration",
