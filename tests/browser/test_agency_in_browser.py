@@ -45,7 +45,7 @@ def members(staff_user: User) -> dict[str, User]:
     return made
 
 
-def set_up_client(page: Page, base: str, name: str, website_id: str, member: str, sink: ChatSink) -> None:
+def set_up_client(page: Page, base: str, *, name: str, website_id: str, member: str, sink: ChatSink) -> None:
     page.get_by_role("link", name="Projects").click()
     page.get_by_role("link", name="Create a project").first.click()
     page.get_by_label("Name").fill(name)
@@ -78,7 +78,7 @@ def set_up_client(page: Page, base: str, name: str, website_id: str, member: str
 
 
 def test_three_clients_and_a_disconnect_reaches_only_its_clients_channel(
-    page: Page, live_server, log_in, sandbox, smtp_sink, sinks, members, *, staff_user, screenshot
+    page: Page, live_server, log_in, *, sandbox, smtp_sink, sinks, members, staff_user, screenshot
 ):
     # From scratch: no project and no channel yet (the demo ships some of both).
     Project.objects.all().delete()
@@ -86,7 +86,7 @@ def test_three_clients_and_a_disconnect_reaches_only_its_clients_channel(
 
     log_in(staff_user)
     for name, website_id, member in CLIENTS:
-        set_up_client(page, live_server.url, name, website_id, member, sinks[name])
+        set_up_client(page, live_server.url, name=name, website_id=website_id, member=member, sink=sinks[name])
     screenshot("agency-channels")
 
     sandbox.state.set_connected(demo.BLUEBIRD_BOOKS, "stripe", False)
