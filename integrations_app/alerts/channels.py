@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.mail import BadHeaderError, EmailMultiAlternatives, send_mail
-from django.core.mail.message import sanitize_address
+from django.core.mail import BadHeaderError, send_mail
 from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations_app.alerts import apprise_send
-from integrations_app.alerts.delivery import CLAIM_FOR, MAX_ATTEMPTS, retry_delay
+from integrations_app.alerts.delivery import CLAIM_FOR, MAX_ATTEMPTS, check_headers, retry_delay
 from integrations_app.alerts.describe import describe, with_relations
 from integrations_app.alerts.emails import SUBJECT_PREFIX, build_email, subject_for
 from integrations_app.models import Channel, ChannelKind, Delivery, StatusChange
@@ -67,24 +66,17 @@ def send_chat(channel: Channel, title: str, body: str) -> None:
         raise ChannelError(str(error)) from None
 
 
-def _checked(message: EmailMultiAlternatives) -> EmailMultiAlternatives:
-    message.message()  # renders every header, raising BadHeaderError on a line break
-    for address in [message.from_email, *message.recipients()]:
-        sanitize_address(address, message.encoding or settings.DEFAULT_CHARSET)
-    return message
-
-
 def send_email(channel: Channel, delivery: Delivery) -> None:
     if not channel.address_list:
         raise ChannelError("This email channel has no addresses: edit it and add one per line.")
     message, _ = build_email(delivery.changes.all(), channel.address_list)
     try:
-        _checked(message)
+        check_headers(message)
     except BadHeaderError:
         message, _ = build_email(
             delivery.changes.all(), channel.address_list, subject=f"{SUBJECT_PREFIX}alert {delivery.alert_id}"
         )
-        _checked(message)
+        check_headers(message)
     try:
         message.send()
     except Exception as error:  # any transport failure: the delivery is retried

@@ -55,15 +55,17 @@ def _checked_message(alert: Alert) -> EmailMultiAlternatives:
     subject the mail library refuses (BadHeaderError) is replaced by a fallback of our own words."""
     message = build_message(alert)
     try:
-        _check(message)
+        check_headers(message)
     except BadHeaderError:
         logger.warning("alert %s: subject refused by the mail library, sending a fallback subject", alert.pk)
         message = build_message(alert, subject=fallback_subject(alert))
-        _check(message)
+        check_headers(message)
     return message
 
 
-def _check(message: EmailMultiAlternatives) -> None:
+def check_headers(message: EmailMultiAlternatives) -> None:
+    """Raise BadHeaderError or ValueError before any connection if the mail library would refuse
+    a header or an address of `message` (email channels check theirs here too)."""
     message.message()  # renders every header, raising BadHeaderError on a line break
     for address in [message.from_email, *message.recipients()]:
         sanitize_address(address, message.encoding or settings.DEFAULT_CHARSET)
