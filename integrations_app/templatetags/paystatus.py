@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from integrations_app import problems, text
+from integrations_app.alerts import acks
 from integrations_app.humanize import age_words
 from integrations_app.views import clients
 from integrations_app.views.history import action_words
@@ -44,6 +45,8 @@ BADGES = {
     "recovery": ("text-bg-success", "✔", "Recovery"),
     "notice": ("text-bg-info", "ℹ", "Notice"),
     "info": ("text-bg-light border", "·", "Info"),
+    "acknowledged": ("text-bg-secondary", "☑", "Acknowledged"),
+    "unacknowledged": ("text-bg-light border", "☐", "Not acknowledged"),
 }
 
 
@@ -52,6 +55,12 @@ def bdi(value: object) -> SafeString:
     """Text from upstream (integration and organisation names) isolated from the text around it:
     a right-to-left override inside cannot reorder the rest of the line."""
     return format_html("<bdi>{}</bdi>", value)
+
+
+@register.filter
+def ack_words(ack: Any) -> str:
+    """An acknowledgement in the one wording messages use too ("acknowledged by … at …: comment")."""
+    return acks.ack_words(ack)
 
 
 @register.filter
