@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -119,6 +120,34 @@ def acks_of(changes: Sequence[StatusChange]) -> dict[int, Acknowledgement]:
         if opener is not None and opener.pk in by_opener:
             found[change.pk] = by_opener[opener.pk]
     return found
+
+
+def mark_acknowledged(sites: Sequence[Any], organisations: Sequence[Any] = ()) -> None:
+    """Set `acknowledged` on each website and organisation listed: the latest acknowledgement when
+    every open problem it has is acknowledged, else None (for the badge beside its problem on the
+    lists). Two queries, none when no listed row has a problem."""
+    listed = {"site": list(sites), "organisation": list(organisations)}
+    for rows in listed.values():
+        for row in rows:
+            row.acknowledged = None
+    broken = {
+        kind: [row for row in rows if problems.is_problem(problems.problem_of(row))] for kind, rows in listed.items()
+    }
+    if not any(broken.values()):
+        return
+    changes = StatusChange.objects.filter(
+        Q(site__in=broken["site"]) | Q(site__isnull=True, organisation__in=broken["organisation"])
+    )
+    by_source: dict[tuple[str, int | None], list[Episode]] = {}
+    for episode in open_episodes(changes):
+        opener = episode.opener
+        source = ("site", opener.site_id) if opener.site_id is not None else ("organisation", opener.organisation_id)
+        by_source.setdefault(source, []).append(episode)
+    for kind, rows in broken.items():
+        for row in rows:
+            found = [episode.ack for episode in by_source.get((kind, row.pk), [])]
+            if found and all(ack is not None for ack in found):
+                row.acknowledged = max((ack for ack in found if ack is not None), key=lambda ack: ack.at)
 
 
 def ack_words(ack: Acknowledgement) -> str:

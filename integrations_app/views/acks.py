@@ -40,10 +40,15 @@ def _target(change: StatusChange) -> str:
     return f"problem {change.pk}: {summary(change)}"
 
 
+# Scoping comes before the method check: another project's URL answers 404 to GET and POST alike.
 @login_required
-@require_http_methods(["GET", "POST"])
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     change, project_id = _problem(request, pk)
+    return _acknowledge(request, change, project_id)
+
+
+@require_http_methods(["GET", "POST"])
+def _acknowledge(request: HttpRequest, change: StatusChange, project_id: int | None) -> HttpResponse:
     episode = acks.open_episode(change)
     form = AckForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -75,9 +80,13 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
 def unacknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     change, project_id = _problem(request, pk)
+    return _unacknowledge(request, change, project_id)
+
+
+@require_POST
+def _unacknowledge(request: HttpRequest, change: StatusChange, project_id: int | None) -> HttpResponse:
     ack = Acknowledgement.objects.filter(opened_by=change).first()
     if ack is None:
         messages.info(request, "This problem was not acknowledged.")

@@ -12,6 +12,7 @@ import time_machine
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,7 +30,7 @@ from integrations_app.models import (
     Silence,
     StatusChange,
 )
-from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.models.history import Severity
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,8 +82,8 @@ def manager_of(project: Project, username: str = "manager") -> Client:
 
 def acks_section(response: Any) -> str:
     """The "Open problems" section of a source page."""
-    page = response.content.decode()
-    return page[page.index('id="acks-section"') :].split("</section>")[0]
+    page: str = response.content.decode()
+    return page[page.index('id="acks-section"') :].split("</section>", maxsplit=1)[0]
 
 
 def reminders_in(sink: Any) -> list[Any]:
@@ -97,7 +98,7 @@ def email_reminders(sink: Any) -> list[Any]:
 
 
 def test_a_reminder_goes_out_every_n_hours_to_the_channels_that_heard(
-    sandbox, client_a, start, chat_sink, other_chat_sink, smtp_sink
+    sandbox, client_a, start, *, chat_sink, other_chat_sink, smtp_sink
 ):
     _project, store, _books = client_a
     break_stripe(sandbox, start, store)
@@ -113,7 +114,9 @@ def test_a_reminder_goes_out_every_n_hours_to_the_channels_that_heard(
         assert reminders.send_due() == 1
     (first, second) = reminders_in(chat_sink)
     assert first["title"] == "Paystatus: Reminder: 1 open problem in “Client A”, not acknowledged"
-    assert first["message"].startswith(f"- Stripe disconnected on Acme Store, open 4 h 0 min: http://testserver/sites/{store.pk}/")
+    assert first["message"].startswith(
+        f"- Stripe disconnected on Acme Store, open 4 h 0 min: http://testserver/sites/{store.pk}/"
+    )
     assert "open 8 h 0 min" in second["message"]
     assert len(chat_sink.messages()) == 3, "the alert and two reminders, nothing else"
     assert len(email_reminders(smtp_sink)) == 2, "the admins' email heard of it: it is reminded too"
@@ -235,11 +238,15 @@ def test_global_sources_use_the_default(sandbox, settings, start, chat_sink, smt
 
 
 def test_a_silenced_problem_is_not_reminded_of(sandbox, client_a, start, chat_sink, smtp_sink):
-    project, store, _books = client_a
+    _project, store, _books = client_a
     break_stripe(sandbox, start, store)
     alice = factories.staff("alice")
     Silence.objects.create(
-        site=store, starts_at=start + timedelta(hours=1), ends_at=start + timedelta(hours=6), created_by=alice, comment="x"
+        site=store,
+        starts_at=start + timedelta(hours=1),
+        ends_at=start + timedelta(hours=6),
+        created_by=alice,
+        comment="x",
     )
     with at(start, 4.01):
         assert reminders.send_due() == 0
@@ -346,19 +353,29 @@ def test_the_ack_is_shown_on_the_site_page_the_overview_and_the_alerts_page(sand
     assert "acknowledged by manager at " in alerts
 
 
-def test_the_source_pages_take_the_same_queries_for_more_problems(sandbox, client_a, start, django_assert_max_num_queries):
+def test_the_pages_take_the_same_queries_for_more_acknowledged_problems(sandbox, client_a, start):
     project, store, books = client_a
     manager = manager_of(project)
+    pages = [reverse("overview"), reverse("alerts"), reverse("site-detail", args=[store.pk])]
+
+    def measure() -> list[int]:
+        manager.get(reverse("overview"))  # shows (and so clears) the flash message of the last POST
+        counts = []
+        for url in pages:
+            with CaptureQueriesContext(connection) as queries:
+                assert manager.get(url).status_code == 200
+            counts.append(len(queries))
+        return counts
+
     break_stripe(sandbox, start, store)
-    url = reverse("site-detail", args=[store.pk])
-    manager.get(url)
-    with django_assert_max_num_queries(1000) as few:
-        manager.get(url)
-    with at(start, 1):
+    manager.post(reverse("problem-ack", args=[opener(store).pk]), {"comment": "one"})
+    few = measure()
+    break_stripe(sandbox, start, books, hours=0.1)
+    with at(start, 0.2):
         sandbox.state.set_connected(demo.ACME_STORE, "paddle", False)
         poll_site(store.pk)
-    manager.post(reverse("problem-ack", args=[opener(store).pk]), {"comment": "x"})
-    with django_assert_max_num_queries(1000) as more:
-        manager.get(url)
-    assert len(more.captured_queries) == len(few.captured_queries)
-    assert ChangeKind.PROVIDER  # the second problem is a provider change too
+        send_pending_alerts(wait=False)
+    for site, provider in ((books, "stripe"), (store, "paddle")):
+        manager.post(reverse("problem-ack", args=[opener(site, provider).pk]), {"comment": "more"})
+    assert Acknowledgement.objects.count() == 3
+    assert measure() == few
