@@ -182,13 +182,22 @@ class _Plan:
             self.error(root.line, f"the file must be a mapping of sections, not {root.kind()}.")
             return None
         top: dict[str, yamlio.Node] = root.value
+        version = top.get("version")
+        number = None if version is None or isinstance(version.value, bool) else version.value
+        if isinstance(number, int) and number > VERSION:
+            # A newer format may mean anything by its fields: read none of them.
+            self.error(
+                version.line if version else None,
+                f"version: this file is format version {number}, written by a newer Paystatus; this one reads "
+                f"version {VERSION}. Import it with the newer Paystatus, or export it again from this one.",
+            )
+            return None
+        if number != VERSION:
+            self.error(version.line if version else root.line, f"version: must be {VERSION}.")
         known = ["version", "secrets", *(section.name for section in SECTIONS)]
         for name, node in top.items():
             if name not in known:
                 self.error(node.line, f"unknown section “{name}” (expected {', '.join(known)}).")
-        version = top.get("version")
-        if version is None or version.value != VERSION or isinstance(version.value, bool):
-            self.error(version.line if version else root.line, f"version: must be {VERSION}.")
         found: dict[str, list[Entry]] = {}
         for section in SECTIONS:
             if section.name in top:
@@ -213,7 +222,7 @@ class _Plan:
             try:
                 values = f.read_mapping(item, section.fields)
             except f.Invalid as invalid:
-                self.error(invalid.line or item.line, f"{label}: {invalid.message}.")
+                self.error(invalid.line or item.line, f"{_named(label, section, item)}: {invalid.message}.")
                 continue
             label = f"{label} ({section.describe(values)})"
             self._errors(item.line, label, section.check(values))
@@ -230,6 +239,14 @@ class _Plan:
             self.error(line, f"{label}: {name + ': ' if name else ''}{message}.")
 
     def _sealed(self, node: yamlio.Node, label: str) -> str | None:
+        if isinstance(node.value, str):
+            self.error(
+                node.line,
+                f"{label}: secret: written in clear, and a file holds secrets only encrypted. Export the file with "
+                "--with-secrets to have them encrypted under a passphrase, or leave the secret out and enter it "
+                "in the dashboard.",
+            )
+            return None
         encrypted = node.value.get("encrypted") if isinstance(node.value, dict) else None
         if not isinstance(node.value, dict) or set(node.value) != {"encrypted"} or encrypted is None:
             self.error(node.line, f"{label}: secret: expected a mapping with one field, encrypted.")
@@ -374,6 +391,14 @@ class _Plan:
                     step.section.delete(step.row)
             counts = {action: self.report.count(action) for action in ("add", "change", "remove")}
             audit.record(user, "config.import", "configuration", after=counts, project=None)
+
+
+def _named(label: str, section: Section, item: yamlio.Node) -> str:
+    """`websites[3]`, with the entry's name when it has a readable one, for an entry that is invalid."""
+    identity = item.value.get(section.identity) if isinstance(item.value, dict) else None
+    if identity is not None and isinstance(identity.value, str) and identity.value:
+        return f"{label} ({section.noun} “{identity.value[:60]}”)"
+    return label
 
 
 def _existing(section: Section) -> dict[Any, Any]:
