@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from integrations_app.alerts import reminders
 from integrations_app.alerts.delivery import send_pending_alerts
+from integrations_app.alerts.policy import follow_up_ended
 from integrations_app.datafast.poller import poll_site
 from integrations_app.models import (
     Acknowledgement,
@@ -379,3 +380,59 @@ def test_the_pages_take_the_same_queries_for_more_acknowledged_problems(sandbox,
         manager.post(reverse("problem-ack", args=[opener(site, provider).pk]), {"comment": "more"})
     assert Acknowledgement.objects.count() == 3
     assert measure() == few
+
+
+# --- shown in the next message ---------------------------------------------------------------------
+
+
+def test_the_recovery_message_says_who_acknowledged_the_problem_in_chat_and_email(
+    sandbox, client_a, start, chat_sink, smtp_sink
+):
+    project, store, _books = client_a
+    break_stripe(sandbox, start, store)
+    with at(start, 1):
+        manager_of(project).post(
+            reverse("problem-ack", args=[opener(store).pk]), {"comment": "Stripe support ticket 42"}
+        )
+    with at(start, 2):
+        sandbox.state.set_connected(demo.ACME_STORE, "stripe", True)
+        poll_site(store.pk)
+        send_pending_alerts(wait=False)
+    recovery = chat_sink.messages()[-1].json
+    assert recovery["title"] == "Paystatus: Stripe reconnected on Acme Store"
+    when = timezone.localtime(start + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M %Z")
+    words = f"acknowledged by manager at {when}: Stripe support ticket 42"
+    assert recovery["message"] == f"✔ Stripe reconnected on Acme Store ({words}) http://testserver/sites/{store.pk}/"
+    email = smtp_sink.messages[-1]
+    assert str(email["Subject"]).strip() == "[Paystatus] Stripe reconnected on Acme Store"
+    assert f"\r\n  A{words[1:]}\r\n" in email.get_body(("plain",)).get_content()
+    assert words in email.get_body(("html",)).get_content()
+
+
+def test_still_broken_after_the_silence_says_who_acknowledged_it(sandbox, client_a, start, chat_sink):
+    project, store, _books = client_a
+    alice = factories.staff("alice")
+    Silence.objects.create(
+        site=store, starts_at=start, ends_at=start + timedelta(hours=2), created_by=alice, comment="deploy"
+    )
+    break_stripe(sandbox, start, store, hours=0.1)
+    with at(start, 1):
+        manager_of(project).post(reverse("problem-ack", args=[opener(store).pk]), {"comment": "on it"})
+    with at(start, 2.01):
+        assert len(follow_up_ended()) == 1
+        send_pending_alerts(wait=False)
+    (message,) = chat_sink.messages()
+    assert message.json["title"].startswith("Paystatus: Still broken after the silence: Stripe on Acme Store")
+    assert "(acknowledged by manager at " in message.json["message"] and ": on it)" in message.json["message"]
+
+
+def test_a_message_about_an_unacknowledged_problem_says_nothing_of_acknowledgements(
+    sandbox, client_a, start, chat_sink
+):
+    _project, store, _books = client_a
+    break_stripe(sandbox, start, store)
+    with at(start, 2):
+        sandbox.state.set_connected(demo.ACME_STORE, "stripe", True)
+        poll_site(store.pk)
+        send_pending_alerts(wait=False)
+    assert "acknowledged" not in chat_sink.messages()[-1].json["message"]
