@@ -33,6 +33,7 @@ from integrations_app.models import (
 )
 from integrations_app.models.history import Severity
 from tests import demo, factories
+from tests.concurrency import twice_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -187,22 +188,19 @@ def test_two_senders_at_once_send_one_reminder(sandbox, client_a, start, chat_si
     _project, store, _books = client_a
     break_stripe(sandbox, start, store)
     now = start + timedelta(hours=4, minutes=1)
+    (reminder,) = reminders.due(now)  # both senders found it due: only the claim stands between them
     barrier = threading.Barrier(2)
-    sent: list[int] = []
+    claimed: list[bool] = []
 
     def send() -> None:
-        try:
-            barrier.wait(timeout=10)
-            sent.append(reminders.send_due(now))
-        finally:
-            connection.close()
+        barrier.wait(timeout=10)
+        claimed.append(won := reminders.claim(reminder, now))
+        if won:
+            reminders.deliver(reminder, now)
 
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert sorted(sent) == [0, 1]
+    twice_at_once(send)
+    assert sorted(claimed) == [False, True]
+    assert reminders.send_due(now) == 0, "and a beat tick after them finds it sent"
     assert len(reminders_in(chat_sink)) == 1
     assert len(email_reminders(smtp_sink)) == 1
     assert ReminderRecord.objects.count() == 1
