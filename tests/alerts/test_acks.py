@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations_app.alerts import reminders
+from integrations_app.alerts import changes, reminders
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.alerts.policy import follow_up_ended
 from integrations_app.datafast.poller import poll_site
@@ -31,7 +31,7 @@ from integrations_app.models import (
     Silence,
     StatusChange,
 )
-from integrations_app.models.history import Severity
+from integrations_app.models.history import ChangeKind, Severity
 from tests import demo, factories
 from tests.concurrency import twice_at_once
 
@@ -313,6 +313,26 @@ def test_a_recovered_problem_cannot_be_acknowledged(sandbox, client_a, start):
         poll_site(store.pk)
     response = manager_of(project).post(reverse("problem-ack", args=[opener(store).pk]), {"comment": ""})
     assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == [
+        "This problem is no longer open: there is nothing to acknowledge."
+    ]
+    assert Acknowledgement.objects.count() == 0
+
+
+def test_only_the_change_that_opened_a_problem_names_it(sandbox, client_a, start):
+    project, store, _books = client_a
+    break_stripe(sandbox, start, store)
+    with at(start, 1):
+        poll_site(store.pk)  # still down: nothing new
+        later = changes.record_change(
+            ChangeKind.STILL_BROKEN,
+            Severity.PROBLEM,
+            at=timezone.now(),
+            old=ChangeKind.PROVIDER,
+            site=store,
+            provider="stripe",
+        )
+    response = manager_of(project).post(reverse("problem-ack", args=[later.pk]), {"comment": ""})
     assert response.context["form"].non_field_errors() == [
         "This problem is no longer open: there is nothing to acknowledge."
     ]
