@@ -560,7 +560,8 @@ def test_the_counts_lists_and_json_of_a_member_never_include_b(clients):
     assert "No website matches" in found and "No organisation matches" in found
     filtered = client.get(reverse("overview"), {"organisation": clients["organisation_b"].pk}).content.decode()
     assert "Bluebird" not in filtered
-    # Alerts: only those whose every change is A's; audit: only A's entries.
+    # Alerts: A's, and the one about both told with A's change only (its stored subject not shown);
+    # audit: only A's entries.
     alerts = client.get(reverse("alerts")).content.decode()
     assert "Alert about a" in alerts and "Alert about b" not in alerts and "Alert about both" not in alerts
     audit_page = client.get(reverse("audit")).content.decode()
