@@ -9,13 +9,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
-from integrations_app.alerts import changes
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Alert, DataFastSite, Membership
-from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.views.context import WATCHER_CACHE_KEY
 from tests import demo, factories
 from tests.factories import present
@@ -88,22 +85,7 @@ def test_a_members_alerts_page_costs_the_same_queries_for_1_and_5_shared_alerts(
 
     few = queries()
     for _ in range(4):  # four more alerts, each about both projects' websites
-        now = timezone.now()
-        changes.record(
-            *(
-                changes.change(
-                    ChangeKind.PROVIDER,
-                    Severity.PROBLEM,
-                    at=now,
-                    site=site,
-                    provider="paddle",
-                    old="connected",
-                    new="not connected",
-                    notify=True,
-                )
-                for site in (acme, bluebird)
-            )
-        )
+        factories.disconnections([acme, bluebird], provider="paddle")
         send_pending_alerts(wait=False)
     assert Alert.objects.count() == 5
     assert queries() == few
