@@ -168,7 +168,17 @@ FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
 # --- Redis, Celery, polling ----------------------------------------------------------------
 REDIS_URL = env.string("REDIS_URL", default="redis://127.0.0.1:6391/0")
 # Pages must render with Redis down, so nothing they use may live in Redis: a per-process cache.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every web process (the default one is per process): files a staff member uploaded
+    # on the Configuration page, kept between the preview and "Apply" (integrations_app.config.uploads).
+    "config_uploads": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "config-uploads"),
+        "TIMEOUT": 3_600,
+        "OPTIONS": {"MAX_ENTRIES": 200},
+    },
+}
 
 POLL_INTERVAL_SECONDS = env.positive_int("POLL_INTERVAL_SECONDS", default=300, minimum=30)
 # How often beat looks for due sources. Short, so that a disconnect is seen within

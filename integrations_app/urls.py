@@ -4,6 +4,7 @@ from django.urls import path
 
 from integrations_app.views import (
     channels,
+    config,
     credentials,
     health,
     history,
@@ -79,4 +80,9 @@ urlpatterns = [
     path("links/confirm/", links.link_confirm, name="link-confirm"),
     path("links/dismiss/", links.link_dismiss, name="link-dismiss"),
     path("sites/<int:pk>/link/", links.site_link, name="site-link"),
+    # Configuration as code: download, upload with a preview, apply (staff)
+    path("config/", config.config_page, name="config"),
+    path("config/download/", config.config_download, name="config-download"),
+    path("config/preview/", config.config_preview, name="config-preview"),
+    path("config/apply/", config.config_apply, name="config-apply"),
 ]

@@ -202,6 +202,17 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("link-dismiss", "POST"): STAFF_ACTION,
     ("site-link", "GET"): STAFF_POST_ONLY,
     ("site-link", "POST"): STAFF_ACTION,
+    # Configuration as code (staff-wide only: a manager of a project gets 403 too). The download
+    # without secrets is the file itself; a preview without a file shows the form's error; an
+    # apply naming no previewed file goes back to the page.
+    ("config", "GET"): STAFF_PAGE,
+    ("config", "POST"): STAFF_POST_ONLY,
+    ("config-download", "GET"): STAFF_POST_ONLY,
+    ("config-download", "POST"): STAFF_PAGE,
+    ("config-preview", "GET"): STAFF_POST_ONLY,
+    ("config-preview", "POST"): STAFF_PAGE,
+    ("config-apply", "GET"): STAFF_POST_ONLY,
+    ("config-apply", "POST"): STAFF_ACTION,
     # Django's auth views: logging in (a wrong password) is public; there is no password reset.
     ("login", "GET"): PUBLIC,
     ("login", "POST"): PUBLIC,
@@ -519,6 +530,9 @@ def test_a_manager_of_a_changes_a_integration_but_not_b(clients):
     # The page shows the buttons the manager may press, and the view lets them.
     assert "Poll now" in client.get(reverse("site-detail", args=[clients["site"].pk])).content.decode()
     assert client.post(reverse("site-poll", args=[clients["site"].pk])).status_code == 302
+    # The configuration covers every project and the credentials: staff-wide only.
+    assert client.get(reverse("config")).status_code == 403
+    assert client.post(reverse("config-download")).status_code == 403
 
 
 def test_a_viewer_of_a_reads_a_but_changes_nothing(clients):
@@ -539,6 +553,9 @@ def test_a_viewer_of_a_reads_a_but_changes_nothing(clients):
         ("POST", reverse("sources-move")),
         ("GET", reverse("project-detail", args=[clients["project"].pk])),
         ("GET", reverse("credentials")),
+        ("GET", reverse("config")),
+        ("POST", reverse("config-download")),
+        ("POST", reverse("config-preview")),
     ]
     statuses = {f"{method} {url}": ask(client, method, url, {"name": "x"}).status_code for method, url in changes}
     assert set(statuses.values()) == {403}, statuses
