@@ -254,6 +254,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": every(300),
         "options": {"expires": 300},
     },
+    # One reminder per project and period while problems stay open and unacknowledged.
+    "send-reminders": {
+        "task": "integrations_app.tasks.send_reminders",
+        "schedule": every(60),
+        "options": {"expires": 60},
+    },
     "compact-history": {
         "task": "integrations_app.tasks.compact_history",
         "schedule": every(24 * 3600),
@@ -277,6 +283,9 @@ CHANNEL_SEND_DEADLINE = float(env.positive_int("CHANNEL_SEND_DEADLINE", default=
 # zone (TIME_ZONE for the global digest).
 DIGEST_WEEKDAY = env.weekday("DIGEST_WEEKDAY", default=0)
 DIGEST_HOUR = env.hour("DIGEST_HOUR", default=9)
+# While a project has open problems nobody acknowledged, one reminder every this many hours since
+# the first one's alert (a project may set its own); 0: never.
+REMINDER_HOURS = env.positive_int("REMINDER_HOURS", default=4, minimum=0)
 # Django's own error mail (500s with their traceback) goes to ERROR_EMAILS, never to the alert
 # recipients: an alert inbox must not fill with tracebacks. Empty (the default): no error mail.
 ADMINS = [(address, address) for address in env.emails("ERROR_EMAILS")]

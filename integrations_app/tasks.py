@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from integrations_app.alerts import digest, policy
+from integrations_app.alerts import digest, policy, reminders
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
 from integrations_app.models.retention import compact, prune
@@ -109,6 +109,12 @@ def follow_up_silences() -> int:
 @shared_task
 def send_weekly_digests() -> int:
     return digest.send_due(timezone.now())
+
+
+@shared_task
+def send_reminders() -> int:
+    """One reminder per project and period while its problems stay open and unacknowledged."""
+    return reminders.send_due(timezone.now())
 
 
 @shared_task

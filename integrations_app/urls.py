@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from integrations_app.views import (
+    acks,
     channels,
     config,
     credentials,
@@ -75,6 +76,9 @@ urlpatterns = [
     path("maintenance/new/", silences.window_create, name="window-create"),
     path("maintenance/<int:pk>/delete/", silences.window_delete, name="window-delete"),
     path("account/time-zone/", silences.time_zone, name="time-zone"),
+    # Acknowledging an open problem, named by the change that opened it (staff and the project's managers)
+    path("problems/<int:pk>/acknowledge/", acks.acknowledge, name="problem-ack"),
+    path("problems/<int:pk>/unacknowledge/", acks.unacknowledge, name="problem-unack"),
     # One client, two vendors: websites linked to organisations (staff)
     path("links/", links.links_page, name="links"),
     path("links/confirm/", links.link_confirm, name="link-confirm"),

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from integrations_app import problems, text
+from integrations_app.alerts import acks
 from integrations_app.humanize import age_words
 from integrations_app.views import clients
 from integrations_app.views.history import action_words
@@ -44,6 +45,8 @@ BADGES = {
     "recovery": ("text-bg-success", "✔", "Recovery"),
     "notice": ("text-bg-info", "ℹ", "Notice"),
     "info": ("text-bg-light border", "·", "Info"),
+    "acknowledged": ("text-bg-secondary", "☑", "Acknowledged"),
+    "unacknowledged": ("text-bg-light border", "☐", "Not acknowledged"),
 }
 
 
@@ -52,6 +55,12 @@ def bdi(value: object) -> SafeString:
     """Text from upstream (integration and organisation names) isolated from the text around it:
     a right-to-left override inside cannot reorder the rest of the line."""
     return format_html("<bdi>{}</bdi>", value)
+
+
+@register.filter
+def ack_words(ack: Any) -> str:
+    """An acknowledgement in the one wording messages use too ("acknowledged by … at …: comment")."""
+    return acks.ack_words(ack)
 
 
 @register.filter
@@ -199,6 +208,22 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
     )
 
 
+def ack_badge(row: Any) -> SafeString:
+    """ "☑" beside a list row's problem when every open problem of it is acknowledged
+    (`alerts.acks.mark_acknowledged`), who and when as its tooltip; nothing otherwise."""
+    ack = getattr(row, "acknowledged", None)
+    if ack is None:
+        return mark_safe("")
+    words = acks.ack_words(ack)
+    return format_html(
+        ' <span class="badge text-bg-secondary" data-acknowledged="{}" title="{}"><span aria-hidden="true">☑</span>'
+        '<span class="visually-hidden">{}</span></span>',
+        ack.username,
+        words,
+        words,
+    )
+
+
 @register.simple_tag
 def problem_words(row: Any, providers: Any = None) -> str:
     """The words of `problem_badge`, without the badge (the live summary line of a page)."""
@@ -339,7 +364,7 @@ def site_rows(
             name=site.name,
             title=text.one_line(site.name),
             paused="" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
-            status=problem_badge(site, cells),
+            status=problem_badge(site, cells) + ack_badge(site),
             strip=heartbeat(strips[site.pk]),
             providers=provider_cells(cells),
             currency=site.currency or "—",
@@ -366,7 +391,7 @@ def organisation_rows(organisations: Any, selectable: bool = False, grouped: boo
             org_id=format_html(' <small class="text-body-secondary">{}</small>', bdi(organisation.organisation_id))
             if organisation.label
             else "",
-            status=problem_badge(organisation),
+            status=problem_badge(organisation) + ack_badge(organisation),
             enabled=organisation.enabled,
             disabled=format_html('<strong class="text-danger">✖ {}</strong>', organisation.disabled)
             if organisation.disabled
