@@ -44,6 +44,7 @@ urlpatterns = [
     path("credentials/sites/<int:pk>/delete/", credentials.site_delete, name="site-delete"),
     path("credentials/accounts/<int:pk>/test/", credentials.account_test, name="account-test"),
     path("credentials/accounts/<int:pk>/discover/", credentials.account_discover, name="account-discover"),
+    path("credentials/accounts/<int:pk>/notice/", credentials.account_notice, name="account-notice"),
     path("credentials/sites/<int:pk>/test/", credentials.site_test, name="site-test"),
     path("credentials/keys/new/", credentials.key_create, name="key-create"),
     path("credentials/keys/<int:pk>/", credentials.key_edit, name="key-edit"),

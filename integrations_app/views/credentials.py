@@ -17,6 +17,7 @@ from django.db.models import Model, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
@@ -25,7 +26,7 @@ from integrations_app.chargebackstop.check import check_chargebackstop
 from integrations_app.chargebackstop.forms import ChargebackStopKeyForm
 from integrations_app.datafast import discovery as datafast_discovery
 from integrations_app.datafast.check import check_datafast, check_datafast_account
-from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm
+from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm, NoticeForm
 from integrations_app.datafast.models import Discovery
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.models.secret_field import UNREADABLE, SecretUnreadable
@@ -64,7 +65,7 @@ KEY = Kind(ChargebackStopKey, ChargebackStopKeyForm, "ChargebackStop key", "key"
 @staff_required
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    # Five queries whatever the number of rows; secrets are never decrypted for a listing.
+    # Eight queries whatever the number of rows (three for the discovery notices); secrets are never decrypted for a listing.
     sites = DataFastSite.objects.order_by("name", "pk").prefetch_related("providers")
     links = KeyOrganisation.objects.select_related("organisation").order_by(
         "organisation__label", "organisation__organisation_id"
@@ -74,6 +75,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "keys": ChargebackStopKey.objects.prefetch_related(
             Prefetch("keyorganisation_set", queryset=links, to_attr="links")
         ),
+        "discovery_notices": datafast_discovery.with_notices(DataFastAccount.objects.all()),
     }
     return render(request, "integrations_app/credentials/index.html", context)
 
@@ -133,8 +135,8 @@ def _form_page(
     return render(request, "integrations_app/credentials/form.html", context)
 
 
-def _watched_words(form: Any) -> str:
-    watched = getattr(form, "watched", [])
+def _watched_words(form_or_sites: Any) -> str:
+    watched = form_or_sites if isinstance(form_or_sites, list) else getattr(form_or_sites, "watched", [])
     if not watched:
         return ""
     names = ", ".join(f"“{site.name}”" for site in watched[:5]) + (
@@ -379,6 +381,42 @@ def account_discover(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         (messages.warning if outcome.state == Discovery.NO_PERMISSION else messages.error)(request, outcome.message)
     return redirect("account-edit", account.pk)
+
+
+@staff_required
+@require_POST
+def account_notice(request: HttpRequest, pk: int) -> HttpResponse:
+    """A discovery notice's button: watch the new websites, set them aside, or keep the websites
+    no longer listed. Back to the page it was pressed on."""
+    account = get_object_or_404(DataFastAccount.objects, pk=pk)
+    form = NoticeForm(request.POST)
+    back = url_has_allowed_host_and_scheme(request.POST.get("next", ""), allowed_hosts={request.get_host()})
+    done = request.POST["next"] if back else reverse("credentials")
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["do"]))
+        return redirect(done)
+    action = form.cleaned_data["do"]
+    if action == NoticeForm.WATCH:
+        with transaction.atomic():
+            watched = datafast_discovery.watch_new(account)
+            for site in watched:
+                audit.record(
+                    request.user, "credentials.site.create", SITE.target(site), after=SITE.form.audit_values(site)
+                )
+        messages.success(request, f"{account.name}:" + (_watched_words(watched) or " nothing new to watch."))
+    elif action == NoticeForm.SET_ASIDE:
+        count = datafast_discovery.set_aside_new(account)
+        audit.record(request.user, "discovery.set_aside", ACCOUNT.target(account), after={"websites": count})
+        messages.info(
+            request,
+            f"Set aside {count} new website{'s' if count != 1 else ''} of {account.name}; "
+            "they stay offered on the account's page.",
+        )
+    else:
+        datafast_discovery.keep_unlisted(account)
+        audit.record(request.user, "discovery.keep_unlisted", ACCOUNT.target(account))
+        messages.info(request, f"Kept the websites {account.name}'s token no longer lists; their pages say so.")
+    return redirect(done)
 
 
 @staff_required

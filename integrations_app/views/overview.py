@@ -16,7 +16,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from integrations_app.datafast.client import PROVIDERS
-from integrations_app.models import DataFastSite, Organisation, Project, ProviderState
+from integrations_app.datafast.discovery import with_notices
+from integrations_app.models import DataFastAccount, DataFastSite, Organisation, Project, ProviderState
 from integrations_app.problems import Problem, only, with_a_problem
 from integrations_app.scoping import scope_of
 from integrations_app.views import clients
@@ -216,6 +217,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "selectable": scope.staff_wide,
         "grouped": bool(filters["group"]),
         "move_choices": Project.objects.values_list("pk", "name") if scope.staff_wide and not fragment else [],
+        # New websites on a token, websites no longer listed: staff act on them (three queries).
+        "discovery_notices": with_notices(DataFastAccount.objects.all()) if scope.staff_wide and not fragment else [],
     }
     if fragment:
         return render(request, "integrations_app/_overview_live.html", context)
