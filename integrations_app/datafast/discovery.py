@@ -208,7 +208,8 @@ def with_notices(accounts: QuerySet[DataFastAccount]) -> list[Notice]:
     unlisted: dict[int, int] = {}
     gone = DataFastSite.objects.filter(account__in=rows, unlisted_since__isnull=False)
     for account_id, since in gone.values_list("account_id", "unlisted_since"):
-        if seen[account_id] is None or since > seen[account_id]:
+        last_seen = seen[account_id]
+        if since is not None and (last_seen is None or since > last_seen):
             unlisted[account_id] = unlisted.get(account_id, 0) + 1
     notices = []
     for account in rows:

@@ -65,7 +65,8 @@ KEY = Kind(ChargebackStopKey, ChargebackStopKeyForm, "ChargebackStop key", "key"
 @staff_required
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    # Eight queries whatever the number of rows (three for the discovery notices); secrets are never decrypted for a listing.
+    # Eight queries whatever the number of rows (three for the discovery notices); secrets are
+    # never decrypted for a listing.
     sites = DataFastSite.objects.order_by("name", "pk").prefetch_related("providers")
     links = KeyOrganisation.objects.select_related("organisation").order_by(
         "organisation__label", "organisation__organisation_id"
@@ -401,7 +402,10 @@ def account_notice(request: HttpRequest, pk: int) -> HttpResponse:
             watched = datafast_discovery.watch_new(account)
             for site in watched:
                 audit.record(
-                    request.user, "credentials.site.create", SITE.target(site), after=SITE.form.audit_values(site)
+                    request.user,
+                    "credentials.site.create",
+                    SITE.target(site),
+                    after=DataFastSiteForm.audit_values(site),
                 )
         messages.success(request, f"{account.name}:" + (_watched_words(watched) or " nothing new to watch."))
     elif action == NoticeForm.SET_ASIDE:
