@@ -142,8 +142,9 @@ CHARGEBACKSTOP_PAGE_SIZE = 100
 # an account can also ask for alerts on its own).
 DATAFAST_MAX_WEBSITES = 5_000
 DISCOVERY_ALERTS = env.boolean("DISCOVERY_ALERTS", default=False)
-# Every account's token and every partner key is listed again when its last discovery is this old
-# (beat looks every hour; "List again" on the pages does it at once).
+# Every account's token and every partner key is listed again when its last discovery is this old.
+# Beat looks every 10 minutes, so one added by a command or an import is listed soon after; "List
+# again" on the pages, and saving a token or key there, list at once.
 DISCOVERY_INTERVAL_HOURS = env.positive_int("DISCOVERY_INTERVAL_HOURS", default=24)
 # ChargebackStop documents 100 requests a minute per endpoint per organisation or partner group:
 # each key keeps each endpoint under this, spread over the minute (upstream/budget.py, in Redis).
@@ -250,8 +251,8 @@ CELERY_BEAT_SCHEDULE = {
     # The daily discovery: a task per account or key due (datafast/discovery.py, chargebackstop/discovery.py).
     "discover-due": {
         "task": "integrations_app.tasks.discover_due",
-        "schedule": every(3600),
-        "options": {"expires": 3600},
+        "schedule": every(600),
+        "options": {"expires": 600},
     },
     "compact-history": {
         "task": "integrations_app.tasks.compact_history",

@@ -50,6 +50,7 @@ urlpatterns = [
     path("credentials/keys/<int:pk>/", credentials.key_edit, name="key-edit"),
     path("credentials/keys/<int:pk>/delete/", credentials.key_delete, name="key-delete"),
     path("credentials/keys/<int:pk>/test/", credentials.key_test, name="key-test"),
+    path("credentials/keys/<int:pk>/discover/", credentials.key_discover, name="key-discover"),
     # Projects and members (staff); the project of a source, one or many at a time (staff)
     path("projects/", projects.project_list, name="project-list"),
     path("projects/new/", projects.project_create, name="project-create"),

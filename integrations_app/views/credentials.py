@@ -22,8 +22,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
 from integrations_app import audit
+from integrations_app.chargebackstop import discovery as chargebackstop_discovery
 from integrations_app.chargebackstop.check import check_chargebackstop
 from integrations_app.chargebackstop.forms import ChargebackStopKeyForm
+from integrations_app.chargebackstop.models import PartnerAccess
 from integrations_app.datafast import discovery as datafast_discovery
 from integrations_app.datafast.check import check_datafast, check_datafast_account
 from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm, NoticeForm
@@ -117,6 +119,8 @@ def _form_page(
             ):
                 return redirect("account-edit", saved.pk)
             _check_after_save(request, kind, saved)
+            if isinstance(saved, ChargebackStopKey) and (creating or secret_changed or "level" in form.changed_data):
+                _discover_key(request, saved)  # its organisations by name, those without integrations too
             return redirect(kind.done_url(saved))
     context = {
         "form": form,
@@ -160,6 +164,19 @@ def _discover_after_save(request: HttpRequest, account: DataFastAccount) -> bool
     else:
         messages.warning(request, f"Could not list the token's websites: {outcome.message}")
     return False
+
+
+def _discover_key(request: HttpRequest, key: ChargebackStopKey) -> None:
+    """List a key's organisations and merchants now and say what came of it. An organisation key's
+    401 is an answer about the key (remembered, never an alert), so it is information, not an error."""
+    outcome = chargebackstop_discovery.discover(key, quick=True)
+    if outcome.ok:
+        new = f" {outcome.new} new to the dashboard." if outcome.new else ""
+        messages.success(request, f"Organisations: {outcome.message}{new}")
+    elif outcome.access == PartnerAccess.REFUSED:
+        messages.info(request, outcome.message)
+    else:
+        messages.warning(request, f"Could not list the key's organisations: {outcome.message}")
 
 
 def _check_after_save(request: HttpRequest, kind: Kind, saved: Any) -> None:
@@ -421,6 +438,16 @@ def account_notice(request: HttpRequest, pk: int) -> HttpResponse:
         audit.record(request.user, "discovery.keep_unlisted", ACCOUNT.target(account))
         messages.info(request, f"Kept the websites {account.name}'s token no longer lists; their pages say so.")
     return redirect(done)
+
+
+@staff_required
+@require_POST
+def key_discover(request: HttpRequest, pk: int) -> HttpResponse:
+    """List the key's organisations and merchants again now: the same as the daily discovery."""
+    key = get_object_or_404(ChargebackStopKey.objects, pk=pk)
+    _discover_key(request, key)
+    audit.record(request.user, "discovery.organisations", KEY.target(key), after={"access": key.partner_access})
+    return redirect(key.get_absolute_url())
 
 
 @staff_required

@@ -162,7 +162,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         *_ordering(filters["sort"], SITE_SORTS, SITE_TIES)
     )
     organisations = scope.filter(
-        Organisation.objects.only("pk", "label", "name", "organisation_id", "problem_rank")
+        Organisation.objects.only("pk", "label", "name", "mode", "organisation_id", "problem_rank")
     ).order_by(*_ordering(filters["org_sort"], ORGANISATION_SORTS, ORGANISATION_TIES))
     if filters["problem"]:
         sites = sites.filter(only(Problem(filters["problem"])))
@@ -170,7 +170,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     if filters["q"]:
         sites = sites.filter(Q(name__icontains=filters["q"]) | Q(website_id__iexact=filters["q"]))
         organisations = organisations.filter(
-            Q(label__icontains=filters["q"]) | Q(organisation_id__icontains=filters["q"])
+            Q(label__icontains=filters["q"])
+            | Q(name__icontains=filters["q"])
+            | Q(organisation_id__icontains=filters["q"])
         )
     if filters["provider"]:
         using = ProviderState.objects.filter(provider=filters["provider"]).filter(
@@ -211,7 +213,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         # The filter's list; the live fragment never shows it, so the query runs only for the full page.
         "organisation_choices": scope.filter(Organisation.objects.all())
         .order_by(Lower("label"), "organisation_id")
-        .values_list("pk", "label", "organisation_id"),
+        .values_list("pk", "label", "name", "mode", "organisation_id"),
         "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
         # Staff-wide users tick rows and move them to a project (views.projects.move_sources).
         "selectable": scope.staff_wide,
