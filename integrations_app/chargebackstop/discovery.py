@@ -174,8 +174,13 @@ def merchants_of(key: ChargebackStopKey, organisation_id: str) -> list[Merchant]
 
 
 def due(now: datetime) -> QuerySet[ChargebackStopKey]:
-    """Enabled keys whose last discovery is older than DISCOVERY_INTERVAL_HOURS (or never ran); a
-    key refused once (an organisation key) is never asked again."""
+    """Enabled keys whose last discovery is older than DISCOVERY_INTERVAL_HOURS (or never ran), or
+    that never got an answer and last asked DISCOVERY_RETRY_MINUTES ago; a key refused once (an
+    organisation key) is never asked again."""
     since = now - timedelta(hours=settings.DISCOVERY_INTERVAL_HOURS)
+    unanswered = Q(
+        partner_access=PartnerAccess.UNKNOWN,
+        discovered_at__lt=now - timedelta(minutes=settings.DISCOVERY_RETRY_MINUTES),
+    )
     keys = ChargebackStopKey.objects.filter(enabled=True).exclude(partner_access=PartnerAccess.REFUSED)
-    return keys.filter(Q(discovered_at__isnull=True) | Q(discovered_at__lt=since)).order_by("pk")
+    return keys.filter(Q(discovered_at__isnull=True) | Q(discovered_at__lt=since) | unanswered).order_by("pk")

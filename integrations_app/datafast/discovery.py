@@ -246,7 +246,11 @@ def keep_unlisted(account: DataFastAccount, *, now: datetime | None = None) -> N
 
 
 def due(now: datetime) -> QuerySet[DataFastAccount]:
-    """Accounts whose last discovery is older than DISCOVERY_INTERVAL_HOURS (or never ran). A token
-    without websites:read is asked again too: its permissions may have changed."""
+    """Accounts whose last discovery is older than DISCOVERY_INTERVAL_HOURS (or never ran), or got
+    no answer DISCOVERY_RETRY_MINUTES ago. A token without websites:read is asked again daily: its
+    permissions may have changed."""
     since = now - timedelta(hours=settings.DISCOVERY_INTERVAL_HOURS)
-    return DataFastAccount.objects.filter(Q(discovered_at__isnull=True) | Q(discovered_at__lt=since)).order_by("pk")
+    failed = Q(discovery=Discovery.FAILED, discovered_at__lt=now - timedelta(minutes=settings.DISCOVERY_RETRY_MINUTES))
+    return DataFastAccount.objects.filter(Q(discovered_at__isnull=True) | Q(discovered_at__lt=since) | failed).order_by(
+        "pk"
+    )

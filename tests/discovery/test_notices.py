@@ -4,10 +4,12 @@ handled with one click; never an alert unless asked for. Real HTTP against the s
 from __future__ import annotations
 
 import html
+import io
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,8 +18,10 @@ from integrations_app.chargebackstop import discovery as chargebackstop_discover
 from integrations_app.chargebackstop.models import KeyLevel, PartnerAccess
 from integrations_app.datafast import discovery
 from integrations_app.datafast.models import DataFastAccount, DataFastSite
-from integrations_app.models import Alert, AuditEntry, StatusChange
+from integrations_app.models import Alert, AuditEntry, Organisation, StatusChange
 from tests import demo, factories
+from tests.discovery.test_chargebackstop_discovery import NO_INTEGRATION
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
 ACME_OUTLET = "6650a1f2c4e8b90012ab340d"
@@ -142,3 +146,34 @@ def test_a_website_renamed_by_the_operator_keeps_its_name_and_shows_timezone_and
     staff_client.post(reverse("site-edit", args=[site.pk]), {**form, "name": "Acme Outlet"})
     site.refresh_from_db()
     assert not site.name_is_custom  # back to DataFast's name: follows it again
+
+
+def test_a_discovery_that_got_no_answer_is_tried_again_within_the_quarter_hour(sandbox, settings):
+    """`make run` loads the demo before the sandbox answers: the first discovery fails, and beat's
+    next look a quarter of an hour later asks again rather than a day later."""
+    settings.DATAFAST_BASE_URL = settings.CHARGEBACKSTOP_BASE_URL = f"http://127.0.0.1:{free_port()}"
+    account, key = factories.account(), factories.key()
+    assert tasks.discover_account(account.pk) == "failed"
+    tasks.discover_key(key.pk)
+    now = timezone.now()
+    assert not discovery.due(now).exists() and not chargebackstop_discovery.due(now).exists()
+    later = now + timedelta(minutes=settings.DISCOVERY_RETRY_MINUTES + 1)
+    assert list(discovery.due(later)) == [account]
+    assert list(chargebackstop_discovery.due(later)) == [key]
+
+
+def test_the_demo_leaves_organisations_without_integrations_and_extra_websites_to_discovery(sandbox):
+    call_command("load_demo", stdout=io.StringIO())
+    assert not Organisation.objects.filter(organisation_id__in=NO_INTEGRATION).exists()
+    assert not DataFastSite.objects.filter(website_id=ACME_OUTLET).exists()
+    for pk in discovery.due(timezone.now()).values_list("pk", flat=True):
+        tasks.discover_account(pk)
+    for pk in chargebackstop_discovery.due(timezone.now()).values_list("pk", flat=True):
+        tasks.discover_key(pk)
+    names = set(Organisation.objects.filter(organisation_id__in=NO_INTEGRATION).values_list("name", flat=True))
+    assert names == {"Dunmore Travel", "Elm Street Pets"}
+    notices = discovery.with_notices(DataFastAccount.objects.all())
+    assert [(notice.account.name, notice.new) for notice in notices] == [
+        ("Acme Holdings (DataFast)", 2),
+        ("Harbor Agency clients (DataFast)", 1),
+    ]
