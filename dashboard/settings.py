@@ -142,6 +142,12 @@ CHARGEBACKSTOP_PAGE_SIZE = 100
 # an account can also ask for alerts on its own).
 DATAFAST_MAX_WEBSITES = 5_000
 DISCOVERY_ALERTS = env.boolean("DISCOVERY_ALERTS", default=False)
+# Every account's token and every partner key is listed again when its last discovery is this old,
+# and after DISCOVERY_RETRY_MINUTES when the last one got no answer. Beat looks every minute (two
+# small queries), so one added by a command or an import is listed within a poll interval; saving a
+# token or key on the pages, or "List again", lists at once.
+DISCOVERY_INTERVAL_HOURS = env.positive_int("DISCOVERY_INTERVAL_HOURS", default=24)
+DISCOVERY_RETRY_MINUTES = 15
 # ChargebackStop documents 100 requests a minute per endpoint per organisation or partner group:
 # each key keeps each endpoint under this, spread over the minute (upstream/budget.py, in Redis).
 CHARGEBACKSTOP_REQUESTS_PER_MINUTE = env.positive_int("CHARGEBACKSTOP_REQUESTS_PER_MINUTE", default=60)
@@ -257,6 +263,12 @@ CELERY_BEAT_SCHEDULE = {
     # One reminder per project and period while problems stay open and unacknowledged.
     "send-reminders": {
         "task": "integrations_app.tasks.send_reminders",
+        "schedule": every(60),
+        "options": {"expires": 60},
+    },
+    # The daily discovery: a task per account or key due (datafast/discovery.py, chargebackstop/discovery.py).
+    "discover-due": {
+        "task": "integrations_app.tasks.discover_due",
         "schedule": every(60),
         "options": {"expires": 60},
     },

@@ -16,6 +16,10 @@ from django.utils import timezone
 from integrations_app.alerts import digest, policy, reminders
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
+from integrations_app.chargebackstop import discovery as chargebackstop_discovery
+from integrations_app.chargebackstop.models import ChargebackStopKey
+from integrations_app.datafast import discovery as datafast_discovery
+from integrations_app.datafast.models import DataFastAccount
 from integrations_app.models.retention import compact, prune
 from integrations_app.polling.dispatch import Batch, claim_due, run_batch
 from integrations_app.polling.locks import exclusive
@@ -104,6 +108,32 @@ def follow_up_silences() -> int:
     if written:
         send_pending_alerts.apply_async(countdown=GROUP_QUIET.total_seconds() + 1)
     return len(written)
+
+
+@shared_task
+def discover_due() -> int:
+    """The daily discovery: one task per DataFast account and ChargebackStop key whose last listing
+    is DISCOVERY_INTERVAL_HOURS old, so that a slow upstream holds one task, not all of them."""
+    now = timezone.now()
+    accounts = list(datafast_discovery.due(now).values_list("pk", flat=True))
+    keys = list(chargebackstop_discovery.due(now).values_list("pk", flat=True))
+    for pk in accounts:
+        discover_account.apply_async((pk,), expires=3600)
+    for pk in keys:
+        discover_key.apply_async((pk,), expires=3600)
+    return len(accounts) + len(keys)
+
+
+@shared_task(**DB_RETRY)
+def discover_account(account_id: int) -> str:
+    account = DataFastAccount.objects.filter(pk=account_id).first()
+    return datafast_discovery.discover(account).state if account else "gone"
+
+
+@shared_task(**DB_RETRY)
+def discover_key(key_id: int) -> str:
+    key = ChargebackStopKey.objects.filter(pk=key_id).first()
+    return chargebackstop_discovery.discover(key).access if key else "gone"
 
 
 @shared_task

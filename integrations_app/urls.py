@@ -46,11 +46,13 @@ urlpatterns = [
     path("credentials/sites/<int:pk>/delete/", credentials.site_delete, name="site-delete"),
     path("credentials/accounts/<int:pk>/test/", credentials.account_test, name="account-test"),
     path("credentials/accounts/<int:pk>/discover/", credentials.account_discover, name="account-discover"),
+    path("credentials/accounts/<int:pk>/notice/", credentials.account_notice, name="account-notice"),
     path("credentials/sites/<int:pk>/test/", credentials.site_test, name="site-test"),
     path("credentials/keys/new/", credentials.key_create, name="key-create"),
     path("credentials/keys/<int:pk>/", credentials.key_edit, name="key-edit"),
     path("credentials/keys/<int:pk>/delete/", credentials.key_delete, name="key-delete"),
     path("credentials/keys/<int:pk>/test/", credentials.key_test, name="key-test"),
+    path("credentials/keys/<int:pk>/discover/", credentials.key_discover, name="key-discover"),
     # Projects and members (staff); the project of a source, one or many at a time (staff)
     path("projects/", projects.project_list, name="project-list"),
     path("projects/new/", projects.project_create, name="project-create"),

@@ -120,6 +120,11 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("account-test", "POST"): STAFF_ACTION,
     ("account-discover", "GET"): STAFF_POST_ONLY,
     ("account-discover", "POST"): STAFF_ACTION,
+    # A discovery notice's buttons: the POST names no action, so it redirects with the error.
+    ("account-notice", "GET"): STAFF_POST_ONLY,
+    ("account-notice", "POST"): STAFF_ACTION,
+    ("key-discover", "GET"): STAFF_POST_ONLY,
+    ("key-discover", "POST"): STAFF_ACTION,
     ("key-test", "GET"): STAFF_POST_ONLY,
     ("key-test", "POST"): STAFF_ACTION,
     # Credentials (staff); create and edit POSTs are invalid forms, deletes act.
@@ -253,6 +258,8 @@ ROUTE_OBJECT = {
     "account-delete": "account",
     "account-test": "account",
     "account-discover": "account",
+    "account-notice": "account",
+    "key-discover": "key",
     "organisation-detail": "organisation",
     "integration-detail": "integration",
     "integration-rename": "integration",

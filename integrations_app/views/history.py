@@ -63,6 +63,11 @@ ACTION_WORDS = {
     "config.import": "Imported a configuration file",
     "problem.acknowledge": "Acknowledged a problem",
     "problem.unacknowledge": "Withdrew an acknowledgement",
+
+    "discovery.websites": "Listed a token's websites",
+    "discovery.set_aside": "Set aside websites new to a token",
+    "discovery.keep_unlisted": "Kept websites a token no longer lists",
+    "discovery.organisations": "Listed a key's organisations and merchants",
 }
 # How targets are written (integrations_app/views/credentials.py, chargebackstop/actions.py).
 TARGET = re.compile(r"^(?P<kind>account|site|key|integration|organisation|project) (?P<rest>.+)$", re.DOTALL)
