@@ -35,12 +35,14 @@ def chunks(items: list[int], size: int) -> list[tuple[int, ...]]:
     return [tuple(items[start : start + size]) for start in range(0, len(items), size)]
 
 
-def batch_size(due: int) -> int:
+def batch_size(due: int, *, concurrent: bool = False) -> int:
     """One source per task while there are few, so they all run at once; up to POLL_BATCH_MAX when
     there are many, so thousands of polls do not cost thousands of broker messages (each costs the
-    worker as much CPU as a poll)."""
+    worker as much CPU as a poll). A batch polled `concurrent`ly on the poll loop takes up to
+    POLL_ASYNC_BATCH_MAX: its size no longer decides how many requests are in flight."""
     per_thread = math.ceil(due / (settings.POLL_CONCURRENCY * 4))
-    return max(1, min(settings.POLL_BATCH_MAX, per_thread))
+    most = settings.POLL_ASYNC_BATCH_MAX if concurrent else settings.POLL_BATCH_MAX
+    return max(1, min(most, per_thread))
 
 
 def claim_due(now: datetime | None = None, *, everything: bool = False) -> list[Batch]:
@@ -58,7 +60,8 @@ def claim_due(now: datetime | None = None, *, everything: bool = False) -> list[
             pks = list(rows.order_by("next_poll_at").values_list("pk", flat=True))
             for chunk in chunks(pks, 500):
                 model._default_manager.filter(pk__in=chunk).update(next_poll_at=lease_end(now))
-            batches += [Batch(upstream.kind, chunk, now) for chunk in chunks(pks, batch_size(len(pks)))]
+            size = batch_size(len(pks), concurrent=settings.POLL_ASYNC and upstream.poll_many is not None)
+            batches += [Batch(upstream.kind, chunk, now) for chunk in chunks(pks, size)]
     return batches
 
 
