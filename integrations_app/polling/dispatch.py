@@ -40,9 +40,10 @@ def batch_size(due: int, *, concurrent: bool = False) -> int:
     there are many, so thousands of polls do not cost thousands of broker messages (each costs the
     worker as much CPU as a poll). A batch polled `concurrent`ly on the poll loop takes up to
     POLL_ASYNC_BATCH_MAX: its size no longer decides how many requests are in flight."""
+    if concurrent:  # one batch per polling thread is enough to keep its process's loop full
+        return max(1, min(settings.POLL_ASYNC_BATCH_MAX, math.ceil(due / settings.POLL_CONCURRENCY)))
     per_thread = math.ceil(due / (settings.POLL_CONCURRENCY * 4))
-    most = settings.POLL_ASYNC_BATCH_MAX if concurrent else settings.POLL_BATCH_MAX
-    return max(1, min(most, per_thread))
+    return max(1, min(settings.POLL_BATCH_MAX, per_thread))
 
 
 def claim_due(now: datetime | None = None, *, everything: bool = False) -> list[Batch]:
