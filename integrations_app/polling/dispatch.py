@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from integrations_app.polling.bulk import set_where_pk_in
 from integrations_app.polling.locks import exclusive, exclusive_many
 from integrations_app.polling.outcome import PollOutcome
 from integrations_app.polling.schedule import lease_end
@@ -59,8 +60,7 @@ def claim_due(now: datetime | None = None, *, everything: bool = False) -> list[
             if not everything:
                 rows = rows.filter(next_poll_at__lte=now)
             pks = list(rows.order_by("next_poll_at").values_list("pk", flat=True))
-            for chunk in chunks(pks, 500):
-                model._default_manager.filter(pk__in=chunk).update(next_poll_at=lease_end(now))
+            set_where_pk_in(model, pks, "next_poll_at", lease_end(now))
             size = batch_size(len(pks), concurrent=settings.POLL_ASYNC and upstream.poll_many is not None)
             batches += [Batch(upstream.kind, chunk, now) for chunk in chunks(pks, size)]
     return batches
