@@ -194,6 +194,11 @@ POLL_CONCURRENCY = env.positive_int("POLL_CONCURRENCY", default=32)
 POLL_TASK_TIME_LIMIT = 120
 # With many sources due, up to this many are polled one after another by one task (see dispatch).
 POLL_BATCH_MAX = 8
+# An upstream whose batches are polled concurrently on the worker's poll loop (asyncio + aiohttp,
+# upstream/http_async.py) takes batches of up to this many: fewer broker messages, and the loop's
+# per-host semaphore, not the batch, bounds the requests in flight.
+POLL_ASYNC = env.boolean("POLL_ASYNC", default=True)  # off: the batch is asked on the task's thread
+POLL_ASYNC_BATCH_MAX = 64
 # A dispatched poll that has not finished after this long (a killed worker) is dispatched again;
 # its overlap lock lasts as long, so keep it above the longest poll.
 POLL_LEASE_SECONDS = env.positive_int("POLL_LEASE_SECONDS", default=POLL_TASK_TIME_LIMIT + 30, minimum=1)
