@@ -120,6 +120,11 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("account-test", "POST"): STAFF_ACTION,
     ("account-discover", "GET"): STAFF_POST_ONLY,
     ("account-discover", "POST"): STAFF_ACTION,
+    # A discovery notice's buttons: the POST names no action, so it redirects with the error.
+    ("account-notice", "GET"): STAFF_POST_ONLY,
+    ("account-notice", "POST"): STAFF_ACTION,
+    ("key-discover", "GET"): STAFF_POST_ONLY,
+    ("key-discover", "POST"): STAFF_ACTION,
     ("key-test", "GET"): STAFF_POST_ONLY,
     ("key-test", "POST"): STAFF_ACTION,
     # Credentials (staff); create and edit POSTs are invalid forms, deletes act.
@@ -208,6 +213,17 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("link-dismiss", "POST"): STAFF_ACTION,
     ("site-link", "GET"): STAFF_POST_ONLY,
     ("site-link", "POST"): STAFF_ACTION,
+    # Configuration as code (staff-wide only: a manager of a project gets 403 too). The download
+    # without secrets is the file itself; a preview without a file shows the form's error; an
+    # apply naming no previewed file goes back to the page.
+    ("config", "GET"): STAFF_PAGE,
+    ("config", "POST"): STAFF_POST_ONLY,
+    ("config-download", "GET"): STAFF_POST_ONLY,
+    ("config-download", "POST"): STAFF_PAGE,
+    ("config-preview", "GET"): STAFF_POST_ONLY,
+    ("config-preview", "POST"): STAFF_PAGE,
+    ("config-apply", "GET"): STAFF_POST_ONLY,
+    ("config-apply", "POST"): STAFF_ACTION,
     # Django's auth views: logging in (a wrong password) is public; there is no password reset.
     ("login", "GET"): PUBLIC,
     ("login", "POST"): PUBLIC,
@@ -242,6 +258,8 @@ ROUTE_OBJECT = {
     "account-delete": "account",
     "account-test": "account",
     "account-discover": "account",
+    "account-notice": "account",
+    "key-discover": "key",
     "organisation-detail": "organisation",
     "integration-detail": "integration",
     "integration-rename": "integration",
@@ -532,6 +550,9 @@ def test_a_manager_of_a_changes_a_integration_but_not_b(clients):
     # The page shows the buttons the manager may press, and the view lets them.
     assert "Poll now" in client.get(reverse("site-detail", args=[clients["site"].pk])).content.decode()
     assert client.post(reverse("site-poll", args=[clients["site"].pk])).status_code == 302
+    # The configuration covers every project and the credentials: staff-wide only.
+    assert client.get(reverse("config")).status_code == 403
+    assert client.post(reverse("config-download")).status_code == 403
 
 
 def test_a_viewer_of_a_reads_a_but_changes_nothing(clients):
@@ -552,6 +573,9 @@ def test_a_viewer_of_a_reads_a_but_changes_nothing(clients):
         ("POST", reverse("sources-move")),
         ("GET", reverse("project-detail", args=[clients["project"].pk])),
         ("GET", reverse("credentials")),
+        ("GET", reverse("config")),
+        ("POST", reverse("config-download")),
+        ("POST", reverse("config-preview")),
         ("GET", reverse("problem-ack", args=[clients["alerts"]["a"].changes.get().pk])),
         ("POST", reverse("problem-ack", args=[clients["alerts"]["a"].changes.get().pk])),
         ("POST", reverse("problem-unack", args=[clients["alerts"]["a"].changes.get().pk])),
@@ -576,7 +600,8 @@ def test_the_counts_lists_and_json_of_a_member_never_include_b(clients):
     assert "No website matches" in found and "No organisation matches" in found
     filtered = client.get(reverse("overview"), {"organisation": clients["organisation_b"].pk}).content.decode()
     assert "Bluebird" not in filtered
-    # Alerts: only those whose every change is A's; audit: only A's entries.
+    # Alerts: A's, and the one about both told with A's change only (its stored subject not shown);
+    # audit: only A's entries.
     alerts = client.get(reverse("alerts")).content.decode()
     assert "Alert about a" in alerts and "Alert about b" not in alerts and "Alert about both" not in alerts
     audit_page = client.get(reverse("audit")).content.decode()

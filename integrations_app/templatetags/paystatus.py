@@ -57,6 +57,23 @@ def bdi(value: object) -> SafeString:
     return format_html("<bdi>{}</bdi>", value)
 
 
+TEST_BADGE = mark_safe(
+    ' <span class="badge text-bg-warning" title="A ChargebackStop organisation in TEST mode">TEST</span>'
+)
+
+
+@register.simple_tag
+def test_badge() -> SafeString:
+    return TEST_BADGE
+
+
+@register.filter
+def organisation(value: Any) -> SafeString:
+    """An organisation by name (`bdi`), with a TEST badge when ChargebackStop lists it in TEST mode:
+    the one way pages name an organisation."""
+    return format_html("{}{}", bdi(value), TEST_BADGE if getattr(value, "is_test", False) else "")
+
+
 @register.filter
 def ack_words(ack: Any) -> str:
     """An acknowledgement in the one wording messages use too ("acknowledged by … at …: comment")."""
@@ -239,11 +256,20 @@ def provider_cells(cells: list[Any]) -> SafeString:
 
 @register.simple_tag
 def organisation_options(choices: Any, selected: str) -> SafeString:
-    """`<option>`s for (pk, label, organisation_id) rows; the filter lists every organisation."""
+    """`<option>`s for (pk, label, name, mode, organisation_id) rows; the filter lists every
+    organisation by name, TEST ones saying so (an option holds no badge)."""
     return format_html_join(
         "",
-        '<option value="{}"{}>{}</option>',
-        ((pk, " selected" if str(pk) == selected else "", label or org_id) for pk, label, org_id in choices),
+        '<option value="{}"{}>{}{}</option>',
+        (
+            (
+                pk,
+                " selected" if str(pk) == selected else "",
+                label or name or org_id,
+                " (TEST)" if mode == "TEST" else "",
+            )
+            for pk, label, name, mode, org_id in choices
+        ),
     )
 
 
@@ -256,7 +282,7 @@ SITE_ROW = (
     "<td>{currency}</td><td>{paddle}</td><td>{polled}</td></tr>"
 )
 ORGANISATION_ROW = (
-    '<tr>{pick}<th scope="row"><a class="name" href="{url}" title="{title}">{name}</a>{org_id}</th>'
+    '<tr>{pick}<th scope="row"><a class="name" href="{url}" title="{title}">{name}</a>{test}{org_id}</th>'
     '<td class="status-cell">{status}</td><td>✔ {enabled}</td><td>{disabled}</td><td>{gone}</td></tr>'
 )
 
@@ -387,6 +413,7 @@ def organisation_rows(organisations: Any, selectable: bool = False, grouped: boo
             pick=_pick("organisations", organisation.pk, str(organisation)) if selectable else "",
             url=organisation.get_absolute_url(),
             name=bdi(organisation),
+            test=TEST_BADGE if organisation.is_test else "",
             title=text.one_line(str(organisation)),
             org_id=format_html(' <small class="text-body-secondary">{}</small>', bdi(organisation.organisation_id))
             if organisation.label

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -21,6 +21,7 @@ from integrations_app.models import (
     DataFastSite,
     Integration,
     KeyOrganisation,
+    Merchant,
     Organisation,
     PollAttempt,
     Project,
@@ -86,6 +87,19 @@ def _project_context(request: HttpRequest, project_id: int | None) -> dict[str, 
         "sees_keys": scope.everything,  # keys have no project: their pages are not a member's
         "project_choices": Project.objects.values_list("pk", "name") if scope.staff_wide else [],
     }
+
+
+def merchants_by_name(merchant_ids: list[str], organisation: Organisation | None = None) -> list[Merchant]:
+    """These merchants by name and type as GET /v1/merchants listed them, in one query (with the
+    organisation's other listed merchants when one is given); an ID never listed stays an unsaved
+    row with its ID alone, so the page names it all the same."""
+    rows = Merchant.objects.filter(merchant_id__in=merchant_ids)
+    if organisation is not None:
+        rows = Merchant.objects.filter(Q(merchant_id__in=merchant_ids) | Q(organisation=organisation))
+    found = {row.merchant_id: row for row in rows}
+    return sorted(found.values(), key=lambda row: (row.name.casefold(), row.merchant_id)) + [
+        Merchant(merchant_id=merchant_id) for merchant_id in dict.fromkeys(merchant_ids) if merchant_id not in found
+    ]
 
 
 def _history(changes: QuerySet[StatusChange]) -> list[tuple[StatusChange, Described]]:
@@ -159,6 +173,7 @@ def organisation_detail(request: HttpRequest, organisation: Organisation) -> Htt
     context = {
         "organisation": organisation,
         "integrations": integrations,
+        "merchants": merchants_by_name(organisation.merchant_ids[:200], organisation),
         **_timelines(bars, window, now, timeline.INTEGRATION_WORDS, max(len(integrations) - TIMELINE_ROWS, 0)),
         "links": KeyOrganisation.objects.filter(organisation=organisation).select_related("key").order_by("key__name"),
         "history": _history(StatusChange.objects.filter(organisation=organisation)),
@@ -182,6 +197,7 @@ def integration_detail(request: HttpRequest, integration: Integration) -> HttpRe
     window = timeline.window_of(request.GET.get("range"))
     context = {
         "integration": integration,
+        "merchants": merchants_by_name(integration.merchant_ids[: settings.CHARGEBACKSTOP_MAX_MERCHANT_IDS]),
         **_timelines(_integration_bars([integration], window, now), window, now, timeline.INTEGRATION_WORDS),
         "history": _history(StatusChange.objects.filter(integration=integration)),
         "audit": AuditEntry.objects.filter(target=f"integration {integration.integration_id}")[:HISTORY_ROWS],
