@@ -372,6 +372,19 @@ def test_the_ack_is_shown_on_the_site_page_the_overview_and_the_alerts_page(sand
     assert "acknowledged by manager at " in alerts
 
 
+def test_a_member_never_sees_another_projects_acknowledgement_on_a_shared_alert(sandbox, client_a, start):
+    project_a, store, books = client_a
+    project_b = Project.objects.get(name="Client B")
+    DataFastSite.objects.filter(pk=books.pk).update(project=project_b)
+    break_stripe(sandbox, start, store, books)  # one alert about both
+    manager_of(project_b, "b-manager").post(
+        reverse("problem-ack", args=[opener(books).pk]), {"comment": "B's secret plan"}
+    )
+    alerts_page = manager_of(project_a, "a-manager").get(reverse("alerts")).content.decode()
+    assert "Stripe disconnected on Acme Store" in alerts_page
+    assert "b-manager" not in alerts_page and "B's secret plan" not in alerts_page
+
+
 def test_the_pages_take_the_same_queries_for_more_acknowledged_problems(sandbox, client_a, start):
     project, store, books = client_a
     manager = manager_of(project)
