@@ -233,12 +233,20 @@ def _muted_recoveries_heard_by(changes: Sequence[StatusChange]) -> dict[int, set
     episodes = acks.episodes_ended_by(muted)
     problem_of = {pk: recovery for recovery, episode in episodes.items() for pk in episode.change_pks}
     heard_by: dict[int, set[int]] = {change.pk: set() for change in muted}
-    sent = Delivery.changes.through.objects.filter(
-        statuschange_id__in=problem_of, delivery__status=Delivery.Status.SENT
-    ).values_list("statuschange_id", "delivery__channel_id")
-    for change_pk, channel_pk in sent:
-        heard_by[problem_of[change_pk]].add(channel_pk)
+    for change_pk, channels in heard_of(problem_of).items():
+        heard_by[problem_of[change_pk]] |= channels
     return heard_by
+
+
+def heard_of(pks: Iterable[int]) -> dict[int, set[int]]:
+    """{change pk: the pks of the channels that were sent it (a SENT delivery holding it)}, one query."""
+    sent = Delivery.changes.through.objects.filter(
+        statuschange_id__in=list(pks), delivery__status=Delivery.Status.SENT
+    ).values_list("statuschange_id", "delivery__channel_id")
+    found: dict[int, set[int]] = {}
+    for change_pk, channel_pk in sent:
+        found.setdefault(change_pk, set()).add(channel_pk)
+    return found
 
 
 def channels_for(change: StatusChange) -> list[Channel]:
