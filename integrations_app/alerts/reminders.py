@@ -14,7 +14,8 @@ lists all of them (not one message per problem), sent back to whoever heard of t
 - A problem under a silence or a running maintenance window is not reminded of (alerts/silencing.py).
 - Each (scope, anchor, k) is claimed by inserting a `ReminderRecord` with a unique key before
   anything is sent, so two beats or two workers never send the same reminder twice; a send that
-  fails is recorded on its row, not retried into a duplicate.
+  fails is recorded on its row, not retried into a duplicate. Rows past the longest period are
+  pruned (models/retention.py): only the latest of each scope can matter.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from integrations_app.alerts import acks, policy, silencing
@@ -119,10 +121,10 @@ def pending(now: datetime) -> list[Reminder]:
 
 
 def _last_sent(scopes: list[str]) -> dict[str, datetime]:
-    last: dict[str, datetime] = {}
-    for scope, created_at in ReminderRecord.objects.filter(scope__in=scopes).values_list("scope", "created_at"):
-        last[scope] = max(created_at, last.get(scope, created_at))
-    return last
+    """{scope: when its latest reminder was claimed}: one row per scope (an aggregate over the
+    (scope, -created_at) index), however many reminders each had (old ones are pruned too)."""
+    rows = ReminderRecord.objects.filter(scope__in=scopes).values("scope").annotate(last=Max("created_at"))
+    return {row["scope"]: row["last"] for row in rows.order_by()}
 
 
 def claim(reminder: Reminder, now: datetime) -> bool:
