@@ -206,6 +206,26 @@ def test_two_senders_at_once_send_one_reminder(sandbox, client_a, start, chat_si
     assert ReminderRecord.objects.count() == 1
 
 
+def test_finding_due_reminders_takes_the_same_queries_for_more_problems_and_projects(sandbox, client_a, start):
+    _project, store, books = client_a
+    now = start + timedelta(hours=5)
+
+    def measure() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            reminders.due(now)
+        return len(queries)
+
+    break_stripe(sandbox, start, store)
+    few = measure()
+    DataFastSite.objects.filter(pk=books.pk).update(project=Project.objects.get(name="Client B"))
+    break_stripe(sandbox, start, books, hours=0.1)
+    with at(start, 0.2):
+        sandbox.state.set_connected(demo.BLUEBIRD_BOOKS, "lemonsqueezy", False)
+        poll_site(books.pk)
+    assert len(reminders.due(now)) == 2
+    assert measure() == few
+
+
 def test_reminders_are_off_for_a_project_that_says_never(sandbox, client_a, start, chat_sink, settings):
     project, store, _books = client_a
     project.reminder_hours = 0
