@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations_app import tasks
 from integrations_app.alerts import changes, reminders
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.alerts.policy import follow_up_ended
@@ -124,6 +125,17 @@ def test_a_reminder_goes_out_every_n_hours_to_the_channels_that_heard(
     assert len(email_reminders(smtp_sink)) == 2, "the admins' email heard of it: it is reminded too"
     assert other_chat_sink.messages() == [], "another project's channel heard nothing: it gets nothing"
     assert ReminderRecord.objects.count() == 2
+
+
+def test_the_reminders_are_a_beat_entry(sandbox, client_a, start, chat_sink, settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["send-reminders"]
+    assert entry["task"] == "integrations_app.tasks.send_reminders"
+    _project, store, _books = client_a
+    break_stripe(sandbox, start, store)
+    with at(start, 4.01):
+        assert tasks.send_reminders() == 1
+        assert tasks.send_reminders() == 0
+    assert len(reminders_in(chat_sink)) == 1
 
 
 def test_one_reminder_lists_every_open_problem_of_the_project(sandbox, client_a, start, chat_sink, smtp_sink):
