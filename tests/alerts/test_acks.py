@@ -402,6 +402,10 @@ def test_the_ack_is_shown_on_the_site_page_the_overview_and_the_alerts_page(sand
     assert overview.count('data-acknowledged="') == 1, "Acme Store's badge; Bluebird's problem is not acknowledged"
     alerts = manager.get(reverse("alerts")).content.decode()
     assert "acknowledged by manager at " in alerts
+    staff = Client()
+    staff.force_login(factories.staff())
+    project_page = staff.get(project.get_absolute_url()).content.decode()
+    assert project_page.count('data-acknowledged="manager"') == 1, "the project's list of sources shows it too"
 
 
 def test_a_member_never_sees_another_projects_acknowledgement_on_a_shared_alert(sandbox, client_a, start):
