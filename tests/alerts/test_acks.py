@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations_app import tasks
 from integrations_app.alerts import changes, reminders
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.alerts.policy import follow_up_ended
@@ -126,6 +127,17 @@ def test_a_reminder_goes_out_every_n_hours_to_the_channels_that_heard(
     assert ReminderRecord.objects.count() == 2
 
 
+def test_the_reminders_are_a_beat_entry(sandbox, client_a, start, chat_sink, settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["send-reminders"]
+    assert entry["task"] == "integrations_app.tasks.send_reminders"
+    _project, store, _books = client_a
+    break_stripe(sandbox, start, store)
+    with at(start, 4.01):
+        assert tasks.send_reminders() == 1
+        assert tasks.send_reminders() == 0
+    assert len(reminders_in(chat_sink)) == 1
+
+
 def test_one_reminder_lists_every_open_problem_of_the_project(sandbox, client_a, start, chat_sink, smtp_sink):
     _project, store, books = client_a
     break_stripe(sandbox, start, store, books)
@@ -204,6 +216,26 @@ def test_two_senders_at_once_send_one_reminder(sandbox, client_a, start, chat_si
     assert len(reminders_in(chat_sink)) == 1
     assert len(email_reminders(smtp_sink)) == 1
     assert ReminderRecord.objects.count() == 1
+
+
+def test_finding_due_reminders_takes_the_same_queries_for_more_problems_and_projects(sandbox, client_a, start):
+    _project, store, books = client_a
+    now = start + timedelta(hours=5)
+
+    def measure() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            reminders.due(now)
+        return len(queries)
+
+    break_stripe(sandbox, start, store)
+    few = measure()
+    DataFastSite.objects.filter(pk=books.pk).update(project=Project.objects.get(name="Client B"))
+    break_stripe(sandbox, start, books, hours=0.1)
+    with at(start, 0.2):
+        sandbox.state.set_connected(demo.BLUEBIRD_BOOKS, "lemonsqueezy", False)
+        poll_site(books.pk)
+    assert len(reminders.due(now)) == 2
+    assert measure() == few
 
 
 def test_reminders_are_off_for_a_project_that_says_never(sandbox, client_a, start, chat_sink, settings):
@@ -370,6 +402,10 @@ def test_the_ack_is_shown_on_the_site_page_the_overview_and_the_alerts_page(sand
     assert overview.count('data-acknowledged="') == 1, "Acme Store's badge; Bluebird's problem is not acknowledged"
     alerts = manager.get(reverse("alerts")).content.decode()
     assert "acknowledged by manager at " in alerts
+    staff = Client()
+    staff.force_login(factories.staff())
+    project_page = staff.get(project.get_absolute_url()).content.decode()
+    assert project_page.count('data-acknowledged="manager"') == 1, "the project's list of sources shows it too"
 
 
 def test_a_member_never_sees_another_projects_acknowledgement_on_a_shared_alert(sandbox, client_a, start):
