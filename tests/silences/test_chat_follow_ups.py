@@ -11,14 +11,16 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from integrations_app.alerts import silencing
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.alerts.policy import follow_up_ended
 from integrations_app.datafast.poller import poll_site
 from integrations_app.models import AuditEntry, DataFastSite, MaintenanceWindow, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from tests import factories
+from tests.concurrency import twice_at_once
 from tests.silences import test_policy
-from tests.silences.test_policy import at, set_stripe, silence
+from tests.silences.test_policy import at, break_then_recover, set_stripe, silence
 
 pytestmark = pytest.mark.django_db(transaction=True)
 start = test_policy.start  # the fixture: now, to the second
@@ -100,22 +102,6 @@ def test_a_recovery_during_a_silence_reaches_only_the_chats_that_heard(
     assert (len(chat_sink.messages()), len(other_chat_sink.messages()), len(smtp_sink.messages)) == (0, 2, 2)
 
 
-def test_a_recovery_during_a_silence_nobody_heard_of_is_quiet_everywhere(
-    sandbox, site, start, *, chat_sink, other_chat_sink, smtp_sink
-):
-    silence(site, start, hours=2)
-    set_stripe(sandbox, False)
-    with at(start, 5):
-        poll_site(site.pk)
-    set_stripe(sandbox, True)
-    with at(start, 20):
-        poll_site(site.pk)
-        assert send_pending_alerts(wait=False).sent == 0
-    with at(start, 130):
-        assert follow_up_ended() == []
-    assert (len(chat_sink.messages()), len(other_chat_sink.messages()), len(smtp_sink.messages)) == (0, 0, 0)
-
-
 def running_window(site: DataFastSite, start: datetime) -> MaintenanceWindow:
     return MaintenanceWindow.objects.create(
         name="Database upgrade",
@@ -158,15 +144,29 @@ def test_deleting_a_running_window_says_what_is_still_broken_once(
 
 def test_deleting_a_running_window_after_a_recovery_says_nothing(sandbox, site, start, chat_sink, other_chat_sink):
     window = running_window(site, start)
-    set_stripe(sandbox, False)
-    with at(start, 10):
-        poll_site(site.pk)
-    set_stripe(sandbox, True)
-    with at(start, 20):
-        poll_site(site.pk)
+    break_then_recover(sandbox, site, start)
     staff = Client()
     staff.force_login(factories.staff("bob"))
     with at(start, 30):
         staff.post(reverse("window-delete", args=[window.pk]))
         assert send_pending_alerts(wait=False).sent == 0
     assert chat_sink.messages() == [] and other_chat_sink.messages() == []
+
+
+def test_two_deletes_at_once_say_it_once(sandbox, site, start, chat_sink, other_chat_sink):
+    window = running_window(site, start)
+    set_stripe(sandbox, False)
+    with at(start, 10):
+        poll_site(site.pk)
+    bob = factories.staff("bob")
+    written: list[int] = []
+    now = start + timedelta(minutes=30)
+
+    def delete() -> None:
+        written.append(len(silencing.end_window(window, bob, now)))  # end_window re-reads it, locked
+
+    twice_at_once(delete)
+    assert sorted(written) == [0, 1]
+    with at(start, 30):
+        assert send_pending_alerts(wait=False).sent == 1
+    assert (titles(chat_sink), titles(other_chat_sink)) == ([STILL_BROKEN], [STILL_BROKEN])

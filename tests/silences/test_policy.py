@@ -117,19 +117,27 @@ def test_ending_a_silence_early_follows_up_at_once(sandbox, smtp_sink, site, sta
     assert len(smtp_sink.messages) == 1
 
 
-def test_a_problem_that_recovers_during_the_silence_is_closed_quietly(sandbox, smtp_sink, site, start):
-    silence(site, start, hours=2)
+def break_then_recover(sandbox: Any, site: DataFastSite, start: datetime) -> None:
+    """Stripe disconnects on the site 10 minutes after `start` and reconnects 10 minutes later."""
     set_stripe(sandbox, False)
     with at(start, 10):
         poll_site(site.pk)
     set_stripe(sandbox, True)
     with at(start, 20):
         poll_site(site.pk)
+
+
+def test_a_problem_that_recovers_during_the_silence_is_closed_quietly(sandbox, smtp_sink, site, start, chat_sink):
+    factories.channel(chat_sink.json_url("/all"), name="Everyone")  # chat over real HTTP hears nothing either
+    silence(site, start, hours=2)
+    break_then_recover(sandbox, site, start)
+    with at(start, 20):
         send_pending_alerts(wait=False)
     with at(start, 130):
         assert follow_up_ended() == []
         assert send_pending_alerts(wait=False).sent == 0
     assert smtp_sink.messages == []
+    assert chat_sink.messages() == []
     changes = StatusChange.objects.filter(kind=ChangeKind.PROVIDER).order_by("at")
     assert [(change.severity, change.silenced) for change in changes] == [
         (Severity.PROBLEM, True),
