@@ -105,6 +105,10 @@ class Report:
     def changes(self) -> list[Item]:
         return [item for item in self.items if item.action != "keep"]
 
+    def plan(self) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        """What the import changes, to compare a preview with the import that follows it."""
+        return [(item.action, item.section, item.words, tuple(item.fields)) for item in self.changes]
+
     def summary(self) -> str:
         if self.errors:
             return f"Refused: {len(self.errors)} problem{'s' if len(self.errors) != 1 else ''}; nothing was changed."
@@ -420,8 +424,10 @@ def import_config(
     prune: bool = False,
     dry_run: bool = False,
     user: User | AnonymousUser | None = None,
+    expected: list[tuple[str, str, str, tuple[str, ...]]] | None = None,
 ) -> Report:
-    """Read, check and compare the file; apply it unless `dry_run` or any entry is invalid."""
+    """Read, check and compare the file; apply it unless `dry_run` or any entry is invalid, or
+    (`expected`: the plan of a preview) the database changed since so that the plan differs."""
     plan = _Plan(passphrase, prune)
     plan.report.dry_run = dry_run
     found = plan.read(data)
@@ -429,6 +435,11 @@ def import_config(
         plan.compare(found)
     report = plan.report
     report.errors.sort(key=_line_of)
+    if not report.errors and expected is not None and report.plan() != expected:
+        report.errors.append(
+            "The database changed since the preview, so the import would not do what it showed: "
+            "nothing was changed. Preview the file again."
+        )
     if report.errors or dry_run or not report.changes:
         return report
     try:

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from integrations_app.alerts import acks
 from integrations_app.alerts.describe import describe, with_relations
 from integrations_app.alerts.emails import subject_for
 from integrations_app.models import (
@@ -60,6 +61,12 @@ ACTION_WORDS = {
     "link.dismiss": "Dismissed a link suggestion",
     "link.remove": "Unlinked a website from its organisation",
     "config.import": "Imported a configuration file",
+    "problem.acknowledge": "Acknowledged a problem",
+    "problem.unacknowledge": "Withdrew an acknowledgement",
+    "discovery.websites": "Listed a token's websites",
+    "discovery.set_aside": "Set aside websites new to a token",
+    "discovery.keep_unlisted": "Kept websites a token no longer lists",
+    "discovery.organisations": "Listed a key's organisations and merchants",
 }
 # How targets are written (integrations_app/views/credentials.py, chargebackstop/actions.py).
 TARGET = re.compile(r"^(?P<kind>account|site|key|integration|organisation|project) (?P<rest>.+)$", re.DOTALL)
@@ -101,6 +108,21 @@ def _as_seen_in(alerts: Iterable[Any], scope: Scope) -> None:
         if own and len(own) != alert.change_count:
             alert.subject = fit(Alert, "subject", one_line(subject_for([describe(change) for change in own])))
             alert.change_count = len(own)
+
+
+def _alert_acks(alerts: Iterable[Alert]) -> None:
+    """Set `acks` on each alert: the acknowledgements of the problems it told of (or of their
+    recovery), whatever the page holds in three queries at most."""
+    by_pk = {alert.pk: alert for alert in alerts}
+    changes = list(StatusChange.objects.filter(alert__in=list(by_pk)).order_by("id"))
+    found = acks.acks_of(changes)
+    for alert in by_pk.values():
+        alert.acks = []
+    for change in changes:
+        ack = found.get(change.pk)
+        alert = by_pk[change.alert_id]  # type: ignore[index]
+        if ack is not None and ack not in alert.acks:
+            alert.acks.append(ack)
 
 
 def _audit_links(entries: Iterable[AuditEntry], scope: Scope) -> None:
@@ -165,6 +187,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
     _alert_links(page, scope)
     if not scope.everything:
         _as_seen_in(page, scope)
+    _alert_acks(page)
     context = {"page": page, "filters": {"status": status, "q": q}, "statuses": Alert.Status.choices}
     return render(request, "integrations_app/alerts.html", context)
 
