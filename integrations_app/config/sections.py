@@ -56,28 +56,30 @@ def _time_zone(node: Node) -> str:
 
 
 class Context:
-    """What applying an import needs to find the rows an entry refers to: one query per section
-    the first time it is asked, then the rows this import saved."""
+    """What applying an import needs to find the rows an entry refers to: the rows this import
+    saved, else one query per section the first time it is asked (never for a section nothing
+    refers to: loading thousands of websites back just after inserting them cost seconds)."""
 
     def __init__(self, sections: Iterable[Section]) -> None:
         self.sections = {section.name: section for section in sections}
         self._rows: dict[str, dict[Any, Any]] = {}
+        self._saved: dict[str, dict[Any, Any]] = {}
         # Rows an entry may name that no section writes (the import looks them up once).
         self.users: dict[str, User] = {}
         self.integrations: dict[str, Integration] = {}
 
-    def rows(self, section: str) -> dict[Any, Any]:
-        if section not in self._rows:
-            owner = self.sections[section]
-            self._rows[section] = {owner.key_of(owner.represent(row)): row for row in owner.all_rows()}
-        return self._rows[section]
-
     def get(self, section: str, key: Any) -> Any:
         owner = self.sections[section]
-        return self.rows(section)[owner.normal(key)]
+        key = owner.normal(key)
+        saved = self._saved.get(section, {})
+        if key in saved:
+            return saved[key]
+        if section not in self._rows:
+            self._rows[section] = {owner.key_of(owner.represent(row)): row for row in owner.all_rows()}
+        return self._rows[section][key]
 
     def saved(self, section: str, key: Any, row: Any) -> None:
-        self.rows(section)[key] = row
+        self._saved.setdefault(section, {})[key] = row
 
 
 class Section:
@@ -128,6 +130,11 @@ class Section:
 
     def save(self, row: Any | None, values: dict[str, Any], secret: Secret | None, context: Context) -> Any:
         raise NotImplementedError
+
+    def add_many(self, entries: list[dict[str, Any]], context: Context) -> list[Any] | None:
+        """New rows in a few INSERTs, in the order given, for a section whose rows have no secret
+        and nothing else to save; None: the section saves its rows one by one."""
+        return None
 
     def delete(self, row: Model) -> None:
         row.delete()
@@ -299,12 +306,23 @@ class Websites(Section):
     def save(
         self, row: DataFastSite | None, values: dict[str, Any], secret: Secret | None, context: Context
     ) -> DataFastSite:
-        row = row or DataFastSite(website_id=values["website_id"])
+        row = self._fill(row or DataFastSite(website_id=values["website_id"]), values, context)
+        row.save()
+        return row
+
+    def add_many(self, entries: list[dict[str, Any]], context: Context) -> list[DataFastSite]:
+        """An agency's thousands of websites: a row at a time was most of an import's time."""
+        rows = [self._fill(DataFastSite(website_id=values["website_id"]), values, context) for values in entries]
+        for row in rows:
+            row.derive_problem()  # what save() does, which bulk_create does not call
+        return DataFastSite.objects.bulk_create(rows, batch_size=500)
+
+    @staticmethod
+    def _fill(row: DataFastSite, values: dict[str, Any], context: Context) -> DataFastSite:
         for name in ("name", "name_is_custom", "enabled", "poll_interval_seconds"):
             setattr(row, name, values[name])
         row.account = context.get("accounts", values["account"])
         row.project = None if values["project"] is None else context.get("projects", values["project"])
-        row.save()
         return row
 
 

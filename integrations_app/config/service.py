@@ -385,11 +385,16 @@ class _Plan:
         context = Context(SECTIONS)
         context.users, context.integrations = self.lookups["users"], self.lookups["integrations"]
         with write_transaction():
-            for step in self.steps:
-                if not step.remove:
-                    context.saved(
-                        step.section.name, step.key, step.section.save(step.row, step.values, step.secret, context)
-                    )
+            for section in SECTIONS:
+                steps = [step for step in self.steps if step.section is section and not step.remove]
+                new = [step for step in steps if step.row is None]
+                added = section.add_many([step.values for step in new], context) if new else None
+                if added is not None:
+                    for step, row in zip(new, added, strict=True):
+                        context.saved(section.name, step.key, row)
+                    steps = [step for step in steps if step.row is not None]
+                for step in steps:
+                    context.saved(section.name, step.key, section.save(step.row, step.values, step.secret, context))
             for step in reversed(self.steps):
                 if step.remove:
                     step.section.delete(step.row)

@@ -38,6 +38,7 @@ def main_pages() -> list[str]:
         "/alerts/",
         "/audit/",
         "/credentials/",
+        "/config/",
         "/integrations/new/",
         "/projects/",
         project.get_absolute_url(),
