@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations_app import tasks
+from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.chargebackstop import discovery as chargebackstop_discovery
 from integrations_app.chargebackstop.models import KeyLevel, PartnerAccess
 from integrations_app.datafast import discovery
@@ -177,3 +178,21 @@ def test_the_demo_leaves_organisations_without_integrations_and_extra_websites_t
         ("Acme Holdings (DataFast)", 2),
         ("Harbor Agency clients (DataFast)", 1),
     ]
+
+
+def test_an_account_that_asks_for_them_gets_an_alert_when_a_watched_website_is_unlisted(sandbox, smtp_sink):
+    account = factories.account(name="Acme")
+    account.alert_on_discovery = True
+    account.save()
+    factories.site(demo.ACME_STORE, account=account)
+    discovery.discover(account)
+    assert not StatusChange.objects.exists()  # listed as before: nothing to tell
+    sandbox.state.remove_website(demo.ACME_STORE)
+    discovery.discover(account)
+    sandbox.state.reset("demo")
+    discovery.discover(account)
+    assert send_pending_alerts(wait=False).sent == 1
+    (message,) = smtp_sink.messages
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Acme Store is no longer listed by the token of Acme (still watched)" in body
+    assert "Acme Store is listed by the token of Acme again" in body
