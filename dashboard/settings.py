@@ -174,7 +174,17 @@ FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
 # --- Redis, Celery, polling ----------------------------------------------------------------
 REDIS_URL = env.string("REDIS_URL", default="redis://127.0.0.1:6391/0")
 # Pages must render with Redis down, so nothing they use may live in Redis: a per-process cache.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every web process (the default one is per process): files a staff member uploaded
+    # on the Configuration page, kept between the preview and "Apply" (integrations_app.config.uploads).
+    "config_uploads": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "config-uploads"),
+        "TIMEOUT": 3_600,
+        "OPTIONS": {"MAX_ENTRIES": 200},
+    },
+}
 
 POLL_INTERVAL_SECONDS = env.positive_int("POLL_INTERVAL_SECONDS", default=300, minimum=30)
 # How often beat looks for due sources. Short, so that a disconnect is seen within
@@ -184,6 +194,11 @@ POLL_CONCURRENCY = env.positive_int("POLL_CONCURRENCY", default=32)
 POLL_TASK_TIME_LIMIT = 120
 # With many sources due, up to this many are polled one after another by one task (see dispatch).
 POLL_BATCH_MAX = 8
+# An upstream whose batches are polled concurrently on the worker's poll loop (asyncio + aiohttp,
+# upstream/http_async.py) takes batches of up to this many: fewer broker messages, and the loop's
+# per-host semaphore, not the batch, bounds the requests in flight.
+POLL_ASYNC = env.boolean("POLL_ASYNC", default=True)  # off: the batch is asked on the task's thread
+POLL_ASYNC_BATCH_MAX = 64
 # A dispatched poll that has not finished after this long (a killed worker) is dispatched again;
 # its overlap lock lasts as long, so keep it above the longest poll.
 POLL_LEASE_SECONDS = env.positive_int("POLL_LEASE_SECONDS", default=POLL_TASK_TIME_LIMIT + 30, minimum=1)
@@ -250,6 +265,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": every(300),
         "options": {"expires": 300},
     },
+    # One reminder per project and period while problems stay open and unacknowledged.
+    "send-reminders": {
+        "task": "integrations_app.tasks.send_reminders",
+        "schedule": every(60),
+        "options": {"expires": 60},
+    },
     # The daily discovery: a task per account or key due (datafast/discovery.py, chargebackstop/discovery.py).
     "discover-due": {
         "task": "integrations_app.tasks.discover_due",
@@ -279,6 +300,9 @@ CHANNEL_SEND_DEADLINE = float(env.positive_int("CHANNEL_SEND_DEADLINE", default=
 # zone (TIME_ZONE for the global digest).
 DIGEST_WEEKDAY = env.weekday("DIGEST_WEEKDAY", default=0)
 DIGEST_HOUR = env.hour("DIGEST_HOUR", default=9)
+# While a project has open problems nobody acknowledged, one reminder every this many hours since
+# the first one's alert (a project may set its own); 0: never.
+REMINDER_HOURS = env.positive_int("REMINDER_HOURS", default=4, minimum=0)
 # Django's own error mail (500s with their traceback) goes to ERROR_EMAILS, never to the alert
 # recipients: an alert inbox must not fill with tracebacks. Empty (the default): no error mail.
 ADMINS = [(address, address) for address in env.emails("ERROR_EMAILS")]

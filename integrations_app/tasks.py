@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from celery import shared_task
-from celery.signals import worker_shutting_down
+from celery.signals import worker_init, worker_shutting_down
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from integrations_app.alerts import digest, policy
+from integrations_app.alerts import digest, policy, reminders
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
 from integrations_app.chargebackstop import discovery as chargebackstop_discovery
@@ -24,7 +24,7 @@ from integrations_app.models.retention import compact, prune
 from integrations_app.polling.dispatch import Batch, claim_due, run_batch
 from integrations_app.polling.locks import exclusive
 from integrations_app.problems import refresh_due
-from integrations_app.upstream import http
+from integrations_app.upstream import http, http_async
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +142,12 @@ def send_weekly_digests() -> int:
 
 
 @shared_task
+def send_reminders() -> int:
+    """One reminder per project and period while its problems stay open and unacknowledged."""
+    return reminders.send_due(timezone.now())
+
+
+@shared_task
 def prune_history() -> dict[str, int]:
     return prune()
 
@@ -157,3 +163,13 @@ def cut_upstream_calls(**_: object) -> None:
     hold the worker for its whole deadline. Cut every upstream call now (in a thread: this runs in
     the signal handler), so the running polls end at once and record nothing."""
     threading.Thread(target=http.interrupt_all, name="interrupt-upstream-calls", daemon=True).start()
+
+
+@worker_init.connect
+def bound_requests_in_flight(sender: Any = None, **_: object) -> None:
+    """A worker process sends at most as many requests at once to an upstream as it has threads:
+    its share of POLL_CONCURRENCY (`make run` splits it over the processes), as when each thread
+    asked for one poll at a time. The poll loop's semaphore holds it (`http_async`)."""
+    concurrency = getattr(sender, "concurrency", None)
+    if isinstance(concurrency, int) and concurrency > 0:
+        http_async.configure(in_flight=concurrency)

@@ -3,7 +3,9 @@ from __future__ import annotations
 from django.urls import path
 
 from integrations_app.views import (
+    acks,
     channels,
+    config,
     credentials,
     health,
     history,
@@ -76,9 +78,17 @@ urlpatterns = [
     path("maintenance/new/", silences.window_create, name="window-create"),
     path("maintenance/<int:pk>/delete/", silences.window_delete, name="window-delete"),
     path("account/time-zone/", silences.time_zone, name="time-zone"),
+    # Acknowledging an open problem, named by the change that opened it (staff and the project's managers)
+    path("problems/<int:pk>/acknowledge/", acks.acknowledge, name="problem-ack"),
+    path("problems/<int:pk>/unacknowledge/", acks.unacknowledge, name="problem-unack"),
     # One client, two vendors: websites linked to organisations (staff)
     path("links/", links.links_page, name="links"),
     path("links/confirm/", links.link_confirm, name="link-confirm"),
     path("links/dismiss/", links.link_dismiss, name="link-dismiss"),
     path("sites/<int:pk>/link/", links.site_link, name="site-link"),
+    # Configuration as code: download, upload with a preview, apply (staff)
+    path("config/", config.config_page, name="config"),
+    path("config/download/", config.config_download, name="config-download"),
+    path("config/preview/", config.config_preview, name="config-preview"),
+    path("config/apply/", config.config_apply, name="config-apply"),
 ]

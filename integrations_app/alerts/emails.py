@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from integrations_app import problems, upstreams
 from integrations_app.alerts import folding
-from integrations_app.alerts.describe import Described, describe, with_relations
+from integrations_app.alerts.describe import Described, with_relations
 from integrations_app.models import Alert, StatusChange
 from integrations_app.models.history import Severity
 from integrations_app.text import fit, one_line
@@ -96,14 +96,17 @@ def build_email(
     listed = list(with_relations(changes).order_by("severity", "at"))
     now_words = current_problems(listed)
     items: list[dict[str, Any]] = []
-    for change, cause in folding.lines(listed):  # the changes of one cause are one line
-        if cause is None:
-            item, reason, now = describe(change), change.reason, now_words.get(change.pk)
-        else:
-            item, reason, now = Described(cause.summary, cause.severity, cause.url), cause.reason, None
-        severity = Severity(item.severity).label
+    for line in folding.lines(listed):  # the changes of one cause are one line
+        now = None if line.folded else now_words.get(line.change.pk)
         items.append(
-            {"described": item, "severity": severity, "reason": reason, "now": now, "at": timezone.localtime(change.at)}
+            {
+                "described": line.described,
+                "severity": Severity(line.described.severity).label,
+                "reason": line.reason,
+                "now": now,
+                "acknowledged": line.acknowledged,
+                "at": timezone.localtime(line.change.at),
+            }
         )
     subject = fit(Alert, "subject", one_line(subject or subject_for([each["described"] for each in items])))
     context = {

@@ -35,7 +35,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Model, Q, QuerySet
 
 from integrations_app import upstreams
-from integrations_app.alerts import policy
+from integrations_app.alerts import acks, policy
+from integrations_app.alerts.describe import Described, describe
 from integrations_app.models import Alert, Cause, Health, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.models.sources import PolledSource
@@ -326,40 +327,43 @@ def close_settled(now: datetime) -> Alert | None:
 
 
 @dataclass(frozen=True)
-class Told:
-    """One line of a message: a change on its own, or a cause standing for the changes folded in."""
+class Line:
+    """One line of a message: a change told on its own, or a cause standing for the changes folded
+    into it. Alert emails and chat messages are both built from these lines, so one cause is one
+    line in each."""
 
-    summary: str
-    severity: str
+    described: Described
     reason: str
-    changes: list[StatusChange]
+    change: StatusChange  # the change told, or the first of the cause's
+    folded: bool
+    # Who took the problem in hand, in acks.ack_words' wording, when the change is part of an
+    # acknowledged problem (its recovery, a "still broken", a later problem of the same episode).
+    acknowledged: str = ""
 
-    @property
-    def url(self) -> str:
-        return settings.SITE_URL + "/"
 
-
-def lines(changes: list[StatusChange]) -> list[tuple[StatusChange, Told | None]]:
-    """What a message says of its changes, in their order: (change, None) for a change told on its
-    own, (first change, cause line) once for all the changes of one cause and severity."""
+def lines(changes: list[StatusChange]) -> list[Line]:
+    """What a message says of its changes, in their order: a line per change told on its own, and
+    one line, at its first change, for all the changes of one cause and severity."""
+    acknowledgements = acks.acks_of(changes)
     groups: dict[tuple[int, str], list[StatusChange]] = {}
     for change in changes:
         if change.folded_into_id is not None:
             groups.setdefault((change.folded_into_id, change.severity), []).append(change)
-    out: list[tuple[StatusChange, Told | None]] = []
+    out: list[Line] = []
     seen: set[tuple[int, str]] = set()
     for change in changes:
         if change.folded_into is None:
-            out.append((change, None))
+            ack = acknowledgements.get(change.pk)
+            out.append(Line(describe(change), change.reason, change, False, acks.ack_words(ack) if ack else ""))
             continue
         group = (change.folded_into.pk, change.severity)
         if group in seen:
             continue
         seen.add(group)
-        cause, folded = change.folded_into, groups[group]
+        cause, count = change.folded_into, len(groups[group])
         if change.severity == Severity.RECOVERY:
-            told = Told(recovery_words(cause, len(folded)), change.severity, "answered normally again", folded)
+            summary, reason = recovery_words(cause, count), "answered normally again"
         else:
-            told = Told(cause.summary, change.severity, cause.reason, folded)
-        out.append((change, told))
+            summary, reason = cause.summary, cause.reason
+        out.append(Line(Described(summary, change.severity, settings.SITE_URL + "/"), reason, change, folded=True))
     return out

@@ -111,11 +111,10 @@ def upstream_id(what: str) -> Reader:
     return text(100, pattern=ID_CHARACTERS, what=f"{what} (letters, digits, “_” and “-”)")
 
 
-def id_list(what: str, max_items: int) -> Reader:
-    """A list of upstream IDs, each once, sorted (so the file's order does not matter)."""
-    item = upstream_id(what)
+def items(item: Reader, what: str, max_items: int, order: Callable[[Any], Any] | None = None) -> Reader:
+    """A list of values, each once, sorted by `order` (so the file's order does not matter)."""
 
-    def read(node: Node) -> list[str]:
+    def read(node: Node) -> list[Any]:
         if not isinstance(node.value, list):
             raise _expect(node, f"a list of {what}s")
         if len(node.value) > max_items:
@@ -128,9 +127,14 @@ def id_list(what: str, max_items: int) -> Reader:
                 raise Invalid(f"item {position + 1}: {error.message}", child.line) from None
         if len(set(values)) != len(values):
             raise Invalid(f"lists a {what} more than once")
-        return sorted(values)
+        return sorted(values, key=order)
 
     return read
+
+
+def id_list(what: str, max_items: int) -> Reader:
+    """A list of upstream IDs, each once, sorted."""
+    return items(upstream_id(what), what, max_items)
 
 
 def records(fields: dict[str, Field], key: str, max_items: int) -> Reader:

@@ -1,11 +1,11 @@
-"""The sections of a configuration file: one small class per kind of row, listed in `SECTIONS`.
+"""The sections of a configuration file: one small class per kind of row, listed in
+`registry.SECTIONS` (channels, silences and windows are in `alerting`).
 
 A section says which rows it covers (through the scope), how a row is written (`represent`), the
 fields an entry has, what other entries it refers to, and how an entry is saved. Everything else
 (reading, comparing, reporting, applying in one transaction) is shared, in `service`. Sections
 are applied in the order of `SECTIONS` (what an entry refers to comes first) and removed in the
-reverse order. Adding a kind of row (channels, silences) is one class here and one line in
-`SECTIONS`.
+reverse order. Adding a kind of row is one class and one line in `SECTIONS`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from integrations_app.models import (
     ClientLink,
     DataFastAccount,
     DataFastSite,
+    Integration,
     KeyOrganisation,
     LinkState,
     Membership,
@@ -61,7 +62,9 @@ class Context:
     def __init__(self, sections: Iterable[Section]) -> None:
         self.sections = {section.name: section for section in sections}
         self._rows: dict[str, dict[Any, Any]] = {}
+        # Rows an entry may name that no section writes (the import looks them up once).
         self.users: dict[str, User] = {}
+        self.integrations: dict[str, Integration] = {}
 
     def rows(self, section: str) -> dict[Any, Any]:
         if section not in self._rows:
@@ -75,9 +78,6 @@ class Context:
 
     def saved(self, section: str, key: Any, row: Any) -> None:
         self.rows(section)[key] = row
-
-    def load_users(self, usernames: set[str]) -> None:
-        self.users = {user.username: user for user in User.objects.filter(username__in=usernames)}
 
 
 class Section:
@@ -118,7 +118,12 @@ class Section:
         return []
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
-        """Rules across fields: (field, message)."""
+        """Rules across fields, when the file is read: (field, message). May put values in their
+        canonical form (a time in UTC), so that comparing with the database is exact."""
+        return []
+
+    def validate(self, values: dict[str, Any], secret: Secret | None, row: Any | None) -> list[tuple[str, str]]:
+        """Rules that need the row the entry changes or its secret (a channel's form)."""
         return []
 
     def save(self, row: Any | None, values: dict[str, Any], secret: Secret | None, context: Context) -> Any:
@@ -368,7 +373,3 @@ class Links(Section):
             site=site, organisation=organisation, defaults={"state": LinkState.CONFIRMED}
         )
         return link
-
-
-# In the order they are applied: what an entry refers to comes before it.
-SECTIONS: list[Section] = [Accounts(), Keys(), Projects(), Websites(), Organisations(), Links()]

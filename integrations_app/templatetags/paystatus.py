@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from integrations_app import problems, text
+from integrations_app.alerts import acks
 from integrations_app.humanize import age_words
 from integrations_app.views import clients
 from integrations_app.views.history import action_words
@@ -44,6 +45,8 @@ BADGES = {
     "recovery": ("text-bg-success", "✔", "Recovery"),
     "notice": ("text-bg-info", "ℹ", "Notice"),
     "info": ("text-bg-light border", "·", "Info"),
+    "acknowledged": ("text-bg-secondary", "☑", "Acknowledged"),
+    "unacknowledged": ("text-bg-light border", "☐", "Not acknowledged"),
 }
 
 
@@ -69,6 +72,12 @@ def organisation(value: Any) -> SafeString:
     """An organisation by name (`bdi`), with a TEST badge when ChargebackStop lists it in TEST mode:
     the one way pages name an organisation."""
     return format_html("{}{}", bdi(value), TEST_BADGE if getattr(value, "is_test", False) else "")
+
+
+@register.filter
+def ack_words(ack: Any) -> str:
+    """An acknowledgement in the one wording messages use too ("acknowledged by … at …: comment")."""
+    return acks.ack_words(ack)
 
 
 @register.filter
@@ -213,6 +222,22 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
         problem.value,
         icon,
         text,
+    )
+
+
+def ack_badge(row: Any) -> SafeString:
+    """ "☑" beside a list row's problem when every open problem of it is acknowledged
+    (`alerts.acks.mark_acknowledged`), who and when as its tooltip; nothing otherwise."""
+    ack = getattr(row, "acknowledged", None)
+    if ack is None:
+        return mark_safe("")
+    words = acks.ack_words(ack)
+    return format_html(
+        ' <span class="badge text-bg-secondary" data-acknowledged="{}" title="{}"><span aria-hidden="true">☑</span>'
+        '<span class="visually-hidden">{}</span></span>',
+        ack.username,
+        words,
+        words,
     )
 
 
@@ -365,7 +390,7 @@ def site_rows(
             name=site.name,
             title=text.one_line(site.name),
             paused="" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
-            status=problem_badge(site, cells),
+            status=problem_badge(site, cells) + ack_badge(site),
             strip=heartbeat(strips[site.pk]),
             providers=provider_cells(cells),
             currency=site.currency or "—",
@@ -393,7 +418,7 @@ def organisation_rows(organisations: Any, selectable: bool = False, grouped: boo
             org_id=format_html(' <small class="text-body-secondary">{}</small>', bdi(organisation.organisation_id))
             if organisation.label
             else "",
-            status=problem_badge(organisation),
+            status=problem_badge(organisation) + ack_badge(organisation),
             enabled=organisation.enabled,
             disabled=format_html('<strong class="text-danger">✖ {}</strong>', organisation.disabled)
             if organisation.disabled

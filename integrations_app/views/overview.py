@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from integrations_app.alerts import acks
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.datafast.discovery import with_notices
 from integrations_app.models import DataFastAccount, DataFastSite, Organisation, Project, ProviderState
@@ -193,6 +194,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     count_integrations(organisation_page)
     listed = list(site_page)
     rows = list(zip(listed, provider_cells(listed), strict=True))
+    acks.mark_acknowledged(listed, list(organisation_page))
     numbers = summary(scope)
     fragment = request.GET.get("fragment") == "live"
     context = {

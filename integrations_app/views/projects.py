@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from integrations_app import audit
 from integrations_app.models import DataFastSite, Membership, Organisation, Project, Role
 from integrations_app.project_forms import AssignForm, MemberForm, MoveForm, ProjectForm
+from integrations_app.views import silences
 from integrations_app.views.access import StaffRequest, staff_required
 from integrations_app.views.credentials import SITE
 
@@ -55,7 +56,7 @@ def project_edit(request: StaffRequest, pk: int) -> HttpResponse:
 
 
 def _form_page(request: StaffRequest, project: Project | None) -> HttpResponse:
-    before = None if project is None else {"name": project.name, "time_zone": project.time_zone}
+    before = None if project is None else ProjectForm(instance=project).audit_values()
     form = ProjectForm(request.POST if request.method == "POST" else None, instance=project)
     if form.is_valid():
         with transaction.atomic():
@@ -121,6 +122,7 @@ def _detail(request: HttpRequest, project: Project, member_form: MemberForm, sta
         "members": project.memberships.select_related("user").order_by("user__username"),
         "member_form": member_form,
         "roles": Role.choices,
+        **silences.for_source(request, f"?project={project.pk}", project_id=project.pk),
     }
     return render(request, "integrations_app/projects/detail.html", context, status=status)
 

@@ -220,15 +220,22 @@ class WindowRow:
     words: str
 
 
+def _clock(at: datetime, now: datetime) -> str:
+    """A moment in the reader's zone: "14:00 CET" today, "Fri 15 Jan 14:00 CET" another day."""
+    local = timezone.localtime(at)
+    same_day = local.date() == timezone.localtime(now).date()
+    return local.strftime("%H:%M %Z" if same_day else "%a %d %b %H:%M %Z")
+
+
 def window_rows(windows: list[MaintenanceWindow], now: datetime) -> list[WindowRow]:
     rows = []
     for window in windows:
         running = window.current(now)
         upcoming = None if running else window.next_after(now)
         if running:
-            words = f"Maintenance now, until {timezone.localtime(running[1]):%H:%M %Z} ({age_words(now - running[1])})"
+            words = f"In maintenance until {_clock(running[1], now)} ({age_words(now - running[1])})"
         elif upcoming:
-            words = f"Maintenance {age_words(now - upcoming[0])}"
+            words = f"Maintenance {age_words(now - upcoming[0])} ({_clock(upcoming[0], now)})"
         else:
             words = "No occurrence in the next 15 days"
         rows.append(WindowRow(window, running, upcoming, words))

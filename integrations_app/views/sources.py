@@ -29,7 +29,7 @@ from integrations_app.models import (
 )
 from integrations_app.models.history import ChangeKind
 from integrations_app.scoping import can_manage_project, scope_of, sees
-from integrations_app.views import silences, timeline
+from integrations_app.views import acks, silences, timeline
 from integrations_app.views.links import organisation_websites, site_client
 
 HISTORY_ROWS = 50
@@ -139,6 +139,7 @@ def site_detail(request: HttpRequest, site: DataFastSite) -> HttpResponse:
         "history": _history(StatusChange.objects.filter(site=site)),
         **_project_context(request, site.project_id),
         **silences.for_source(request, f"?site={site.pk}", project_id=site.project_id, site_id=site.pk),
+        **acks.for_source(request, StatusChange.objects.filter(site=site), site.project_id),
         **site_client(scope_of(request.user), site),
     }
     return render(request, "integrations_app/site_detail.html", context)
@@ -183,6 +184,7 @@ def organisation_detail(request: HttpRequest, organisation: Organisation) -> Htt
             project_id=organisation.project_id,
             organisation_id=organisation.pk,
         ),
+        **acks.for_source(request, StatusChange.objects.filter(organisation=organisation), organisation.project_id),
         **organisation_websites(scope_of(request.user), organisation),
     }
     return render(request, "integrations_app/organisation_detail.html", context)
@@ -208,6 +210,9 @@ def integration_detail(request: HttpRequest, integration: Integration) -> HttpRe
             project_id=integration.organisation.project_id,
             organisation_id=integration.organisation_id,
             integration_id=integration.pk,
+        ),
+        **acks.for_source(
+            request, StatusChange.objects.filter(integration=integration), integration.organisation.project_id
         ),
     }
     return render(request, "integrations_app/integration_detail.html", context)

@@ -249,3 +249,57 @@ def test_held_recoveries_are_sent_when_the_cause_settles_without_a_new_change(sa
     ]
     send_pending_alerts(wait=False)
     assert len(mailoutbox) == 2, "nothing twice"
+
+
+# --- The same folded lines in chat (one builder for email and chat) ------------------------------
+
+FIVE_ACME_SITES = [
+    *ACME_SITES,
+    ("6650a1f2c4e8b90012ab3405", "Evergreen Apparel"),
+    ("6650a1f2c4e8b90012ab3407", "Golden Hour Candles"),
+]
+
+
+def test_a_rejected_token_is_one_chat_message_with_one_line_naming_the_account(sandbox, chat_sink, mailoutbox):
+    sites = [factories.site(website_id=website, name=name) for website, name in FIVE_ACME_SITES]
+    factories.channel(chat_sink.json_url("/hook"), name="Chat")
+    poll_all(sites)
+    sandbox.state.revoke_token(demo.DATAFAST_TOKEN.reveal())
+    poll_all(sites)
+    send_pending_alerts(wait=False)
+    (post,) = chat_sink.messages()
+    told = (
+        "DataFast refused the token of account “Acme Holdings” (5 websites: Acme Store, Bluebird Books, "
+        "Cedar Coffee, Evergreen Apparel, Golden Hour Candles)"
+    )
+    assert post.json["title"] == f"Paystatus: {told}"
+    assert post.json["message"] == f"✖ {told} http://testserver/"
+    assert len(health_changes(Severity.PROBLEM)) == 5, "every website's change is still recorded"
+    assert mailoutbox[0].subject == f"[Paystatus] {told}", "the email says the same line"
+
+
+def test_a_vendor_outage_is_one_chat_message_and_its_recovery_one_more(sandbox, chat_sink, settings):
+    settings.UPSTREAM_RETRIES = 0
+    sites = [*acme_sites(), other_site()]
+    factories.channel(chat_sink.json_url("/hook"), name="Chat")
+    start = timezone.now()
+    poll_all(sites)
+    _fail_for_three_intervals(sandbox, sites, start)
+    with time_machine.travel(start + timedelta(minutes=21)):
+        send_pending_alerts(wait=False)
+    (outage,) = chat_sink.messages()
+    assert outage.json["title"] == "Paystatus: DataFast is not answering (4 websites)"
+    assert outage.json["message"] == "✖ DataFast is not answering (4 websites) http://testserver/"
+    sandbox.state.faults.clear()
+    with time_machine.travel(start + timedelta(minutes=25)):
+        poll_all(sites)
+    with time_machine.travel(start + timedelta(minutes=26)):
+        send_pending_alerts(wait=False)
+    assert len(chat_sink.messages()) == 2
+    recovery = chat_sink.messages()[1]
+    assert recovery.json["title"] == "Paystatus: DataFast is answering again (4 websites)"
+    assert recovery.json["message"] == "✔ DataFast is answering again (4 websites) http://testserver/"
+    assert len(health_changes(Severity.RECOVERY)) == 4
+    with time_machine.travel(start + timedelta(minutes=27)):
+        send_pending_alerts(wait=False)
+    assert len(chat_sink.messages()) == 2, "nothing twice"
