@@ -63,7 +63,6 @@ ACTION_WORDS = {
     "config.import": "Imported a configuration file",
     "problem.acknowledge": "Acknowledged a problem",
     "problem.unacknowledge": "Withdrew an acknowledgement",
-
     "discovery.websites": "Listed a token's websites",
     "discovery.set_aside": "Set aside websites new to a token",
     "discovery.keep_unlisted": "Kept websites a token no longer lists",

@@ -94,3 +94,16 @@ def test_an_integrations_page_lists_its_merchants_by_name_and_type(viewer_client
     organisation = viewer_client.get(Organisation.objects.get(organisation_id=demo.BLUEBIRD_ORG).get_absolute_url())
     listed = organisation.content.decode().split('id="organisation-merchants"')[1].split("</ul>")[0]
     assert "<bdi>Bluebird Shop</bdi>" in listed and "GENERIC" in listed  # listed, in no integration yet
+
+
+def test_the_overview_orders_and_finds_organisations_by_the_name_it_shows(viewer_client):
+    Organisation.objects.create(organisation_id="org_1", name="Mike Travel")  # named by a listing only
+    Organisation.objects.create(organisation_id="org_2", label="Bravo Holdings")
+    Organisation.objects.create(organisation_id="org_3", name="Alpha Pets")
+    page = viewer_client.get(reverse("overview")).content.decode()
+    table = page[page.index('id="organisations-heading"') :]
+    rows = [table.index(f"<bdi>{name}</bdi>") for name in ("Alpha Pets", "Bravo Holdings", "Mike Travel")]
+    assert rows == sorted(rows)
+    found = viewer_client.get(reverse("overview") + "?q=alpha").content.decode()
+    table = found[found.index('id="organisations-heading"') :]
+    assert "<bdi>Alpha Pets</bdi>" in table and "<bdi>Mike Travel</bdi>" not in table
