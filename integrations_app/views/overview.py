@@ -38,6 +38,7 @@ LISTED_FIELDS = [
     "paddle_expiry_state",
     "last_polled_at",
     "last_success_at",
+    "unlisted_since",
 ]
 
 

@@ -102,6 +102,7 @@ def test_a_website_no_longer_listed_is_a_notice_until_kept_and_its_page_says_so(
     assert notices_on(staff_client) == []
     assert DataFastSite.objects.filter(pk=site.pk).exists()  # shown, never deleted
     assert "No longer listed by the token of Acme since" in staff_client.get(site.get_absolute_url()).content.decode()
+    assert ">no longer listed</span>" in staff_client.get(reverse("overview")).content.decode()
 
 
 def test_a_viewer_sees_no_notice_and_a_bad_action_is_named(staff_client, viewer_client, sandbox):
