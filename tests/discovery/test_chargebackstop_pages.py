@@ -32,6 +32,7 @@ def test_pasting_a_partner_key_lists_every_organisation_by_name_with_those_witho
     page = add_key(staff_client, demo.PARTNER_KEY.reveal())
     assert "Organisations: 5 organisations listed; 11 merchants." in page
     assert "5 new to the dashboard." in page
+    assert "Organisations with integrations: Acme Retail Group, Bluebird Media, Cedar Hospitality." in page
     names = set(Organisation.objects.values_list("name", flat=True))
     assert {"Dunmore Travel", "Elm Street Pets"} <= names  # no integration: nobody typed them
     overview = staff_client.get(reverse("overview")).content.decode()
