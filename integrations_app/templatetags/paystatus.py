@@ -393,8 +393,11 @@ def site_rows(
             url=site.get_absolute_url(),
             name=site.name,
             title=text.one_line(site.name),
-            paused=(UNLISTED if site.unlisted_since else "")
-            + ("" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>')),
+            paused=format_html(
+                "{}{}",
+                UNLISTED if site.unlisted_since else "",
+                "" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
+            ),
             status=problem_badge(site, cells) + ack_badge(site),
             strip=heartbeat(strips[site.pk]),
             providers=provider_cells(cells),

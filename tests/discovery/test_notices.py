@@ -55,7 +55,9 @@ def test_the_daily_discovery_is_a_beat_entry_that_asks_each_account_and_key_once
     assert not chargebackstop_discovery.due(now + timedelta(hours=23)).exists()
     assert list(discovery.due(now + timedelta(hours=25))) == [account]
     assert list(chargebackstop_discovery.due(now + timedelta(hours=25))) == [partner]
-    assert tasks.discover_account(10**6) == "gone"
+    assert tasks.discover_account(10**6) == "not due"
+    assert tasks.discover_account(account.pk) == "not due"  # a copy enqueued meanwhile: no request
+    assert tasks.discover_key(partner.pk) == "not due"
 
 
 def test_an_organisation_key_refused_once_is_never_due_again(sandbox):
@@ -119,7 +121,8 @@ def test_notices_are_never_alerts_by_default(sandbox):
     factories.site(demo.ACME_STORE)
     discovery.discover(account)
     sandbox.state.remove_website(demo.ACME_STORE)
-    tasks.discover_account(account.pk)
+    discovery.discover(account)
+    assert DataFastSite.objects.get(website_id=demo.ACME_STORE).unlisted_since is not None
     assert not StatusChange.objects.exists() and not Alert.objects.exists()
 
 
