@@ -1,14 +1,10 @@
-"""Joins issue 12's acknowledgements (0014_acks) and issue 14's discovery notices
-(0014_discovery_notices), and adds the discovery alerts' words and change kind."""
+"""The discovery alerts' words on the account, and their change kind (`listing`)."""
 
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("integrations_app", "0014_acks"),
-        ("integrations_app", "0014_discovery_notices"),
-    ]
+    dependencies = [("integrations_app", "0015_merge_acks_discovery")]
 
     operations = [
         migrations.AlterField(
