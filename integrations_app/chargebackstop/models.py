@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -109,6 +110,17 @@ class Organisation(models.Model):
     @property
     def is_test(self) -> bool:
         return self.mode == "TEST"
+
+
+def shown_name(prefix: str = "") -> Coalesce:
+    """An organisation's name as pages show it (`str`), in SQL: its label, else the name the listing
+    gave, else its ID. `prefix` reaches it through a relation ("organisation__")."""
+    return Coalesce(
+        NullIf(F(f"{prefix}label"), Value("")),
+        NullIf(F(f"{prefix}name"), Value("")),
+        F(f"{prefix}organisation_id"),
+        output_field=models.CharField(),
+    )
 
 
 class KeyOrganisation(models.Model):
