@@ -90,8 +90,9 @@ def open_episodes(changes: QuerySet[StatusChange] | None = None) -> list[Episode
 def open_episode(opener: StatusChange) -> Episode | None:
     """The open problem `opener` opened, if it is still open (None: it recovered, or it was not
     the change that opened it)."""
-    same_subject = StatusChange.objects.filter(subjects_q([opener]), at__gte=opener.at)
-    for episode in open_episodes(same_subject):
+    # The whole history of its source: from `opener` on, a later change of an episode would look
+    # like the one that opened it.
+    for episode in open_episodes(StatusChange.objects.filter(subjects_q([opener]))):
         if episode.opener.pk == opener.pk:
             return episode
     return None

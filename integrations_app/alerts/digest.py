@@ -20,7 +20,7 @@ from django.utils import timezone
 from integrations_app import problems
 from integrations_app.alerts import policy
 from integrations_app.alerts.describe import summary, with_relations
-from integrations_app.humanize import age_words
+from integrations_app.humanize import age_words, duration_words
 from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation, PollAttempt, Project, StatusChange
 from integrations_app.models.digest import DigestRecord
 from integrations_app.models.history import Severity
@@ -70,7 +70,7 @@ class Digest:
         out = [f"Broke this week: {len(self.incidents)}"]
         for incident in self.incidents[:MAX_LISTED]:
             state = "still open" if incident.ended is None else "recovered"
-            out.append(f"- {incident.what} ({state}, {_duration(incident.lasted(self.end))})")
+            out.append(f"- {incident.what} ({state}, {duration_words(incident.lasted(self.end))})")
         out.append(f"Still open: {len(self.still_open)}")
         out += [f"- {words}" for words in self.still_open[:MAX_LISTED]]
         out.append(f"Paddle keys expiring in the next 30 days: {len(self.paddle_expiring)}")
@@ -79,10 +79,6 @@ class Digest:
         out.append(f"Polling: {rate}")
         out += [f"- slowest: {name}, {ms} ms on average" for name, ms in self.slowest]
         return out
-
-
-def _duration(spent: timedelta) -> str:
-    return age_words(spent).removesuffix(" ago") if spent >= timedelta(minutes=1) else "under a minute"
 
 
 def _scoped(project: Project | None, **paths: str) -> Q:

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from integrations_app.alerts import acks, policy, silencing
 from integrations_app.alerts.describe import link
-from integrations_app.humanize import age_words
+from integrations_app.humanize import duration_words
 from integrations_app.models import Project, ReminderRecord
 from integrations_app.text import one_line
 
@@ -68,7 +68,7 @@ class Reminder:
 
     def lines(self, now: datetime) -> list[str]:
         out = [
-            f"- {episode.words}, open {age_words(now - episode.opener.at).removesuffix(' ago')}: {link(episode.latest)}"
+            f"- {episode.words}, open {duration_words(now - episode.opener.at)}: {link(episode.latest)}"
             for episode in self.unacknowledged[:MAX_LISTED]
         ]
         if len(self.unacknowledged) > MAX_LISTED:

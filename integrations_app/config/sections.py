@@ -234,6 +234,8 @@ class Projects(Section):
     fields = {
         "name": f.Field(f.name()),
         "time_zone": f.Field(_time_zone, required=False, default="UTC"),
+        # null: REMINDER_HOURS; 0: never (as on the project's form)
+        "reminder_hours": f.Field(f.optional(f.whole(0, 24 * 7)), required=False, default=None),
         "members": f.Field(f.records(member_fields, "username", MAX_MEMBERS), required=False, default=[]),
     }
 
@@ -245,14 +247,19 @@ class Projects(Section):
 
     def represent(self, row: Project) -> dict[str, Any]:
         members = [{"username": m.user.username, "role": m.role} for m in row.memberships.all()]
-        return {"name": row.name, "time_zone": row.time_zone, "members": sorted(members, key=lambda m: m["username"])}
+        return {
+            "name": row.name,
+            "time_zone": row.time_zone,
+            "reminder_hours": row.reminder_hours,
+            "members": sorted(members, key=lambda m: m["username"]),
+        }
 
     def references(self, values: dict[str, Any]) -> list[Ref]:
         return [("members", "users", member["username"]) for member in values["members"]]
 
     def save(self, row: Project | None, values: dict[str, Any], secret: Secret | None, context: Context) -> Project:
         row = row or Project()
-        row.name, row.time_zone = values["name"], values["time_zone"]
+        row.name, row.time_zone, row.reminder_hours = values["name"], values["time_zone"], values["reminder_hours"]
         row.save()
         wanted = {member["username"]: member["role"] for member in values["members"]}
         current = {m.user.username: m for m in Membership.objects.filter(project=row).select_related("user")}

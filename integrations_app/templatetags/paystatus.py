@@ -225,6 +225,7 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
     )
 
 
+@register.simple_tag
 def ack_badge(row: Any) -> SafeString:
     """ "☑" beside a list row's problem when every open problem of it is acknowledged
     (`alerts.acks.mark_acknowledged`), who and when as its tooltip; nothing otherwise."""

@@ -60,19 +60,23 @@ def _acknowledge(request: HttpRequest, change: StatusChange, project_id: int | N
         else:
             comment = form.cleaned_data["comment"]
             try:
-                with transaction.atomic():
+                with transaction.atomic():  # with its audit entry, or not at all
                     ack = Acknowledgement.objects.create(
                         opened_by=change,
                         user=cast(User, request.user),
                         username=request.user.get_username(),
                         comment=comment,
                     )
+                    audit.record(
+                        request.user,
+                        "problem.acknowledge",
+                        _target(change),
+                        after={"comment": comment},
+                        project=project_id,
+                    )
             except IntegrityError:  # someone else acknowledged it meanwhile
                 messages.info(request, "Someone acknowledged this problem a moment ago.")
                 return redirect(page(change))
-            audit.record(
-                request.user, "problem.acknowledge", _target(change), after={"comment": comment}, project=project_id
-            )
             messages.success(request, f"{summary(episode.latest)}: {acks.ack_words(ack)}.")
             return redirect(page(change))
     context: dict[str, Any] = {"form": form, "change": change, "episode": episode, "back": page(change)}
@@ -91,14 +95,16 @@ def _unacknowledge(request: HttpRequest, change: StatusChange, project_id: int |
     if ack is None:
         messages.info(request, "This problem was not acknowledged.")
         return redirect(page(change))
-    ack.delete()
-    audit.record(
-        request.user,
-        "problem.unacknowledge",
-        _target(change),
-        before={"by": ack.username, "at": ack.at.isoformat(), "comment": ack.comment},
-        project=project_id,
-    )
+    with transaction.atomic():
+        deleted, _ = Acknowledgement.objects.filter(pk=ack.pk).delete()
+        if deleted:  # not withdrawn by someone else meanwhile: audited once
+            audit.record(
+                request.user,
+                "problem.unacknowledge",
+                _target(change),
+                before={"by": ack.username, "at": ack.at.isoformat(), "comment": ack.comment},
+                project=project_id,
+            )
     messages.success(request, "The acknowledgement is withdrawn: reminders about this problem start again.")
     return redirect(page(change))
 

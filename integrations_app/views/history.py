@@ -110,11 +110,11 @@ def _as_seen_in(alerts: Iterable[Any], scope: Scope) -> None:
             alert.change_count = len(own)
 
 
-def _alert_acks(alerts: Iterable[Alert]) -> None:
-    """Set `acks` on each alert: the acknowledgements of the problems it told of (or of their
-    recovery), whatever the page holds in three queries at most."""
+def _alert_acks(alerts: Iterable[Alert], scope: Scope) -> None:
+    """Set `acks` on each alert: the acknowledgements of the problems in scope it told of (or of
+    their recovery), whatever the page holds in three queries at most."""
     by_pk = {alert.pk: alert for alert in alerts}
-    changes = list(StatusChange.objects.filter(alert__in=list(by_pk)).order_by("id"))
+    changes = list(scope.changes(StatusChange.objects.filter(alert__in=list(by_pk))).order_by("id"))
     found = acks.acks_of(changes)
     for alert in by_pk.values():
         alert.acks = []
@@ -187,7 +187,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
     _alert_links(page, scope)
     if not scope.everything:
         _as_seen_in(page, scope)
-    _alert_acks(page)
+    _alert_acks(page, scope)
     context = {"page": page, "filters": {"status": status, "q": q}, "statuses": Alert.Status.choices}
     return render(request, "integrations_app/alerts.html", context)
 

@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from integrations_app import audit
+from integrations_app.alerts import acks
 from integrations_app.chargebackstop.models import shown_name
 from integrations_app.models import DataFastSite, Membership, Organisation, Project, Role
 from integrations_app.project_forms import AssignForm, MemberForm, MoveForm, ProjectForm
@@ -116,10 +117,13 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _detail(request: HttpRequest, project: Project, member_form: MemberForm, status: int = 200) -> HttpResponse:
+    sites = list(project.sites.order_by(Lower("name")))
+    organisations = list(project.organisations.order_by(Lower(shown_name()), "organisation_id"))
+    acks.mark_acknowledged(sites, organisations)
     context = {
         "project": project,
-        "sites": project.sites.order_by(Lower("name")),
-        "organisations": project.organisations.order_by(Lower(shown_name()), "organisation_id"),
+        "sites": sites,
+        "organisations": organisations,
         "members": project.memberships.select_related("user").order_by("user__username"),
         "member_form": member_form,
         "roles": Role.choices,

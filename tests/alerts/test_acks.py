@@ -16,7 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations_app.alerts import reminders
+from integrations_app import tasks
+from integrations_app.alerts import changes, reminders
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.alerts.policy import follow_up_ended
 from integrations_app.datafast.poller import poll_site
@@ -31,8 +32,9 @@ from integrations_app.models import (
     Silence,
     StatusChange,
 )
-from integrations_app.models.history import Severity
+from integrations_app.models.history import ChangeKind, Severity
 from tests import demo, factories
+from tests.concurrency import twice_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,6 +127,17 @@ def test_a_reminder_goes_out_every_n_hours_to_the_channels_that_heard(
     assert ReminderRecord.objects.count() == 2
 
 
+def test_the_reminders_are_a_beat_entry(sandbox, client_a, start, chat_sink, settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["send-reminders"]
+    assert entry["task"] == "integrations_app.tasks.send_reminders"
+    _project, store, _books = client_a
+    break_stripe(sandbox, start, store)
+    with at(start, 4.01):
+        assert tasks.send_reminders() == 1
+        assert tasks.send_reminders() == 0
+    assert len(reminders_in(chat_sink)) == 1
+
+
 def test_one_reminder_lists_every_open_problem_of_the_project(sandbox, client_a, start, chat_sink, smtp_sink):
     _project, store, books = client_a
     break_stripe(sandbox, start, store, books)
@@ -187,25 +200,42 @@ def test_two_senders_at_once_send_one_reminder(sandbox, client_a, start, chat_si
     _project, store, _books = client_a
     break_stripe(sandbox, start, store)
     now = start + timedelta(hours=4, minutes=1)
+    (reminder,) = reminders.due(now)  # both senders found it due: only the claim stands between them
     barrier = threading.Barrier(2)
-    sent: list[int] = []
+    claimed: list[bool] = []
 
     def send() -> None:
-        try:
-            barrier.wait(timeout=10)
-            sent.append(reminders.send_due(now))
-        finally:
-            connection.close()
+        barrier.wait(timeout=10)
+        claimed.append(won := reminders.claim(reminder, now))
+        if won:
+            reminders.deliver(reminder, now)
 
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert sorted(sent) == [0, 1]
+    twice_at_once(send)
+    assert sorted(claimed) == [False, True]
+    assert reminders.send_due(now) == 0, "and a beat tick after them finds it sent"
     assert len(reminders_in(chat_sink)) == 1
     assert len(email_reminders(smtp_sink)) == 1
     assert ReminderRecord.objects.count() == 1
+
+
+def test_finding_due_reminders_takes_the_same_queries_for_more_problems_and_projects(sandbox, client_a, start):
+    _project, store, books = client_a
+    now = start + timedelta(hours=5)
+
+    def measure() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            reminders.due(now)
+        return len(queries)
+
+    break_stripe(sandbox, start, store)
+    few = measure()
+    DataFastSite.objects.filter(pk=books.pk).update(project=Project.objects.get(name="Client B"))
+    break_stripe(sandbox, start, books, hours=0.1)
+    with at(start, 0.2):
+        sandbox.state.set_connected(demo.BLUEBIRD_BOOKS, "lemonsqueezy", False)
+        poll_site(books.pk)
+    assert len(reminders.due(now)) == 2
+    assert measure() == few
 
 
 def test_reminders_are_off_for_a_project_that_says_never(sandbox, client_a, start, chat_sink, settings):
@@ -321,6 +351,26 @@ def test_a_recovered_problem_cannot_be_acknowledged(sandbox, client_a, start):
     assert Acknowledgement.objects.count() == 0
 
 
+def test_only_the_change_that_opened_a_problem_names_it(sandbox, client_a, start):
+    project, store, _books = client_a
+    break_stripe(sandbox, start, store)
+    with at(start, 1):
+        poll_site(store.pk)  # still down: nothing new
+        later = changes.record_change(
+            ChangeKind.STILL_BROKEN,
+            Severity.PROBLEM,
+            at=timezone.now(),
+            old=ChangeKind.PROVIDER,
+            site=store,
+            provider="stripe",
+        )
+    response = manager_of(project).post(reverse("problem-ack", args=[later.pk]), {"comment": ""})
+    assert response.context["form"].non_field_errors() == [
+        "This problem is no longer open: there is nothing to acknowledge."
+    ]
+    assert Acknowledgement.objects.count() == 0
+
+
 def test_viewers_get_403_and_other_projects_members_404(sandbox, client_a, start):
     project, store, _books = client_a
     break_stripe(sandbox, start, store)
@@ -352,6 +402,23 @@ def test_the_ack_is_shown_on_the_site_page_the_overview_and_the_alerts_page(sand
     assert overview.count('data-acknowledged="') == 1, "Acme Store's badge; Bluebird's problem is not acknowledged"
     alerts = manager.get(reverse("alerts")).content.decode()
     assert "acknowledged by manager at " in alerts
+    staff = Client()
+    staff.force_login(factories.staff())
+    project_page = staff.get(project.get_absolute_url()).content.decode()
+    assert project_page.count('data-acknowledged="manager"') == 1, "the project's list of sources shows it too"
+
+
+def test_a_member_never_sees_another_projects_acknowledgement_on_a_shared_alert(sandbox, client_a, start):
+    project_a, store, books = client_a
+    project_b = Project.objects.get(name="Client B")
+    DataFastSite.objects.filter(pk=books.pk).update(project=project_b)
+    break_stripe(sandbox, start, store, books)  # one alert about both
+    manager_of(project_b, "b-manager").post(
+        reverse("problem-ack", args=[opener(books).pk]), {"comment": "B's secret plan"}
+    )
+    alerts_page = manager_of(project_a, "a-manager").get(reverse("alerts")).content.decode()
+    assert "Stripe disconnected on Acme Store" in alerts_page
+    assert "b-manager" not in alerts_page and "B's secret plan" not in alerts_page
 
 
 def test_the_pages_take_the_same_queries_for_more_acknowledged_problems(sandbox, client_a, start):

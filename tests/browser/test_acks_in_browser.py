@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Acknowledgement, AuditEntry, DataFastSite, Membership, Role
 from tests import demo
+from tests.browser.test_accessibility_in_browser import AXE, SERIOUS
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_data")]
 
@@ -24,8 +25,10 @@ def test_a_manager_acknowledges_a_problem_from_a_website_page_and_sees_the_badge
     sandbox.state.set_connected(demo.ACME_STORE, "stripe", False)
     poll_site(acme.pk)
 
+    page.add_init_script(path=str(AXE))
     log_in(viewer_user)
     page.goto(live_server.url + acme.get_absolute_url())
+    assert page.evaluate(SERIOUS) == []
     section = page.locator("#acks-section")
     problem = section.locator("[data-problem-ack]").filter(has_text="Stripe disconnected on Acme Store")
     expect(problem).to_contain_text("Not acknowledged")
@@ -38,6 +41,7 @@ def test_a_manager_acknowledges_a_problem_from_a_website_page_and_sees_the_badge
     expect(problem).to_contain_text("Acknowledged")
     expect(problem).to_contain_text("Talking to Stripe support")
     expect(problem.get_by_role("button", name="Withdraw the acknowledgement")).to_be_visible()
+    assert page.evaluate(SERIOUS) == [], "the acknowledged problem and its button pass axe too"
     screenshot("acknowledged-site")
 
     page.goto(live_server.url + "/")

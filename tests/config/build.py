@@ -47,7 +47,7 @@ MODELS: list[type[Model]] = [
 def full_configuration() -> datetime:
     """Two accounts' worth of rows, channels, silences and windows; returns the `now` used."""
     now = timezone.now().replace(microsecond=0)
-    client_a = factories.project("Client A", time_zone="Europe/Paris")
+    client_a = factories.project("Client A", time_zone="Europe/Paris", reminder_hours=0)
     Membership.objects.create(project=client_a, user=factories.viewer("alice"), role=Role.MANAGER)
     acme = factories.site(project=client_a)
     factories.site(demo.BLUEBIRD_BOOKS, name="Bluebird Books", name_is_custom=True, poll_interval_seconds=600)

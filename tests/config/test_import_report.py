@@ -104,7 +104,7 @@ def test_the_commands_export_to_a_file_and_import_it_with_a_dry_run(tmp_path: Pa
     assert out.splitlines()[:3] == [
         "Dry run: would add 1, change 1, remove 2; nothing was changed.",
         "  ~ project “Client A”: time_zone (line 14)",
-        "  + website “Corner Shop” (6650a1f2c4e8b90012ab34ff) (line 34)",
+        "  + website “Corner Shop” (6650a1f2c4e8b90012ab34ff) (line 35)",
     ]
     path.write_text(export_config(EVERYTHING).replace("level: partner", "level: boss"), encoding="utf-8")
     with pytest.raises(CommandError, match=r"^Refused: 1 problem; nothing was changed\.$"):

@@ -24,7 +24,15 @@ def test_every_section_survives_a_round_trip_with_its_secrets():
     full_configuration()
     plain = export_config(EVERYTHING)
     sealed = export_config(EVERYTHING, PASSPHRASE)
-    for words in ("channels:", "Ops chat", "silences:", "Stripe migration", "maintenance_windows:", "Sunday"):
+    for words in (
+        "channels:",
+        "Ops chat",
+        "silences:",
+        "Stripe migration",
+        "maintenance_windows:",
+        "Sunday",
+        "reminder_hours: 0",
+    ):
         assert words in plain
     assert "hooks.example" not in sealed and "a@example.com" not in sealed  # sealed, not in clear
     assert "hooks.example" not in plain and "encrypted:" not in plain  # left out

@@ -49,11 +49,15 @@ def test_reminders_are_set_per_project_empty_for_the_default_and_0_for_never(sta
     assert (project.reminder_hours, project.reminder_every) == (None, 4)
     form = staff_client.get(reverse("project-edit", args=[project.pk])).content.decode()
     assert "Empty: the default (4); 0: never." in form
+    detail = staff_client.get(project.get_absolute_url()).content.decode()
+    assert "Reminders of open, unacknowledged problems: every 4 h (the default)." in detail
     staff_client.post(
         reverse("project-edit", args=[project.pk]), {"name": "Client A", "time_zone": "UTC", "reminder_hours": "0"}
     )
     project.refresh_from_db()
     assert (project.reminder_hours, project.reminder_every) == (0, 0)
+    detail = staff_client.get(project.get_absolute_url()).content.decode()
+    assert "Reminders of open, unacknowledged problems: never." in detail
     (updated,) = entries("project.update")
     assert (updated.before, updated.after) == ({"reminder_hours": None}, {"reminder_hours": 0})
     cases = {
