@@ -60,7 +60,8 @@ def test_a_batch_records_every_website_and_its_second_poll_is_quiet(sandbox, cli
         1,
         None,
     )
-    assert site.next_poll_at > site.last_polled_at and site.failing_since is None and site.currency == "USD"
+    assert site.last_polled_at is not None and site.next_poll_at > site.last_polled_at
+    assert site.failing_since is None and site.currency == "USD"
 
 
 def test_the_poll_loop_asks_the_whole_batch_at_once_within_the_process_share(sandbox, settings, in_flight, redis_clean):
