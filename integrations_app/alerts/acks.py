@@ -42,9 +42,11 @@ class Episode:
         return summary(self.latest)
 
 
-def _walk(changes: Iterable[StatusChange]) -> tuple[dict[int, StatusChange], dict[Subject, Episode]]:
+def _walk(
+    changes: Iterable[StatusChange], ended: dict[int, Episode] | None = None
+) -> tuple[dict[int, StatusChange], dict[Subject, Episode]]:
     """From telling changes in order: ({change pk: the opener of its episode}, {subject: its episode
-    still open at the end}). A recovery belongs to the episode it ends."""
+    still open at the end}). A recovery belongs to the episode it ends (kept in `ended` by its pk)."""
     opener_of: dict[int, StatusChange] = {}
     running: dict[Subject, Episode] = {}
     for change in changes:
@@ -58,8 +60,21 @@ def _walk(changes: Iterable[StatusChange]) -> tuple[dict[int, StatusChange], dic
             opener_of[change.pk] = episode.opener
         elif episode is not None:
             opener_of[change.pk] = episode.opener
+            if ended is not None:
+                ended[change.pk] = episode
             del running[subject]
     return opener_of, running
+
+
+def episodes_ended_by(recoveries: Sequence[StatusChange]) -> dict[int, Episode]:
+    """{recovery pk: the episode it ended}, for saved recoveries (one query)."""
+    if not recoveries:
+        return {}
+    until = max(change.at for change in recoveries)
+    rows = StatusChange.objects.filter(subjects_q(recoveries), TELLING, at__lte=until).order_by("at", "id")
+    ended: dict[int, Episode] = {}
+    _walk(rows, ended)
+    return {change.pk: ended[change.pk] for change in recoveries if change.pk in ended}
 
 
 # The telling changes about a source whose stored problem state is a problem now: a website's,

@@ -1,6 +1,10 @@
 """Reminders: while a project has open problems nobody acknowledged, one message every N hours
 lists all of them (not one message per problem), sent back to whoever heard of those problems
-(`policy.channels_that_heard`, and the admins' email if it did) and to nobody else.
+(and the admins' email if it did) and to nobody else.
+
+- A channel is reminded of the problems it heard of that it would still be sent now (`policy.takes`:
+  its project and narrowing as they are today): a channel moved to another project, or no longer
+  taking problems of that vendor or kind, hears no more of them.
 
 - N is the project's `reminder_hours`, else `REMINDER_HOURS`; 0 means never. Sources in no project
   (the global scope) use `REMINDER_HOURS`.
@@ -10,24 +14,26 @@ lists all of them (not one message per problem), sent back to whoever heard of t
 - A problem under a silence or a running maintenance window is not reminded of (alerts/silencing.py).
 - Each (scope, anchor, k) is claimed by inserting a `ReminderRecord` with a unique key before
   anything is sent, so two beats or two workers never send the same reminder twice; a send that
-  fails is recorded on its row, not retried into a duplicate.
+  fails is recorded on its row, not retried into a duplicate. Rows past the longest period are
+  pruned (models/retention.py): only the latest of each scope can matter.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from integrations_app.alerts import acks, policy, silencing
 from integrations_app.alerts.describe import link
 from integrations_app.humanize import duration_words
-from integrations_app.models import Project, ReminderRecord
+from integrations_app.models import Channel, Project, ReminderRecord
 from integrations_app.text import one_line
 
 logger = logging.getLogger(__name__)
@@ -115,10 +121,10 @@ def pending(now: datetime) -> list[Reminder]:
 
 
 def _last_sent(scopes: list[str]) -> dict[str, datetime]:
-    last: dict[str, datetime] = {}
-    for scope, created_at in ReminderRecord.objects.filter(scope__in=scopes).values_list("scope", "created_at"):
-        last[scope] = max(created_at, last.get(scope, created_at))
-    return last
+    """{scope: when its latest reminder was claimed}: one row per scope (an aggregate over the
+    (scope, -created_at) index), however many reminders each had (old ones are pruned too)."""
+    rows = ReminderRecord.objects.filter(scope__in=scopes).values("scope").annotate(last=Max("created_at"))
+    return {row["scope"]: row["last"] for row in rows.order_by()}
 
 
 def claim(reminder: Reminder, now: datetime) -> bool:
@@ -160,6 +166,25 @@ def send_due(now: datetime | None = None) -> int:
     return sent
 
 
+def audience(reminder: Reminder) -> dict[Channel, Reminder]:
+    """{channel: the reminder it is sent}: each channel that heard of some of the unacknowledged
+    problems and would still be sent them now, with those problems only (two queries)."""
+    project_id = reminder.project.pk if reminder.project else None
+    heard = policy.heard_of(pk for episode in reminder.unacknowledged for pk in episode.change_pks)
+    found = {}
+    for channel in Channel.objects.filter(pk__in={pk for pks in heard.values() for pk in pks}).order_by("pk"):
+        own = [
+            episode
+            for episode in reminder.unacknowledged
+            if any(channel.pk in heard.get(pk, ()) for pk in episode.change_pks)
+            and policy.takes(channel, episode.opener, project_id)
+        ]
+        if own:
+            acknowledged = [e for e in reminder.acknowledged if policy.takes(channel, e.opener, project_id)]
+            found[channel] = replace(reminder, unacknowledged=own, acknowledged=acknowledged)
+    return found
+
+
 def deliver(reminder: Reminder, now: datetime) -> None:
     """Send the reminder to the channels that heard of its problems, and to the admins' email if
     it did; each is tried once (the period is claimed already); what failed is kept on its row."""
@@ -175,9 +200,9 @@ def deliver(reminder: Reminder, now: datetime) -> None:
             )
         except Exception as error:  # any transport failure: kept on the period's row
             errors.append(f"email: {type(error).__name__}: {error}")
-    for channel in policy.channels_that_heard(heard).order_by("pk"):
+    for channel, own in audience(reminder).items():
         try:
-            send_text(channel, title, lines)
+            send_text(channel, own.title, own.lines(now))
         except ChannelError as error:
             errors.append(f"{channel.name}: {error}")
     if errors:

@@ -5,7 +5,9 @@ windows, read set-wise: a batch of changes costs the same few queries as one cha
 - `facts_of(changes)`: each change's project, sources, provider, integration and kind (no query
   when the changes carry their sources, as the pollers write them; one per kind of source otherwise);
 - `subject_of(...)`: which thing a change is about, so a recovery finds the problem people heard of,
-  and an ended silence finds what is still broken.
+  and an ended silence finds what is still broken;
+- `end_window(window, user, now)`: delete a maintenance window, first telling what it held back that
+  is still broken (the one way to remove a window: the page, a configuration prune).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -213,3 +217,30 @@ def last_state(changes: Sequence[StatusChange]) -> dict[Subject, StatusChange]:
     for change in StatusChange.objects.filter(subjects_q(changes), TELLING).order_by("at", "id"):
         latest[subject_of_change(change)] = change
     return latest
+
+
+def end_window(window: MaintenanceWindow, user: AbstractBaseUser | None, now: datetime) -> list[StatusChange]:
+    """Delete `window`, first following up every occurrence not followed up yet, the running one
+    included (cut short at `now`): one "still broken after the maintenance" change per subject it
+    held a problem back for that is still broken, like a silence's end, so deleting a running
+    window never orphans its problems. The changes it held back keep their mark's words. Returns
+    the changes written (to be sent); none when another caller deleted it first."""
+    from integrations_app.alerts import changes, policy  # both import this module
+
+    with transaction.atomic():
+        # Locked, so a beat's follow-up (alerts.policy) and a second delete wait, then find it gone.
+        locked = MaintenanceWindow.objects.select_for_update().filter(pk=window.pk).first()
+        if locked is None:
+            return []
+        since = locked.followed_up_until or locked.created_at
+        begun = [occurrence for occurrence in locked.occurrences(since, now) if occurrence[0] <= now]
+        who = user.get_username() if user is not None else "the configuration"
+        follow_ups = (
+            policy.window_follow_ups(
+                locked, begun[0][0], now + timedelta(microseconds=1), now, f" ended early by {who}"
+            )
+            if begun
+            else []
+        )
+        locked.delete()  # first: a window still in force would hold its own follow-up back
+        return changes.record(*follow_ups) if follow_ups else []

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from integrations_app import audit
-from integrations_app.alerts import policy
+from integrations_app.alerts import policy, silencing
 from integrations_app.humanize import age_words
 from integrations_app.models import (
     DataFastSite,
@@ -341,9 +341,11 @@ def _schedule(window: MaintenanceWindow) -> str:
 def window_delete(request: HttpRequest, window: MaintenanceWindow) -> HttpResponse:
     before = _audit_values(window, name=window.name, schedule=_schedule(window))
     target = f"maintenance {window.pk}: {window.name}"
-    window.delete()
+    still_broken = silencing.end_window(window, _user(request), timezone.now())
     audit.record(request.user, "maintenance.delete", target, before=before, project=window.owner_project_id)
-    messages.success(request, f"Deleted the maintenance window “{window.name}”.")
+    _send_soon(bool(still_broken))
+    words = f" {len(still_broken)} thing(s) still broken: an alert says so." if still_broken else ""
+    messages.success(request, f"Deleted the maintenance window “{window.name}”.{words}")
     return redirect("silences")
 
 
