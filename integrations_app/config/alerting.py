@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -154,7 +155,20 @@ class Channels(Section):
             return []  # the service already says a new channel needs its secret
         # A model form writes what it cleans into its instance: check on a copy, so the row still
         # says what the database holds when the plan compares it.
-        return form_errors(self._form(values, secret, copy.copy(row)), self.form_names)
+        return self._errors(self._form(values, secret, copy.copy(row)), values["kind"])
+
+    def _errors(self, form: ChannelForm, kind: str) -> list[tuple[str, str]]:
+        """The form's errors, those about the secret in words that never quote it: the page shows
+        a person what they typed, but a preview of a sealed file must not open it for its reader."""
+        found = []
+        for name, errors in form.errors.as_data().items():
+            if name not in ("url", "addresses"):
+                found += [(self.form_names.get(name, name), str(message).rstrip(".")) for e in errors for message in e]
+                continue
+            what = "email addresses are" if kind == ChannelKind.EMAIL else "Apprise URL is"
+            for error in errors:
+                found.append((SECRET, f"the sealed {what} invalid: {_secret_words(error)}"))
+        return [("" if name == "__all__" else name, message) for name, message in found]
 
     def check_secret(self, value: str) -> str | None:
         if len(value) > max(MAX_URL_LENGTH, MAX_ADDRESSES * 320):
@@ -169,6 +183,16 @@ class Channels(Section):
         channel.project = None if values["project"] is None else context.get("projects", values["project"])
         channel.save()
         return channel
+
+
+def _secret_words(error: ValidationError) -> str:
+    """Why a channel's secret is refused, without its text: a message with parameters quotes what
+    was typed, so it is said in words; one without is a fixed sentence."""
+    if error.code == "address" and error.params:
+        return f"address {error.params['number']} is not an email address (one per line)"
+    if error.params:
+        return "it is not accepted by the channel's form"
+    return str(error.message).rstrip(".").replace("An Apprise", "an Apprise", 1)
 
 
 def _utc(moment: datetime) -> str:
