@@ -30,6 +30,8 @@ class Scale:
     retention_sites: int = 5000
     retention_days: int = 7
     seed: int = 5
+    # `--scale N` (issue 15): the cycle is also judged against a production interval (0: not a scale run).
+    production_interval: int = 0
 
     def scenario_args(self) -> dict[str, int]:
         return {
@@ -40,6 +42,10 @@ class Scale:
             "partner_keys": self.partner_keys,
             "seed": self.seed,
         }
+
+    @property
+    def scale_run(self) -> bool:
+        return self.production_interval > 0
 
     @property
     def threads(self) -> int:
@@ -61,6 +67,8 @@ QUICK = {
 }
 
 PHASES = ("cycle", "detection", "pages", "plans", "retention")
+SCALE_PHASES = ("cycle", "pages")  # what the scale targets ask about
+SCALE_CONCURRENCY = 64
 
 
 def overrides(pairs: list[str]) -> dict[str, object]:
@@ -79,6 +87,13 @@ def parse(argv: list[str] | None = None) -> tuple[Scale, argparse.Namespace]:
     parser = argparse.ArgumentParser(description="Paystatus benchmark (issue 5). Writes bench/results/latest.md.")
     parser.add_argument("--quick", action="store_true", help="a small trial run (500 sites, fewer requests)")
     parser.add_argument("--sites", type=int, help="DataFast websites (default 5000)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        metavar="N",
+        help=f"the scale run: N websites (250 a token), {SCALE_CONCURRENCY} in flight unless --concurrency, "
+        f"the cycle against a 5-minute interval; phases {', '.join(SCALE_PHASES)} unless --only",
+    )
     parser.add_argument("--concurrency", type=int, help="polls in flight in all (default $POLL_CONCURRENCY or 32)")
     parser.add_argument("--workers", type=int, help="worker processes sharing them (default: cores, at most 4)")
     parser.add_argument("--page-requests", type=int, help="timed requests per page (default 200)")
@@ -104,6 +119,9 @@ def parse(argv: list[str] | None = None) -> tuple[Scale, argparse.Namespace]:
         "interval": args.interval,
         "detection_trials": args.trials,
     }
+    if args.scale is not None:
+        values |= {"sites": args.scale, "tokens": max(20, args.scale // 250), "production_interval": 300}
+        values |= {"concurrency": SCALE_CONCURRENCY, "page_requests": 100, "sequential_sample": 20}
     values |= {name: value for name, value in chosen.items() if value is not None}
     if args.sites is not None:
         values["retention_sites"] = args.sites

@@ -110,7 +110,36 @@ def poll_cycles(stack: Stack, sandbox: SandboxControl, scale: Scale, report: Rep
     for result in results:
         report_cycle(report, scale, result, sequential, expected)
     report_floor(report, scale, results[-1], floor)
+    if scale.scale_run:
+        report_scale(report, scale, results[-1])
     explain_cycle(report, scale, results[-1], sequential)
+
+
+def report_scale(report: Report, scale: Scale, steady: cycle.Cycle) -> None:
+    """The scale targets of issue 15: the steady cycle inside a production interval, the workers'
+    share of the machine over that interval, and the dispatch of every due source."""
+    interval = scale.production_interval
+    cores = os.cpu_count() or 1
+    cpu = sum(steady.worker_cpu)
+    report.add(
+        f"scale: steady cycle of {steady.sources:,} sources against a {interval // 60}-minute interval",
+        f"{seconds(steady.wall)} = {steady.wall / interval:.0%} of it",
+        f"≤ {interval} s",
+        steady.wall <= interval,
+    )
+    share = cpu / (interval * cores)
+    report.add(
+        "scale: worker CPU as a share of the machine, over the interval / during the cycle",
+        f"{share:.0%} ({cpu:.0f} s of {interval * cores} core-seconds) / {cpu / (steady.wall * cores):.0%}",
+        "< 50 % over the interval",
+        share < 0.5,
+    )
+    report.add(
+        f"scale: dispatch of {steady.sources:,} due sources (claim, then enqueue the batches)",
+        seconds(steady.dispatch),
+        "≤ 2 s",
+        steady.dispatch <= 2,
+    )
 
 
 def report_floor(report: Report, scale: Scale, steady: cycle.Cycle, floor: cycle.FloorCycle) -> None:

@@ -6,6 +6,7 @@ table (also written to bench/results/latest.md).
     .venv/bin/python bench/run.py --quick    # a small trial (about 2.5 minutes)
     .venv/bin/python bench/run.py --postgres --output bench/results/postgres.md
     .venv/bin/python bench/run.py --only cycle --sites 2000 --workers 1
+    .venv/bin/python bench/run.py --scale 50000 --output bench/results/scale-50000.md
 
 Everything runs in a temporary directory with its own SQLite file (or `--postgres`), Redis port,
 sandbox, worker(s) and beat; every process is stopped by pid at the end, also on Ctrl-C.
@@ -41,7 +42,7 @@ def failed(report: Report) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     scale, args = config.parse(argv)
-    phases = set(args.only or config.PHASES)
+    phases = set(args.only or (config.SCALE_PHASES if scale.scale_run else config.PHASES))
     output = Path(args.output) if args.output else ROOT / "bench" / "results" / "latest.md"
     workdir = Path(tempfile.mkdtemp(prefix="paystatus-bench-"))
     interrupt_on_signals()

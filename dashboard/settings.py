@@ -142,6 +142,12 @@ CHARGEBACKSTOP_PAGE_SIZE = 100
 # an account can also ask for alerts on its own).
 DATAFAST_MAX_WEBSITES = 5_000
 DISCOVERY_ALERTS = env.boolean("DISCOVERY_ALERTS", default=False)
+# Every account's token and every partner key is listed again when its last discovery is this old,
+# and after DISCOVERY_RETRY_MINUTES when the last one got no answer. Beat looks every minute (two
+# small queries), so one added by a command or an import is listed within a poll interval; saving a
+# token or key on the pages, or "List again", lists at once.
+DISCOVERY_INTERVAL_HOURS = env.positive_int("DISCOVERY_INTERVAL_HOURS", default=24)
+DISCOVERY_RETRY_MINUTES = 15
 # ChargebackStop documents 100 requests a minute per endpoint per organisation or partner group:
 # each key keeps each endpoint under this, spread over the minute (upstream/budget.py, in Redis).
 CHARGEBACKSTOP_REQUESTS_PER_MINUTE = env.positive_int("CHARGEBACKSTOP_REQUESTS_PER_MINUTE", default=60)
@@ -188,6 +194,11 @@ POLL_CONCURRENCY = env.positive_int("POLL_CONCURRENCY", default=32)
 POLL_TASK_TIME_LIMIT = 120
 # With many sources due, up to this many are polled one after another by one task (see dispatch).
 POLL_BATCH_MAX = 8
+# An upstream whose batches are polled concurrently on the worker's poll loop (asyncio + aiohttp,
+# upstream/http_async.py) takes batches of up to this many: fewer broker messages, and the loop's
+# per-host semaphore, not the batch, bounds the requests in flight.
+POLL_ASYNC = env.boolean("POLL_ASYNC", default=True)  # off: the batch is asked on the task's thread
+POLL_ASYNC_BATCH_MAX = 64
 # A dispatched poll that has not finished after this long (a killed worker) is dispatched again;
 # its overlap lock lasts as long, so keep it above the longest poll.
 POLL_LEASE_SECONDS = env.positive_int("POLL_LEASE_SECONDS", default=POLL_TASK_TIME_LIMIT + 30, minimum=1)
@@ -254,6 +265,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": every(300),
         "options": {"expires": 300},
     },
+    # One reminder per project and period while problems stay open and unacknowledged.
+    "send-reminders": {
+        "task": "integrations_app.tasks.send_reminders",
+        "schedule": every(60),
+        "options": {"expires": 60},
+    },
+    # The daily discovery: a task per account or key due (datafast/discovery.py, chargebackstop/discovery.py).
+    "discover-due": {
+        "task": "integrations_app.tasks.discover_due",
+        "schedule": every(60),
+        "options": {"expires": 60},
+    },
     "compact-history": {
         "task": "integrations_app.tasks.compact_history",
         "schedule": every(24 * 3600),
@@ -277,6 +300,9 @@ CHANNEL_SEND_DEADLINE = float(env.positive_int("CHANNEL_SEND_DEADLINE", default=
 # zone (TIME_ZONE for the global digest).
 DIGEST_WEEKDAY = env.weekday("DIGEST_WEEKDAY", default=0)
 DIGEST_HOUR = env.hour("DIGEST_HOUR", default=9)
+# While a project has open problems nobody acknowledged, one reminder every this many hours since
+# the first one's alert (a project may set its own); 0: never.
+REMINDER_HOURS = env.positive_int("REMINDER_HOURS", default=4, minimum=0)
 # Django's own error mail (500s with their traceback) goes to ERROR_EMAILS, never to the alert
 # recipients: an alert inbox must not fill with tracebacks. Empty (the default): no error mail.
 ADMINS = [(address, address) for address in env.emails("ERROR_EMAILS")]

@@ -5,22 +5,26 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from celery import shared_task
-from celery.signals import worker_shutting_down
+from celery.signals import worker_init, worker_shutting_down
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from integrations_app.alerts import digest, policy
+from integrations_app.alerts import digest, policy, reminders
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
+from integrations_app.chargebackstop import discovery as chargebackstop_discovery
+from integrations_app.chargebackstop.models import ChargebackStopKey
+from integrations_app.datafast import discovery as datafast_discovery
+from integrations_app.datafast.models import DataFastAccount
 from integrations_app.models.retention import compact, prune
 from integrations_app.polling.dispatch import Batch, claim_due, run_batch
 from integrations_app.polling.locks import exclusive
 from integrations_app.problems import refresh_due
-from integrations_app.upstream import http
+from integrations_app.upstream import http, http_async
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +111,40 @@ def follow_up_silences() -> int:
 
 
 @shared_task
+def discover_due() -> int:
+    """The daily discovery: one task per DataFast account and ChargebackStop key whose last listing
+    is DISCOVERY_INTERVAL_HOURS old, so that a slow upstream holds one task, not all of them."""
+    now = timezone.now()
+    accounts = list(datafast_discovery.due(now).values_list("pk", flat=True))
+    keys = list(chargebackstop_discovery.due(now).values_list("pk", flat=True))
+    for pk in accounts:
+        discover_account.apply_async((pk,), expires=3600)
+    for pk in keys:
+        discover_key.apply_async((pk,), expires=3600)
+    return len(accounts) + len(keys)
+
+
+@shared_task(**DB_RETRY)
+def discover_account(account_id: int) -> str:
+    account = DataFastAccount.objects.filter(pk=account_id).first()
+    return datafast_discovery.discover(account).state if account else "gone"
+
+
+@shared_task(**DB_RETRY)
+def discover_key(key_id: int) -> str:
+    key = ChargebackStopKey.objects.filter(pk=key_id).first()
+    return chargebackstop_discovery.discover(key).access if key else "gone"
+
+
+@shared_task
 def send_weekly_digests() -> int:
     return digest.send_due(timezone.now())
+
+
+@shared_task
+def send_reminders() -> int:
+    """One reminder per project and period while its problems stay open and unacknowledged."""
+    return reminders.send_due(timezone.now())
 
 
 @shared_task
@@ -127,3 +163,13 @@ def cut_upstream_calls(**_: object) -> None:
     hold the worker for its whole deadline. Cut every upstream call now (in a thread: this runs in
     the signal handler), so the running polls end at once and record nothing."""
     threading.Thread(target=http.interrupt_all, name="interrupt-upstream-calls", daemon=True).start()
+
+
+@worker_init.connect
+def bound_requests_in_flight(sender: Any = None, **_: object) -> None:
+    """A worker process sends at most as many requests at once to an upstream as it has threads:
+    its share of POLL_CONCURRENCY (`make run` splits it over the processes), as when each thread
+    asked for one poll at a time. The poll loop's semaphore holds it (`http_async`)."""
+    concurrency = getattr(sender, "concurrency", None)
+    if isinstance(concurrency, int) and concurrency > 0:
+        http_async.configure(in_flight=concurrency)

@@ -16,7 +16,7 @@ from integrations_app.chargebackstop.check import check_chargebackstop
 from integrations_app.chargebackstop.client import ChargebackStopClient
 from integrations_app.datafast.check import check_datafast
 from integrations_app.datafast.client import DataFastClient
-from integrations_app.upstream import http
+from integrations_app.upstream import http, http_async
 from integrations_app.upstream.errors import TransientError
 from tests import demo, factories
 
@@ -55,12 +55,18 @@ def short(settings: Any) -> Any:
     return settings
 
 
-def datafast() -> TransientError | Any:
-    return DataFastClient(demo.DATAFAST_TOKEN).website_integrations(demo.ACME_STORE)
+@pytest.fixture(params=["requests", "aiohttp"])
+def datafast(request: pytest.FixtureRequest) -> Callable[[], Any]:
+    """One DataFast poll's request, through either client of the one HTTP module: `requests` (forms,
+    commands, checks) or the poll loop's aiohttp (`http_async`, the workers' batches)."""
+    client = DataFastClient(demo.DATAFAST_TOKEN)
+    if request.param == "requests":
+        return lambda: client.website_integrations(demo.ACME_STORE)
+    return lambda: http_async.run(client.website_integrations_async(demo.ACME_STORE))
 
 
 @pytest.mark.parametrize(("status", "reason"), [(503, "server_error"), (429, "rate_limited"), (500, "server_error")])
-def test_an_error_whose_body_streams_for_ever_ends_by_the_deadline(sandbox, short, status, reason):
+def test_an_error_whose_body_streams_for_ever_ends_by_the_deadline(sandbox, short, status, reason, datafast):
     sandbox.state.faults.add(DATAFAST, kind="stream", status=status, interval=0.2)
     error, elapsed = within(DEADLINE + 10, datafast)
     assert isinstance(error, TransientError), error
@@ -68,7 +74,7 @@ def test_an_error_whose_body_streams_for_ever_ends_by_the_deadline(sandbox, shor
     assert elapsed < DEADLINE + SLACK
 
 
-def test_a_streaming_429_is_retried_by_us_after_a_bounded_read(sandbox, short):
+def test_a_streaming_429_is_retried_by_us_after_a_bounded_read(sandbox, short, datafast):
     short.UPSTREAM_ERROR_BODY_SECONDS = 0.3
     sandbox.state.faults.add(DATAFAST, kind="stream", status=429, retry_after=0, interval=0.1, times=1)
     result, elapsed = within(DEADLINE + 10, datafast)
@@ -77,7 +83,7 @@ def test_a_streaming_429_is_retried_by_us_after_a_bounded_read(sandbox, short):
     assert elapsed < 1.5
 
 
-def test_retry_after_is_honoured_only_while_the_deadline_allows(sandbox, short):
+def test_retry_after_is_honoured_only_while_the_deadline_allows(sandbox, short, datafast):
     short.UPSTREAM_RETRY_AFTER_MAX = 10
     sandbox.state.faults.add(DATAFAST, kind="status", status=503, retry_after=5, times=1)
     error, elapsed = within(DEADLINE + 10, datafast)
@@ -86,7 +92,7 @@ def test_retry_after_is_honoured_only_while_the_deadline_allows(sandbox, short):
     assert sandbox.state.stats()["datafast"]["requests"] == 1
 
 
-def test_headers_sent_one_line_at_a_time_end_by_the_deadline(sandbox, short):
+def test_headers_sent_one_line_at_a_time_end_by_the_deadline(sandbox, short, datafast):
     sandbox.state.faults.add(DATAFAST, kind="slow_headers", seconds=0.5)
     error, elapsed = within(DEADLINE + 10, datafast)
     assert isinstance(error, TransientError) and error.reason == "timeout", error
@@ -94,14 +100,14 @@ def test_headers_sent_one_line_at_a_time_end_by_the_deadline(sandbox, short):
     assert elapsed < DEADLINE + SLACK
 
 
-def test_a_200_body_that_trickles_ends_by_the_request_deadline(sandbox, short):
+def test_a_200_body_that_trickles_ends_by_the_request_deadline(sandbox, short, datafast):
     sandbox.state.faults.add(DATAFAST, kind="trickle", seconds=60)
     error, elapsed = within(DEADLINE + 10, datafast)
     assert isinstance(error, TransientError) and (error.reason, error.status) == ("timeout", 200), error
     assert elapsed < DEADLINE + SLACK
 
 
-def test_slow_headers_that_do_finish_in_time_are_read(sandbox, short):
+def test_slow_headers_that_do_finish_in_time_are_read(sandbox, short, datafast):
     sandbox.state.faults.add(DATAFAST, kind="slow_headers", seconds=0.1, lines=3)
     result, _ = within(DEADLINE + 10, datafast)
     assert result.currency == "USD", result
@@ -118,7 +124,7 @@ def test_a_whole_listing_ends_by_the_callers_deadline(sandbox, settings):
     assert elapsed < DEADLINE + SLACK
 
 
-def test_the_deadline_does_not_spoil_a_kept_alive_connection_for_the_next_call(sandbox, short):
+def test_the_deadline_does_not_spoil_a_kept_alive_connection_for_the_next_call(sandbox, short, datafast):
     for _ in range(3):
         result, _ = within(DEADLINE + 10, datafast)
         assert result.currency == "USD", result
@@ -127,7 +133,7 @@ def test_the_deadline_does_not_spoil_a_kept_alive_connection_for_the_next_call(s
     assert result.currency == "USD", result
 
 
-def test_interrupting_ends_calls_in_flight_at_once(sandbox, settings):
+def test_interrupting_ends_calls_in_flight_at_once(sandbox, settings, datafast):
     settings.UPSTREAM_REQUEST_DEADLINE = 60.0
     sandbox.state.faults.add(DATAFAST, kind="slow_headers", seconds=0.5)
     threading.Timer(0.5, http.interrupt_all).start()

@@ -40,11 +40,14 @@ class ChatMessage:
 def chat_message(changes: list[StatusChange]) -> ChatMessage:
     """A title and one line per change (one per cause for the changes folded into it, as in the
     email) with the link to its page, all of it cleaned text."""
-    described = [line.described for line in folding.lines(changes)]
+    told = folding.lines(changes)
+    described = [line.described for line in told]
     title = one_line(subject_for(described).removeprefix(SUBJECT_PREFIX), 200)
     lines = [
-        f"{ICONS.get(item.severity, '•')} {one_line(item.summary, 300)} {one_line(item.url)}"
-        for item in described[:MAX_CHAT_LINES]
+        f"{ICONS.get(line.described.severity, '•')} {one_line(line.described.summary, 300)}"
+        + (f" ({one_line(line.acknowledged, 400)})" if line.acknowledged else "")
+        + f" {one_line(line.described.url)}"
+        for line in told[:MAX_CHAT_LINES]
     ]
     if len(described) > MAX_CHAT_LINES:
         lines.append(f"… and {len(described) - MAX_CHAT_LINES} more: {settings.SITE_URL}/alerts/")

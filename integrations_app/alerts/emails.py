@@ -104,6 +104,7 @@ def build_email(
                 "severity": Severity(line.described.severity).label,
                 "reason": line.reason,
                 "now": now,
+                "acknowledged": line.acknowledged,
                 "at": timezone.localtime(line.change.at),
             }
         )

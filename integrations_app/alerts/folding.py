@@ -35,7 +35,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Model, Q, QuerySet
 
 from integrations_app import upstreams
-from integrations_app.alerts import policy
+from integrations_app.alerts import acks, policy
 from integrations_app.alerts.describe import Described, describe
 from integrations_app.models import Alert, Cause, Health, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
@@ -336,11 +336,15 @@ class Line:
     reason: str
     change: StatusChange  # the change told, or the first of the cause's
     folded: bool
+    # Who took the problem in hand, in acks.ack_words' wording, when the change is part of an
+    # acknowledged problem (its recovery, a "still broken", a later problem of the same episode).
+    acknowledged: str = ""
 
 
 def lines(changes: list[StatusChange]) -> list[Line]:
     """What a message says of its changes, in their order: a line per change told on its own, and
     one line, at its first change, for all the changes of one cause and severity."""
+    acknowledgements = acks.acks_of(changes)
     groups: dict[tuple[int, str], list[StatusChange]] = {}
     for change in changes:
         if change.folded_into_id is not None:
@@ -349,7 +353,8 @@ def lines(changes: list[StatusChange]) -> list[Line]:
     seen: set[tuple[int, str]] = set()
     for change in changes:
         if change.folded_into is None:
-            out.append(Line(describe(change), change.reason, change, folded=False))
+            ack = acknowledgements.get(change.pk)
+            out.append(Line(describe(change), change.reason, change, False, acks.ack_words(ack) if ack else ""))
             continue
         group = (change.folded_into.pk, change.severity)
         if group in seen:

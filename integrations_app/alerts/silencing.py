@@ -171,7 +171,7 @@ def subject_of_change(change: StatusChange) -> Subject:
 TELLING = Q(severity__in=[Severity.PROBLEM, Severity.RECOVERY]) | Q(kind=ChangeKind.FLAPPING)
 
 
-def _subjects_q(changes: Iterable[StatusChange]) -> Q:
+def subjects_q(changes: Iterable[StatusChange]) -> Q:
     sites = {c.site_id for c in changes if c.site_id is not None}
     integrations = {c.integration_id for c in changes if c.integration_id is not None}
     organisations = {c.organisation_id for c in changes if c.organisation_id is not None}
@@ -197,7 +197,7 @@ def last_heard(changes: Sequence[StatusChange], before: datetime) -> dict[Subjec
     """{subject: whether the last thing sent about it said it is broken}, for the subjects of
     `changes`, from the changes someone was told of before `before` (one query)."""
     rows = (
-        StatusChange.objects.filter(_subjects_q(changes), TELLING, notify=True, at__lte=before)
+        StatusChange.objects.filter(subjects_q(changes), TELLING, notify=True, at__lte=before)
         .order_by("at", "id")
         .values_list("severity", *SUBJECT_FIELDS)
     )
@@ -210,6 +210,6 @@ def last_heard(changes: Sequence[StatusChange], before: datetime) -> dict[Subjec
 def last_state(changes: Sequence[StatusChange]) -> dict[Subject, StatusChange]:
     """{subject: its latest telling change, sent or held back}, for the subjects of `changes`."""
     latest: dict[Subject, StatusChange] = {}
-    for change in StatusChange.objects.filter(_subjects_q(changes), TELLING).order_by("at", "id"):
+    for change in StatusChange.objects.filter(subjects_q(changes), TELLING).order_by("at", "id"):
         latest[subject_of_change(change)] = change
     return latest

@@ -3,8 +3,9 @@
 
 - Read: the websites, their accounts (each shared account loaded once) and their provider rows,
   three queries for the batch instead of two per website.
-- Ask: one website after another, on this thread, through the one HTTP module (its deadline,
-  retries, budgets), as before: the bound on requests in flight is unchanged.
+- Ask: every website of the batch at once on the process's poll loop (`upstream/http_async.py`:
+  asyncio and aiohttp under the one HTTP policy), whose per-host semaphore bounds the requests in
+  flight; with POLL_ASYNC off, one after another on this thread through `requests`.
 - Write: each answer goes to the process's writer (`polling/writer.py`), which writes what every
   polling thread handed in over a few milliseconds in one transaction. An answer that changes
   nothing but the poll times (the website answered as it did last time, all providers as they
@@ -16,17 +17,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from integrations_app.datafast.client import WebsiteIntegrations
 from integrations_app.datafast.models import DataFastAccount, DataFastSite
-from integrations_app.datafast.poller import PADDLE_FIELDS, ask_site, paddle_expiry_state, record_site
+from integrations_app.datafast.poller import (
+    PADDLE_FIELDS,
+    ask_site,
+    ask_site_async,
+    paddle_expiry_state,
+    record_site,
+)
 from integrations_app.models import Health, PollAttempt
 from integrations_app.polling.bulk import save_many
 from integrations_app.polling.outcome import SOURCE_FIELDS, Asked, PollOutcome, polled_since
@@ -34,7 +43,7 @@ from integrations_app.polling.schedule import next_poll_time
 from integrations_app.polling.snapshots import digest
 from integrations_app.polling.writer import writer
 from integrations_app.problems import is_disconnect
-from integrations_app.upstream import http
+from integrations_app.upstream import http, http_async
 
 QUIET_FIELDS = [*SOURCE_FIELDS, "has_disconnect", *PADDLE_FIELDS, "problem_rank", "problem_recheck_at"]
 
@@ -56,23 +65,46 @@ def load_sites(site_ids: Sequence[int]) -> list[DataFastSite]:
 
 
 def poll_sites(site_ids: Sequence[int], *, dispatched_at: datetime | None = None) -> BatchResult:
-    """Poll each website in turn; their rows are written by the writer as the answers come."""
+    """Poll the batch; the rows are written by the writer as the answers come. On the poll loop,
+    every website of the batch at once (the loop's semaphore bounds the requests in flight), or,
+    with POLL_ASYNC off, one after another on this thread."""
     sites = load_sites(site_ids)
+    skipped: list[PollOutcome | None] = [None] * (len(site_ids) - len(sites))  # deleted since dispatch
+    due = [site for site in sites if not polled_since(site, dispatched_at)]
+    skipped += [None] * (len(sites) - len(due))
+    if settings.POLL_ASYNC:
+        pending, interrupted = http_async.run(_ask_all(due))
+    else:
+        pending, interrupted = _ask_each(due)
+    return BatchResult([*skipped, *(future.result() for future in pending)], interrupted)
+
+
+def _ask_each(sites: Sequence[DataFastSite]) -> tuple[list[Future[PollOutcome]], int]:
     pending: list[Future[PollOutcome]] = []
-    outcomes: list[PollOutcome | None] = [None] * (len(site_ids) - len(sites))  # deleted since dispatch
-    interrupted = 0
     for index, site in enumerate(sites):
-        if polled_since(site, dispatched_at):
-            outcomes.append(None)
-            continue
         try:
             asked = ask_site(site)
         except http.Interrupted:
-            interrupted = len(sites) - index  # nothing recorded for these: their lease brings them back
-            break
+            return pending, len(sites) - index  # nothing recorded for these: their lease brings them back
         pending.append(writer.submit(record_sites, (site, asked), urgent=index == len(sites) - 1))
-    outcomes += [future.result() for future in pending]
-    return BatchResult(outcomes, interrupted)
+    return pending, 0
+
+
+async def _ask_all(sites: Sequence[DataFastSite]) -> tuple[list[Future[PollOutcome]], int]:
+    pending: list[Future[PollOutcome]] = []
+    left = len(sites)
+
+    async def ask(site: DataFastSite) -> None:
+        nonlocal left
+        asked = await ask_site_async(site)
+        left -= 1
+        pending.append(writer.submit(record_sites, (site, asked), urgent=left == 0))
+
+    results = await asyncio.gather(*(ask(site) for site in sites), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, http.Interrupted):
+            raise result
+    return pending, sum(isinstance(result, http.Interrupted) for result in results)
 
 
 def record_sites(items: Sequence[tuple[DataFastSite, Asked[WebsiteIntegrations]]]) -> list[object]:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_aware
 
-from integrations_app.upstream import http
+from integrations_app.upstream import http, http_async
 from integrations_app.upstream.errors import SchemaError, answered_with
 from integrations_app.upstream.secret import Secret
 
@@ -223,10 +223,22 @@ class DataFastClient:
         return f"DataFastClient({self.base_url}, token={self.token.masked})"
 
     def website_integrations(self, website_id: str) -> WebsiteIntegrations:
-        url = f"{self.base_url}/api/v1/admin/websites/{quote(website_id, safe='')}/integrations"
+        url = self._integrations_url(website_id)
         status, payload = http.request("GET", url, token=self.token, parse_error=parse_error, deadline=self.deadline)
         with answered_with(status):
             return parse_integrations(payload)
+
+    async def website_integrations_async(self, website_id: str) -> WebsiteIntegrations:
+        """`website_integrations` on the poll loop (`http_async`): the same request and checks."""
+        url = self._integrations_url(website_id)
+        status, payload = await http_async.request(
+            "GET", url, token=self.token, parse_error=parse_error, deadline=self.deadline
+        )
+        with answered_with(status):
+            return parse_integrations(payload)
+
+    def _integrations_url(self, website_id: str) -> str:
+        return f"{self.base_url}/api/v1/admin/websites/{quote(website_id, safe='')}/integrations"
 
     def list_websites(self) -> WebsiteListing:
         """`GET /api/v1/admin/websites` (`websites:read`). A token without that permission answers

@@ -14,10 +14,12 @@ What it does with a listing:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations_app.datafast.client import DataFastClient, Website
@@ -173,15 +175,42 @@ def watch(account: DataFastAccount, website_ids: list[str], *, now: datetime | N
     return created
 
 
-def with_notices(accounts: QuerySet[DataFastAccount]) -> list[tuple[DataFastAccount, int, int]]:
-    """(account, new websites, websites no longer listed) for every account with something to say:
-    three queries whatever the number of accounts and websites."""
+class Notice(NamedTuple):
+    """What an account's last discovery has to say until the operator handles it: websites new to
+    its token (nobody watches them, nobody set them aside), and websites it no longer lists that
+    the operator has not seen yet ("Keep them")."""
+
+    account: DataFastAccount
+    new: int
+    unlisted: int
+
+    @property
+    def words(self) -> str:
+        parts = []
+        if self.new:
+            parts.append(
+                f"{self.new} new website{'s' if self.new != 1 else ''} on {self.account.name}'s token: watch them?"
+            )
+        if self.unlisted:
+            verb = "is" if self.unlisted == 1 else "are"
+            plural = "s" if self.unlisted != 1 else ""
+            parts.append(f"{self.unlisted} website{plural} {verb} no longer listed by {self.account.name}'s token.")
+        return " ".join(parts)
+
+
+def with_notices(accounts: QuerySet[DataFastAccount]) -> list[Notice]:
+    """A notice for every account with something to say: three queries whatever the number of
+    accounts and websites."""
     rows = list(accounts.defer("secret").order_by("name"))
     every_listed = {entry.get("id") for row in rows for entry in row.listed_websites if isinstance(entry, dict)}
     watched = set(DataFastSite.objects.filter(website_id__in=every_listed).values_list("website_id", flat=True))
+    seen = {account.pk: account.unlisted_seen_at for account in rows}
     unlisted: dict[int, int] = {}
-    for account_id in DataFastSite.objects.filter(unlisted_since__isnull=False).values_list("account_id", flat=True):
-        unlisted[account_id] = unlisted.get(account_id, 0) + 1
+    gone = DataFastSite.objects.filter(account__in=rows, unlisted_since__isnull=False)
+    for account_id, since in gone.values_list("account_id", "unlisted_since"):
+        last_seen = seen[account_id]
+        if since is not None and (last_seen is None or since > last_seen):
+            unlisted[account_id] = unlisted.get(account_id, 0) + 1
     notices = []
     for account in rows:
         ignored = set(account.ignored_website_ids)
@@ -191,5 +220,37 @@ def with_notices(accounts: QuerySet[DataFastAccount]) -> list[tuple[DataFastAcco
             if isinstance(entry, dict) and entry.get("id") not in watched and entry.get("id") not in ignored
         )
         if new or unlisted.get(account.pk):
-            notices.append((account, new, unlisted.get(account.pk, 0)))
+            notices.append(Notice(account, new, unlisted.get(account.pk, 0)))
     return notices
+
+
+def watch_new(account: DataFastAccount, *, now: datetime | None = None) -> list[DataFastSite]:
+    """The notice's "Watch them": every website new to the token, due for its first poll now."""
+    return watch(account, [website.id for website in summarise(account).new], now=now)
+
+
+def set_aside_new(account: DataFastAccount) -> int:
+    """The notice's "Not these": the new websites are set aside (offered, unticked, on the account's
+    page; no longer a notice). Returns how many."""
+    new = [website.id for website in summarise(account).new]
+    account.ignored_website_ids = sorted(set(account.ignored_website_ids) | set(new))
+    account.save(update_fields=["ignored_website_ids"])
+    return len(new)
+
+
+def keep_unlisted(account: DataFastAccount, *, now: datetime | None = None) -> None:
+    """The notice's "Keep them": the websites no longer listed stay watched and say so on their
+    pages; the notice is gone until another one stops being listed."""
+    account.unlisted_seen_at = now or timezone.now()
+    account.save(update_fields=["unlisted_seen_at"])
+
+
+def due(now: datetime) -> QuerySet[DataFastAccount]:
+    """Accounts whose last discovery is older than DISCOVERY_INTERVAL_HOURS (or never ran), or got
+    no answer DISCOVERY_RETRY_MINUTES ago. A token without websites:read is asked again daily: its
+    permissions may have changed."""
+    since = now - timedelta(hours=settings.DISCOVERY_INTERVAL_HOURS)
+    failed = Q(discovery=Discovery.FAILED, discovered_at__lt=now - timedelta(minutes=settings.DISCOVERY_RETRY_MINUTES))
+    return DataFastAccount.objects.filter(Q(discovered_at__isnull=True) | Q(discovered_at__lt=since) | failed).order_by(
+        "pk"
+    )

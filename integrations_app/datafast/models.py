@@ -42,6 +42,9 @@ class DataFastAccount(HasSecret):
     listed_websites = models.JSONField(default=list, blank=True, editable=False)
     # Listed websites the operator chose not to watch: no longer flagged as new.
     ignored_website_ids = models.JSONField(default=list, blank=True, editable=False)
+    # The operator saw the websites no longer listed up to then ("Keep them"): the notice names only
+    # websites unlisted later. The websites themselves still say "no longer listed".
+    unlisted_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     alert_on_discovery = models.BooleanField(
         "Alert on new or unlisted websites",
         default=False,

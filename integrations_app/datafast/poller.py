@@ -13,6 +13,7 @@ from integrations_app.polling.outcome import (
     Asked,
     PollOutcome,
     ask_upstream,
+    ask_upstream_async,
     polled_since,
     record_asked_failure,
     record_success,
@@ -41,6 +42,15 @@ def poll_site(site_id: int, *, dispatched_at: datetime | None = None) -> PollOut
 def ask_site(site: DataFastSite) -> Asked[WebsiteIntegrations]:
     return ask_upstream(
         lambda deadline: DataFastClient(site.account.secret, deadline=deadline).website_integrations(site.website_id)
+    )
+
+
+async def ask_site_async(site: DataFastSite) -> Asked[WebsiteIntegrations]:
+    """`ask_site` on the poll loop. `site.account` must be loaded already: no query runs there."""
+    return await ask_upstream_async(
+        lambda deadline: DataFastClient(site.account.secret, deadline=deadline).website_integrations_async(
+            site.website_id
+        )
     )
 
 

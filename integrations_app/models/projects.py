@@ -7,6 +7,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -32,6 +33,14 @@ class Project(models.Model):
     time_zone = models.CharField(
         max_length=64, default="UTC", validators=[validate_time_zone], help_text="Used for digests and windows."
     )
+    # Hours between reminders of its open, unacknowledged problems: None follows REMINDER_HOURS, 0 is never.
+    reminder_hours = models.PositiveSmallIntegerField(
+        "Reminders every (hours)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(24 * 7)],
+        help_text="While a problem stays open and unacknowledged. Empty: the default; 0: never.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -43,6 +52,11 @@ class Project(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("project-detail", args=[self.pk])
+
+    @property
+    def reminder_every(self) -> int:
+        """Hours between reminders (0: never), the project's own or the default."""
+        return settings.REMINDER_HOURS if self.reminder_hours is None else self.reminder_hours
 
 
 class Role(models.TextChoices):

@@ -25,3 +25,23 @@ def save_many(rows: Sequence[models.Model], fields: Sequence[str]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def set_where_pk_in(model: type[models.Model], pks: Sequence[int], field_name: str, value: object) -> None:
+    """`model.objects.filter(pk__in=pks).update(field=value)` in one statement per 1,000 keys, without
+    the ORM's cost of building each key's lookup: at 50,000 due sources that cost the dispatch more
+    than the UPDATEs themselves."""
+    meta = model._meta
+    field = meta.get_field(field_name)
+    assert isinstance(field, models.Field)
+    quote = connection.ops.quote_name
+    prepared = field.get_db_prep_save(value, connection)
+    with connection.cursor() as cursor:
+        for start in range(0, len(pks), 1000):
+            chunk = list(pks[start : start + 1000])
+            marks = ", ".join(["%s"] * len(chunk))
+            sql = (
+                f"UPDATE {quote(meta.db_table)} SET {quote(str(field.column))} = %s "  # noqa: S608
+                f"WHERE {quote(str(meta.pk.column))} IN ({marks})"
+            )
+            cursor.execute(sql, [prepared, *chunk])

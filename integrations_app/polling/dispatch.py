@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from integrations_app.polling.bulk import set_where_pk_in
 from integrations_app.polling.locks import exclusive, exclusive_many
 from integrations_app.polling.outcome import PollOutcome
 from integrations_app.polling.schedule import lease_end
@@ -35,10 +36,13 @@ def chunks(items: list[int], size: int) -> list[tuple[int, ...]]:
     return [tuple(items[start : start + size]) for start in range(0, len(items), size)]
 
 
-def batch_size(due: int) -> int:
+def batch_size(due: int, *, concurrent: bool = False) -> int:
     """One source per task while there are few, so they all run at once; up to POLL_BATCH_MAX when
     there are many, so thousands of polls do not cost thousands of broker messages (each costs the
-    worker as much CPU as a poll)."""
+    worker as much CPU as a poll). A batch polled `concurrent`ly on the poll loop takes up to
+    POLL_ASYNC_BATCH_MAX: its size no longer decides how many requests are in flight."""
+    if concurrent:  # one batch per polling thread is enough to keep its process's loop full
+        return max(1, min(settings.POLL_ASYNC_BATCH_MAX, math.ceil(due / settings.POLL_CONCURRENCY)))
     per_thread = math.ceil(due / (settings.POLL_CONCURRENCY * 4))
     return max(1, min(settings.POLL_BATCH_MAX, per_thread))
 
@@ -56,9 +60,9 @@ def claim_due(now: datetime | None = None, *, everything: bool = False) -> list[
             if not everything:
                 rows = rows.filter(next_poll_at__lte=now)
             pks = list(rows.order_by("next_poll_at").values_list("pk", flat=True))
-            for chunk in chunks(pks, 500):
-                model._default_manager.filter(pk__in=chunk).update(next_poll_at=lease_end(now))
-            batches += [Batch(upstream.kind, chunk, now) for chunk in chunks(pks, batch_size(len(pks)))]
+            set_where_pk_in(model, pks, "next_poll_at", lease_end(now))
+            size = batch_size(len(pks), concurrent=settings.POLL_ASYNC and upstream.poll_many is not None)
+            batches += [Batch(upstream.kind, chunk, now) for chunk in chunks(pks, size)]
     return batches
 
 

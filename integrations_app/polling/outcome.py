@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -75,13 +75,28 @@ def ask_upstream(ask: Callable[[float], T]) -> Asked[T]:
     """`ask(deadline)` with one deadline for the whole poll (POLL_DEADLINE_SECONDS; the HTTP layer
     cuts any request that would outlive it). An upstream error, or a secret no key decrypts, is
     returned, not raised; `record_asked_failure` records it."""
-    started = timezone.now()
-    clock = time.monotonic()
+    started, clock = timezone.now(), time.monotonic()
     try:
         answer = ask(clock + settings.POLL_DEADLINE_SECONDS)
     except (UpstreamError, SecretUnreadable) as error:
-        return Asked(None, error, started, int((time.monotonic() - clock) * 1000))
-    return Asked(answer, None, started, int((time.monotonic() - clock) * 1000))
+        return _asked(None, error, started, clock)
+    return _asked(answer, None, started, clock)
+
+
+async def ask_upstream_async(ask: Callable[[float], Awaitable[T]]) -> Asked[T]:
+    """`ask_upstream` for a coroutine (the poll loop, `upstream/http_async.py`)."""
+    started, clock = timezone.now(), time.monotonic()
+    try:
+        answer = await ask(clock + settings.POLL_DEADLINE_SECONDS)
+    except (UpstreamError, SecretUnreadable) as error:
+        return _asked(None, error, started, clock)
+    return _asked(answer, None, started, clock)
+
+
+def _asked(
+    answer: T | None, error: UpstreamError | SecretUnreadable | None, started: datetime, clock: float
+) -> Asked[T]:
+    return Asked(answer, error, started, int((time.monotonic() - clock) * 1000))
 
 
 def record_asked_failure(source: Source, asked: Asked[Any]) -> PollOutcome:

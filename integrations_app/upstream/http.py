@@ -194,10 +194,24 @@ _local = threading.local()
 _stopping = threading.Event()
 
 
+_interrupt_hooks: list[Callable[[], None]] = []  # the async client's: it cuts its own calls
+
+
+def on_interrupt(hook: Callable[[], None]) -> None:
+    _interrupt_hooks.append(hook)
+
+
+def stopping() -> bool:
+    return _stopping.is_set()
+
+
 def interrupt_all() -> None:
-    """Cut every call in flight in this process and refuse new ones (a worker told to stop)."""
+    """Cut every call in flight in this process, of both clients, and refuse new ones (a worker
+    told to stop)."""
     _stopping.set()
     _watchdog.expire_all()
+    for hook in _interrupt_hooks:
+        hook()
 
 
 def resume() -> None:
@@ -328,52 +342,88 @@ def request_sized(
     budget: budgets.Budget | None = None,
 ) -> tuple[int, Any, int]:
     """`request`, also returning the size in bytes of the answer's body (a listing's budget)."""
-    if not HEADER_SAFE.fullmatch(token.reveal()):
-        # A credential stored past the forms' checks (the admin, an older row) fails as a credential,
-        # rather than crashing the poll or the page while the header is encoded.
-        raise CredentialError("the stored credential has characters an HTTP header cannot carry; enter it again")
-    limit = time.monotonic() + settings.UPSTREAM_REQUEST_DEADLINE
-    limit = min(limit, deadline) if deadline is not None else limit
-    send = _Sender(method, url, token, params, body, session or shared_session())
-    retries = settings.UPSTREAM_RETRIES if method == "GET" else 0
-    read_timeouts = 0
-    for attempt in itertools.count():
+    policy = Policy(method, url, token, budget, deadline)
+    send = _Sender(method, url, policy.headers(), params, body, session or shared_session())
+    while True:
         try:
-            if budget is not None:
-                _spend(token, budget, limit)
-            status, raw, retry_after = send(limit)
+            _pause(policy.before_attempt())
+            status, raw, retry_after = send(policy.limit)
         except _Retryable as failure:
-            read_timeouts += failure.error.reason == "timeout"
-            wait = BACKOFF * 2 ** (attempt - 1) if attempt else 0.0
-            if attempt >= retries or read_timeouts > 1 or not _retry_fits(limit, wait):
-                raise failure.error from None
-            _log_retry(method, url, failure.error.message)
-            _pause(wait)
+            _pause(policy.after_failure(failure))
             continue
-        if status == 429 and budget is not None:
-            budgets.defer(token, budget, retry_after if retry_after is not None else budget.interval)
-        if status in RETRY_STATUSES and attempt < retries:
-            wait = retry_after if retry_after is not None else (BACKOFF * 2 ** (attempt - 1) if attempt else 0.0)
-            if _retry_fits(limit, wait):
-                _log_retry(method, url, f"HTTP {status}")
-                if not (status == 429 and budget is not None):  # else the budget holds the retry back
-                    _pause(wait)
-                continue
-        break
-    try:
-        return status, _interpret(status, raw, parse_error, redact=_redactor(token)), len(raw)
-    except UpstreamError as error:
-        # An upstream that echoes the token back in its error text must not carry it further.
-        error.message = error.message.replace(token.reveal(), token.masked)
-        error.args = (error.message,)
-        raise
+        wait = policy.after_answer(status, retry_after)
+        if wait is None:
+            return policy.result(status, raw, parse_error)
+        _pause(wait)
 
 
-def _spend(token: Secret, budget: budgets.Budget, limit: float) -> None:
-    """Wait for this attempt's slot in the credential's budget; fail as rate limited (transient),
-    sending nothing, when the slot is past the deadline."""
+class Policy:
+    """What both clients do around their attempts (this one and `http_async`): the credential's
+    header check, the one deadline, which failures and answers are retried and after how long,
+    the budget's slots, and the masking of an echoed credential. The clients only send."""
+
+    def __init__(
+        self, method: str, url: str, token: Secret, budget: budgets.Budget | None, deadline: float | None
+    ) -> None:
+        if not HEADER_SAFE.fullmatch(token.reveal()):
+            # A credential stored past the forms' checks (the admin, an older row) fails as a
+            # credential, rather than crashing the poll or the page while the header is encoded.
+            raise CredentialError("the stored credential has characters an HTTP header cannot carry; enter it again")
+        self.method, self.url, self.token, self.budget = method, url, token, budget
+        limit = time.monotonic() + settings.UPSTREAM_REQUEST_DEADLINE
+        self.limit = min(limit, deadline) if deadline is not None else limit
+        self.retries = settings.UPSTREAM_RETRIES if method == "GET" else 0
+        self.attempt = 0
+        self.read_timeouts = 0
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token.reveal()}"}
+
+    def before_attempt(self) -> float:
+        """Seconds to wait for this attempt's slot in the budget (0 without one)."""
+        return _spend(self.token, self.budget, self.limit) if self.budget is not None else 0.0
+
+    def after_failure(self, failure: _Retryable) -> float:
+        """Seconds to wait before the next attempt; raises the failure's error when none is made."""
+        self.read_timeouts += failure.error.reason == "timeout"
+        wait = self._backoff()
+        if self.attempt >= self.retries or self.read_timeouts > 1 or not _retry_fits(self.limit, wait):
+            raise failure.error from None
+        _log_retry(self.method, self.url, failure.error.message)
+        self.attempt += 1
+        return wait
+
+    def after_answer(self, status: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before trying again, or None: this answer is the one to interpret."""
+        if status == 429 and self.budget is not None:
+            budgets.defer(self.token, self.budget, retry_after if retry_after is not None else self.budget.interval)
+        if status not in RETRY_STATUSES or self.attempt >= self.retries:
+            return None
+        wait = retry_after if retry_after is not None else self._backoff()
+        if not _retry_fits(self.limit, wait):
+            return None
+        _log_retry(self.method, self.url, f"HTTP {status}")
+        self.attempt += 1
+        return 0.0 if status == 429 and self.budget is not None else wait  # the budget holds the retry back
+
+    def result(self, status: int, raw: bytes, parse_error: ErrorParser) -> tuple[int, Any, int]:
+        try:
+            return status, _interpret(status, raw, parse_error, redact=_redactor(self.token)), len(raw)
+        except UpstreamError as error:
+            # An upstream that echoes the token back in its error text must not carry it further.
+            error.message = error.message.replace(self.token.reveal(), self.token.masked)
+            error.args = (error.message,)
+            raise
+
+    def _backoff(self) -> float:
+        return BACKOFF * 2 ** (self.attempt - 1) if self.attempt else 0.0
+
+
+def _spend(token: Secret, budget: budgets.Budget, limit: float) -> float:
+    """Reserve this attempt's slot in the credential's budget and return the wait for it; fail as
+    rate limited (transient), sending nothing, when the slot is past the deadline."""
     try:
-        wait = budgets.reserve(token, budget, longest=limit - time.monotonic() - 0.1)
+        return budgets.reserve(token, budget, longest=limit - time.monotonic() - 0.1)
     except budgets.BudgetSpent:
         raise TransientError(
             f"held back: this key's budget of {budget.per_minute} requests a minute to {budget.endpoint} "
@@ -381,7 +431,6 @@ def _spend(token: Secret, budget: budgets.Budget, limit: float) -> None:
             reason="rate_limited",
             code=budgets.HELD_BACK,
         ) from None
-    _pause(wait)
 
 
 class _Retryable(Exception):
@@ -397,7 +446,7 @@ class _Sender:
 
     method: str
     url: str
-    token: Secret
+    headers: dict[str, str]
     params: dict[str, Any] | None
     body: dict[str, Any] | None
     session: requests.Session
@@ -431,7 +480,7 @@ class _Sender:
                 self.url,
                 params=self.params,
                 json=self.body,
-                headers={"Authorization": f"Bearer {self.token.reveal()}"},
+                headers=self.headers,
                 timeout=timeout,
                 stream=True,
                 allow_redirects=False,
@@ -501,8 +550,12 @@ def _read_body(response: requests.Response, deadline: Deadline, *, max_bytes: in
 
 
 def _retry_after(response: requests.Response) -> float | None:
+    return retry_after_seconds(response.headers.get("Retry-After", ""))
+
+
+def retry_after_seconds(value: str) -> float | None:
     """Seconds from a `Retry-After` header (a number or an HTTP date), capped; None if absent or bad."""
-    value = response.headers.get("Retry-After", "").strip()
+    value = value.strip()
     if not value:
         return None
     if value.isdigit():

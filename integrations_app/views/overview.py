@@ -15,8 +15,10 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from integrations_app.alerts import acks
 from integrations_app.datafast.client import PROVIDERS
-from integrations_app.models import DataFastSite, Organisation, Project, ProviderState
+from integrations_app.datafast.discovery import with_notices
+from integrations_app.models import DataFastAccount, DataFastSite, Organisation, Project, ProviderState
 from integrations_app.problems import Problem, only, with_a_problem
 from integrations_app.scoping import scope_of
 from integrations_app.views import clients
@@ -161,7 +163,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         *_ordering(filters["sort"], SITE_SORTS, SITE_TIES)
     )
     organisations = scope.filter(
-        Organisation.objects.only("pk", "label", "name", "organisation_id", "problem_rank")
+        Organisation.objects.only("pk", "label", "name", "mode", "organisation_id", "problem_rank")
     ).order_by(*_ordering(filters["org_sort"], ORGANISATION_SORTS, ORGANISATION_TIES))
     if filters["problem"]:
         sites = sites.filter(only(Problem(filters["problem"])))
@@ -169,7 +171,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     if filters["q"]:
         sites = sites.filter(Q(name__icontains=filters["q"]) | Q(website_id__iexact=filters["q"]))
         organisations = organisations.filter(
-            Q(label__icontains=filters["q"]) | Q(organisation_id__icontains=filters["q"])
+            Q(label__icontains=filters["q"])
+            | Q(name__icontains=filters["q"])
+            | Q(organisation_id__icontains=filters["q"])
         )
     if filters["provider"]:
         using = ProviderState.objects.filter(provider=filters["provider"]).filter(
@@ -190,6 +194,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     count_integrations(organisation_page)
     listed = list(site_page)
     rows = list(zip(listed, provider_cells(listed), strict=True))
+    acks.mark_acknowledged(listed, list(organisation_page))
     numbers = summary(scope)
     fragment = request.GET.get("fragment") == "live"
     context = {
@@ -210,12 +215,14 @@ def overview(request: HttpRequest) -> HttpResponse:
         # The filter's list; the live fragment never shows it, so the query runs only for the full page.
         "organisation_choices": scope.filter(Organisation.objects.all())
         .order_by(Lower("label"), "organisation_id")
-        .values_list("pk", "label", "organisation_id"),
+        .values_list("pk", "label", "name", "mode", "organisation_id"),
         "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
         # Staff-wide users tick rows and move them to a project (views.projects.move_sources).
         "selectable": scope.staff_wide,
         "grouped": bool(filters["group"]),
         "move_choices": Project.objects.values_list("pk", "name") if scope.staff_wide and not fragment else [],
+        # New websites on a token, websites no longer listed: staff act on them (three queries).
+        "discovery_notices": with_notices(DataFastAccount.objects.all()) if scope.staff_wide and not fragment else [],
     }
     if fragment:
         return render(request, "integrations_app/_overview_live.html", context)

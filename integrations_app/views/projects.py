@@ -56,7 +56,7 @@ def project_edit(request: StaffRequest, pk: int) -> HttpResponse:
 
 
 def _form_page(request: StaffRequest, project: Project | None) -> HttpResponse:
-    before = None if project is None else {"name": project.name, "time_zone": project.time_zone}
+    before = None if project is None else ProjectForm(instance=project).audit_values()
     form = ProjectForm(request.POST if request.method == "POST" else None, instance=project)
     if form.is_valid():
         with transaction.atomic():

@@ -56,3 +56,10 @@ def launcher(
     launcher = Launcher(tmp_path, redis_server.port, upstream_relay.url)
     yield launcher
     launcher.stop_all()
+
+
+@pytest.fixture(params=["aiohttp", "requests"])
+def poll_client(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The worker environment for each client of the one HTTP module on the poll path: the poll
+    loop's aiohttp (the default) or `requests` on the task's thread (POLL_ASYNC off)."""
+    return {"POLL_ASYNC": "on" if request.param == "aiohttp" else "off"}

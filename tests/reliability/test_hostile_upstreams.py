@@ -49,7 +49,9 @@ def deadlines(**extra: str) -> dict[str, str]:
     }
 
 
-def test_each_hostile_poll_ends_by_its_deadline_and_the_worker_goes_on(launcher: Launcher, sandbox: SandboxServer):
+def test_each_hostile_poll_ends_by_its_deadline_and_the_worker_goes_on(
+    launcher: Launcher, sandbox: SandboxServer, poll_client: dict[str, str]
+):
     hostile = {website: factories.site(website_id=website, name=website[-4:]) for website in FAULTS}
     healthy = factories.site(website_id=HEALTHY, name="Healthy", poll_interval_seconds=2)
     key = factories.key()
@@ -59,7 +61,7 @@ def test_each_hostile_poll_ends_by_its_deadline_and_the_worker_goes_on(launcher:
     sources: list[DataFastSite | ChargebackStopKey] = [*hostile.values(), key]
 
     beat = launcher.beat(wait=False)
-    launcher.wait_ready(beat, launcher.worker("hostile", concurrency=8, wait=False, **deadlines()))
+    launcher.wait_ready(beat, launcher.worker("hostile", concurrency=8, wait=False, **deadlines(**poll_client)))
     started = time.monotonic()
 
     # Two rounds of every hostile poll: the second round starts once the first one's lease ran out.
@@ -93,12 +95,16 @@ def test_each_hostile_poll_ends_by_its_deadline_and_the_worker_goes_on(launcher:
     assert "raised unexpected" not in launcher.logs()
 
 
-def test_a_worker_stops_within_ten_seconds_of_sigterm_while_upstreams_hang(launcher: Launcher, sandbox: SandboxServer):
+def test_a_worker_stops_within_ten_seconds_of_sigterm_while_upstreams_hang(
+    launcher: Launcher, sandbox: SandboxServer, poll_client: dict[str, str]
+):
     sites = [factories.site(website_id=website, name=website[-4:]) for website in FAULTS]
     key = factories.key()
     sandbox.state.faults.add("/", kind="slow_headers", seconds=1)
     # Deadlines far longer than the 10 s allowed: only cutting the calls can stop the worker in time.
-    env = deadlines(UPSTREAM_REQUEST_DEADLINE="120", POLL_DEADLINE_SECONDS="300", POLL_LEASE_SECONDS="600")
+    env = deadlines(
+        UPSTREAM_REQUEST_DEADLINE="120", POLL_DEADLINE_SECONDS="300", POLL_LEASE_SECONDS="600", **poll_client
+    )
     worker = launcher.worker("stopping", concurrency=4, wait=False, **env)
     launcher.wait_ready(launcher.beat(wait=False), worker)
     in_flight = lambda: sum(api["in_flight"] for api in sandbox.state.stats().values())  # noqa: E731

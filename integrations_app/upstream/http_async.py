@@ -1,0 +1,314 @@
+"""The poll path's HTTP client: asyncio and aiohttp, under the policy of `upstream/http.py`.
+
+A worker polls a batch of sources concurrently on one event loop per process (a daemon thread,
+`run`), instead of one thread per poll: the measurements of issue 15 put `requests` and a thread
+per poll at a quarter of a poll's CPU. Only the sending differs from the `requests` client; what
+is asked, retried, waited for, budgeted and masked is `http.Policy`, the same object:
+
+- one wall-clock deadline per request, retries included (`asyncio.timeout`: the loop cancels the
+  read, whatever the server sends); connect and read timeouts inside it; the body has its own
+  limit once the headers are in, an error body a shorter one and a size cap, and is then dropped
+  with its connection, not drained;
+- the same retries, `Retry-After`, budgets (`http.Policy`), User-Agent, and no proxy from the
+  environment (aiohttp's `trust_env` is off);
+- at most `in_flight` requests at once per upstream host in this process (`configure`; a worker
+  sets it to its share of POLL_CONCURRENCY);
+- `http.interrupt_all` cuts these calls too: they end as `http.Interrupted`.
+
+`requests` stays for forms, commands and the one-off checks (a page thread has no loop to lend).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+from django.conf import settings
+
+from integrations_app.upstream import budget as budgets
+from integrations_app.upstream import http
+from integrations_app.upstream.errors import SchemaError, TransientError
+from integrations_app.upstream.secret import Secret
+
+T = TypeVar("T")
+READ_CHUNK = 65_536
+
+
+class _Loop:
+    """One event loop per process, in a daemon thread, with its aiohttp session (kept-alive
+    connections across batches) and its per-host semaphores. Rebuilt after a fork."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.in_flight = 0
+        self.slots: dict[str, asyncio.Semaphore] = {}
+        self.calls: set[asyncio.Task[Any]] = set()
+        self._closing_at_exit = False
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self.loop is None or self._pid != os.getpid() or not self.loop.is_running():
+                self._pid = os.getpid()
+                self.loop = asyncio.new_event_loop()
+                self.session, self.slots, self.calls = None, {}, set()
+                started = threading.Event()
+                loop = self.loop
+                thread = threading.Thread(target=self._run, args=(loop, started), name="poll-loop", daemon=True)
+                thread.start()
+                started.wait()
+                if not self._closing_at_exit:
+                    self._closing_at_exit = True
+                    atexit.register(self.close_at_exit)
+            return self.loop
+
+    @staticmethod
+    def _run(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(started.set)
+        loop.run_forever()
+
+    def client(self) -> aiohttp.ClientSession:
+        if self.session is None or self.session.closed:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30, ttl_dns_cache=300)
+            self.session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": http.USER_AGENT, "Accept": "application/json"},
+                trust_env=False,  # a proxy from the environment must not see the tokens
+                auto_decompress=True,
+            )
+        return self.session
+
+    def slot(self, url: str) -> asyncio.Semaphore:
+        parts = urlsplit(url)
+        host = f"{parts.scheme}://{parts.netloc}"
+        if host not in self.slots:
+            self.slots[host] = asyncio.Semaphore(self.in_flight or settings.POLL_CONCURRENCY)
+        return self.slots[host]
+
+    def close_at_exit(self) -> None:
+        """Close the session's connections while the loop still runs (else aiohttp warns)."""
+        loop = self.loop
+        if loop is not None and loop.is_running() and self._pid == os.getpid():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=2)
+
+    def cut_all(self) -> None:
+        loop = self.loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(lambda: [task.cancel() for task in list(self.calls)])
+
+
+_state = _Loop()
+http.on_interrupt(_state.cut_all)
+
+
+def configure(*, in_flight: int) -> None:
+    """The most requests this process sends at once to one upstream host (a worker's share of
+    POLL_CONCURRENCY). Set before the first poll; default POLL_CONCURRENCY."""
+    _state.in_flight = in_flight
+    _state.slots = {}
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on this process's poll loop and wait for it (from any thread but the loop's)."""
+    return asyncio.run_coroutine_threadsafe(coroutine, _state.get()).result()
+
+
+async def request(
+    method: str,
+    url: str,
+    *,
+    token: Secret,
+    parse_error: http.ErrorParser,
+    params: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
+    deadline: float | None = None,
+    budget: budgets.Budget | None = None,
+) -> tuple[int, Any]:
+    """`http.request`, on the poll loop: the same answers and the same errors."""
+    return (
+        await request_sized(
+            method,
+            url,
+            token=token,
+            parse_error=parse_error,
+            params=params,
+            body=body,
+            deadline=deadline,
+            budget=budget,
+        )
+    )[:2]
+
+
+async def request_sized(
+    method: str,
+    url: str,
+    *,
+    token: Secret,
+    parse_error: http.ErrorParser,
+    params: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
+    deadline: float | None = None,
+    budget: budgets.Budget | None = None,
+) -> tuple[int, Any, int]:
+    """`http.request_sized`, on the poll loop."""
+    policy = http.Policy(method, url, token, budget, deadline)
+    task = asyncio.current_task()
+    assert task is not None
+    _state.calls.add(task)
+    try:
+        async with _state.slot(url):
+            while True:
+                try:
+                    await _pause(policy.before_attempt())
+                    status, raw, retry_after = await _send(policy, params, body)
+                except http._Retryable as failure:
+                    await _pause(policy.after_failure(failure))
+                    continue
+                wait = policy.after_answer(status, retry_after)
+                if wait is None:
+                    return policy.result(status, raw, parse_error)
+                await _pause(wait)
+    except asyncio.CancelledError:
+        if not http.stopping():
+            raise
+        task.uncancel()
+        raise http.Interrupted("the worker is shutting down") from None
+    finally:
+        _state.calls.discard(task)
+
+
+async def _pause(seconds: float) -> None:
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+    if http.stopping():
+        raise http.Interrupted("the worker is shutting down")
+
+
+async def _send(
+    policy: http.Policy, params: dict[str, Any] | None, body: dict[str, Any] | None
+) -> tuple[int, bytes, float | None]:
+    """One attempt under the deadline: the status, the body as far as it is read, Retry-After."""
+    if http.stopping():
+        raise http.Interrupted("the worker is shutting down")
+    loop = asyncio.get_running_loop()
+    remaining = policy.limit - loop.time()  # the loop's clock is time.monotonic()
+    if remaining <= 0:
+        raise TransientError("no time was left to ask the API", reason="timeout")
+    timeout = aiohttp.ClientTimeout(
+        sock_connect=min(settings.UPSTREAM_CONNECT_TIMEOUT, remaining),
+        sock_read=min(settings.UPSTREAM_READ_TIMEOUT, remaining),
+    )
+    answer = _Answer()
+    try:
+        async with asyncio.timeout_at(policy.limit) as limit:
+            return await _attempt(policy, params, body=body, timeout=timeout, limit=limit, answer=answer)
+    except TimeoutError:  # the deadline (read timeouts are answered inside)
+        if answer.status is None:
+            raise TransientError("the API did not answer before the deadline", reason="timeout") from None
+        if not 200 <= answer.status < 300:
+            return answer.status, b"", answer.retry_after  # an error body cut: the status alone decides
+        raise TransientError("the API answered too slowly", status=answer.status, reason="timeout") from None
+
+
+class _Answer:
+    status: int | None = None  # once the headers are in
+    retry_after: float | None = None
+
+
+async def _attempt(
+    policy: http.Policy,
+    params: dict[str, Any] | None,
+    *,
+    body: dict[str, Any] | None,
+    timeout: aiohttp.ClientTimeout,
+    limit: asyncio.Timeout,
+    answer: _Answer,
+) -> tuple[int, bytes, float | None]:
+    """The request itself. The deadline arrives here as a cancellation, which `_send` turns into
+    its error; what is caught here are aiohttp's own timeouts and failures."""
+    try:
+        async with _state.client().request(
+            policy.method,
+            policy.url,
+            params=params,
+            json=body,
+            headers=policy.headers(),
+            timeout=timeout,
+            allow_redirects=False,
+        ) as response:
+            status = answer.status = response.status
+            if status in http.RETRY_AFTER_STATUSES:
+                answer.retry_after = http.retry_after_seconds(response.headers.get("Retry-After", ""))
+            return status, await _body(response, limit), answer.retry_after
+    except TimeoutError:
+        if answer.status is None:  # a read timeout before the headers were in: worth one retry
+            raise http._Retryable(TransientError("the API did not answer in time", reason="timeout")) from None
+        raise TransientError(
+            "the connection dropped or stalled while reading the answer", status=answer.status, reason="timeout"
+        ) from None
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
+        if answer.status is None:
+            raise http._Retryable(TransientError("could not connect to the API", reason="connection")) from None
+        raise TransientError(
+            "the connection dropped or stalled while reading the answer", status=answer.status, reason="connection"
+        ) from None
+    except aiohttp.ClientError as error:
+        raise TransientError(f"request failed ({type(error).__name__})", reason="connection") from None
+
+
+async def _body(response: aiohttp.ClientResponse, limit: asyncio.Timeout) -> bytes:
+    loop = asyncio.get_running_loop()
+    status = response.status
+    if 200 <= status < 300:
+        _tighten(limit, loop.time() + settings.UPSTREAM_BODY_TIMEOUT)
+        return await _read(response, max_bytes=settings.UPSTREAM_MAX_BODY_BYTES)
+    # An error body is read only so far: enough for its message, never long enough to hold a retry.
+    # Its own limit is a timeout inside the request's; if the request's comes first, `_send` answers
+    # with the status alone all the same.
+    try:
+        async with asyncio.timeout(settings.UPSTREAM_ERROR_BODY_SECONDS):
+            return await _read(response, max_bytes=http.ERROR_BODY_MAX_BYTES, truncate=True)
+    except (TimeoutError, aiohttp.ClientError, SchemaError):
+        response.close()  # the status alone decides; the connection is closed, not drained
+        return b""
+
+
+async def _read(response: aiohttp.ClientResponse, *, max_bytes: int, truncate: bool = False) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await response.content.read(READ_CHUNK):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            response.close()  # not read on: the connection goes
+            if truncate:
+                break
+            raise SchemaError("the API sent an oversized answer", status=response.status)
+    return b"".join(chunks)[:max_bytes]
+
+
+def _tighten(limit: asyncio.Timeout, at: float) -> None:
+    """Bring the deadline forward (never back): the body phase may have a shorter limit."""
+    when = limit.when()
+    if when is None or at < when:
+        limit.reschedule(at)
+
+
+async def close() -> None:
+    """Close the session's connections (tests, a process that stops polling)."""
+    session = _state.session
+    _state.session = None
+    if session is not None:
+        with contextlib.suppress(Exception):
+            await session.close()

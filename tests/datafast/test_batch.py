@@ -1,0 +1,90 @@
+"""A worker's batch of websites (`datafast/batch.py`): asked at once on the poll loop (aiohttp) or
+one after another (`requests`, POLL_ASYNC off), written by the writer thread, with the same rows
+either way; on the loop, never more requests in flight than the process's share."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from integrations_app.datafast.batch import poll_sites
+from integrations_app.models import DataFastSite, Health, PollAttempt, StatusChange
+from integrations_app.polling.dispatch import run_batch
+from integrations_app.upstream import http, http_async
+from tests import demo, factories
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the writer thread has its own connection
+WEBSITES = [f"6650a1f2c4e8b90012ab340{digit}" for digit in "1234567"]  # the demo token's seven
+LATENCY = 0.3
+
+
+@pytest.fixture(params=["aiohttp", "requests"])
+def client(request: pytest.FixtureRequest, settings: Any) -> str:
+    settings.POLL_ASYNC = request.param == "aiohttp"
+    return str(request.param)
+
+
+@pytest.fixture
+def in_flight() -> Any:
+    """This process's share of the requests in flight, as a worker with three threads has it."""
+    http_async.configure(in_flight=3)
+    yield 3
+    http_async.configure(in_flight=0)
+
+
+def sites() -> list[int]:
+    account = factories.account()
+    return [factories.site(website_id=website, name=website[-4:], account=account).pk for website in WEBSITES]
+
+
+def test_a_batch_records_every_website_and_its_second_poll_is_quiet(sandbox, client):
+    pks = sites()
+    first = poll_sites(pks)
+    assert [outcome.ok for outcome in first.outcomes if outcome] == [True] * len(WEBSITES)
+    second = poll_sites(pks)
+    assert all(outcome and outcome.ok and not outcome.changes for outcome in second.outcomes)
+    assert PollAttempt.objects.filter(ok=True).count() == 2 * len(WEBSITES)
+    assert set(DataFastSite.objects.values_list("health", flat=True)) == {Health.OK}
+    assert sandbox.state.stats()["datafast"]["requests"] == 2 * len(WEBSITES)
+
+
+def test_the_poll_loop_asks_the_whole_batch_at_once_within_the_process_share(sandbox, settings, in_flight, redis_clean):
+    settings.POLL_ASYNC = True
+    pks = sites()
+    sandbox.state.faults.add("/api/v1/admin/websites/", kind="latency", seconds=LATENCY)
+    started = time.monotonic()
+    result = run_batch("site", pks)
+    elapsed = time.monotonic() - started
+    assert all(outcome and outcome.ok for outcome in result.outcomes)
+    assert sandbox.state.stats()["datafast"]["peak_in_flight"] == in_flight
+    # Seven requests three at a time: three rounds of the latency, not seven.
+    assert elapsed < 5 * LATENCY, f"{elapsed:.2f} s: the batch was not asked concurrently"
+
+
+def test_a_changed_answer_in_a_batch_goes_through_the_change_recorder(sandbox, client):
+    pks = sites()
+    poll_sites(pks)
+    sandbox.state.set_connected(demo.BLUEBIRD_BOOKS, "stripe", False)
+    result = poll_sites(pks)
+    changed = [outcome for outcome in result.outcomes if outcome and outcome.changes]
+    assert len(changed) == 1 and changed[0].alerts == 1
+    assert StatusChange.objects.filter(notify=True, site__website_id=demo.BLUEBIRD_BOOKS).count() == 1
+
+
+def test_interrupting_a_batch_on_the_loop_records_nothing_for_the_websites_cut(sandbox, settings, in_flight):
+    settings.POLL_ASYNC = True
+    settings.UPSTREAM_REQUEST_DEADLINE = 60.0
+    pks = sites()
+    sandbox.state.faults.add("/api/v1/admin/websites/", kind="slow_headers", seconds=0.5)
+    threading.Timer(0.5, http.interrupt_all).start()
+    try:
+        started = time.monotonic()
+        result = poll_sites(pks)
+        assert time.monotonic() - started < 2
+    finally:
+        http.resume()
+    assert result.interrupted == len(WEBSITES)
+    assert not PollAttempt.objects.exists()
