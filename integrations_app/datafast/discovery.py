@@ -69,7 +69,7 @@ def discover(account: DataFastAccount, *, now: datetime | None = None, quick: bo
     count = f"{len(websites)} website{'s' if len(websites) != 1 else ''}"
     message = f"The token lists {count}." + (f" {' '.join(listing.problems)}." if listing.problems else "")
     with transaction.atomic():
-        updated = apply(account, websites, now=now)
+        updated = apply(account, websites, now=now, complete=not listing.problems)
         account.listed_websites = [website.as_dict() for website in websites]
         _remember(account, Discovery.OK, message, now)
     outcome = summarise(account)
@@ -84,15 +84,18 @@ def _remember(account: DataFastAccount, state: str, message: str, now: datetime)
     return Outcome(state, account.discovery_message)
 
 
-def apply(account: DataFastAccount, websites: list[Website], *, now: datetime) -> int:
-    """Bring the account's watched websites in line with a listing; returns how many changed."""
+def apply(account: DataFastAccount, websites: list[Website], *, now: datetime, complete: bool = True) -> int:
+    """Bring the account's watched websites in line with a listing; returns how many changed.
+    Only a `complete` listing (no entry skipped, none cut off) can say a website is no longer
+    listed: from an incomplete one, the missing website may be the entry that could not be read."""
     listed = {website.id: website for website in websites}
     changed: list[DataFastSite] = []
     for site in DataFastSite.objects.filter(account=account).order_by("pk"):
         before = [getattr(site, name) for name in SITE_FIELDS]
         website = listed.get(site.website_id)
         if website is None:
-            site.unlisted_since = site.unlisted_since or now
+            if complete:
+                site.unlisted_since = site.unlisted_since or now
         else:
             copy_facts(site, website)
             site.unlisted_since = None
