@@ -92,8 +92,21 @@ def follow_up_ended(now: datetime | None = None) -> list[StatusChange]:
         if claimed.update(followed_up_until=past[-1][1]) != 1:
             continue
         held = StatusChange.objects.filter(maintenance=window, at__gte=past[0][0], at__lt=past[-1][1])
-        follow_ups += _still_broken(held, f"still broken after the maintenance window “{window.name}”", now)
+        follow_ups += _still_broken(held, _window_words(window), now)
     return record(*follow_ups) if follow_ups else []
+
+
+def window_follow_ups(window: MaintenanceWindow, now: datetime) -> list[StatusChange]:
+    """For a window being removed: the "still broken" changes (unsaved) for what it held back
+    since it was last followed up (its running occurrence included). Found before the row goes
+    (the changes then stop pointing at it), recorded after (else the window holds them back)."""
+    since = window.followed_up_until or window.created_at
+    held = StatusChange.objects.filter(maintenance=window, at__gte=since, at__lte=now)
+    return _still_broken(held, _window_words(window), now)
+
+
+def _window_words(window: MaintenanceWindow) -> str:
+    return f"still broken after the maintenance window “{window.name}”"
 
 
 def _still_broken(held_back: QuerySet[StatusChange], reason: str, now: datetime) -> list[StatusChange]:

@@ -84,7 +84,7 @@ def open_box(header: dict[str, Any], passphrase: str) -> Box:
     if not all(isinstance(value, int) and not isinstance(value, bool) for value in (n, r, p)):
         raise PassphraseError("secrets.n, r and p must be whole numbers")
     assert isinstance(n, int) and isinstance(r, int) and isinstance(p, int)
-    if not (2 <= n and n & (n - 1) == 0 and r >= 1 and p >= 1):
+    if not (n >= 2 and n & (n - 1) == 0 and r >= 1 and p >= 1):
         raise PassphraseError("n must be a power of 2, and r and p at least 1")
     if n > N or r > R or p > P:
         raise PassphraseError(
