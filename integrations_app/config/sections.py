@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db.models import Model, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from integrations_app.chargebackstop.forms import MAX_ORGANISATION_IDS, ChargebackStopKeyForm
@@ -147,7 +147,7 @@ class Section:
         and nothing else to save; None: the section saves its rows one by one."""
         return None
 
-    def delete(self, row: Model, context: Context) -> None:
+    def delete(self, row: Any, context: Context) -> None:
         row.delete()
 
     def secret_of(self, row: Any) -> Secret:

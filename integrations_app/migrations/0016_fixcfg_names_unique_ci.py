@@ -52,6 +52,8 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="datafastaccount",
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower("name"), name="dfa_name_unique_ci"),
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.text.Lower("name"), name="dfa_name_unique_ci"
+            ),
         ),
     ]

@@ -8,10 +8,12 @@ import pytest
 from integrations_app.config import secrets
 from integrations_app.config.service import export_config
 from integrations_app.scoping import EVERYTHING
+from tests.config import test_hostile
 from tests.config.build import PASSPHRASE, full_configuration
-from tests.config.test_hostile import exported, line_of, refused  # noqa: F401 (exported: a fixture)
+from tests.config.test_hostile import line_of, refused
 
 pytestmark = pytest.mark.django_db
+exported = test_hostile.exported  # its fixture: the full configuration's file
 
 
 @pytest.mark.parametrize(

@@ -34,8 +34,8 @@ def test_the_migration_renames_the_later_of_names_differing_only_in_case():
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
     apps = executor.loader.project_state(BEFORE).apps
-    Account = apps.get_model("integrations_app", "DataFastAccount")  # noqa: N806 (a model)
-    Key = apps.get_model("integrations_app", "ChargebackStopKey")  # noqa: N806 (a model)
+    Account = apps.get_model("integrations_app", "DataFastAccount")
+    Key = apps.get_model("integrations_app", "ChargebackStopKey")
     for name in ("Acme", "acme", "Acme (2)", "ACME", "Bluebird"):
         Account.objects.create(name=name, secret="dft_placeholder")
     Key.objects.create(name="Northwind", level="partner", secret="dft_placeholder")
