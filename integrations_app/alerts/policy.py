@@ -91,22 +91,17 @@ def follow_up_ended(now: datetime | None = None) -> list[StatusChange]:
         claimed = MaintenanceWindow.objects.filter(pk=window.pk, followed_up_until=window.followed_up_until)
         if claimed.update(followed_up_until=past[-1][1]) != 1:
             continue
-        held = StatusChange.objects.filter(maintenance=window, at__gte=past[0][0], at__lt=past[-1][1])
-        follow_ups += _still_broken(held, _window_words(window), now)
+        follow_ups += window_follow_ups(window, past[0][0], past[-1][1], now)
     return record(*follow_ups) if follow_ups else []
 
 
-def window_follow_ups(window: MaintenanceWindow, now: datetime) -> list[StatusChange]:
-    """For a window being removed: the "still broken" changes (unsaved) for what it held back
-    since it was last followed up (its running occurrence included). Found before the row goes
-    (the changes then stop pointing at it), recorded after (else the window holds them back)."""
-    since = window.followed_up_until or window.created_at
-    held = StatusChange.objects.filter(maintenance=window, at__gte=since, at__lte=now)
-    return _still_broken(held, _window_words(window), now)
-
-
-def _window_words(window: MaintenanceWindow) -> str:
-    return f"still broken after the maintenance window “{window.name}”"
+def window_follow_ups(
+    window: MaintenanceWindow, since: datetime, until: datetime, now: datetime, ended: str = ""
+) -> list[StatusChange]:
+    """The "still broken" changes (unsaved) for what `window` held back from `since` to `until`
+    (its occurrences there, claimed by the caller); `ended` says how it ended, when not by itself."""
+    held = StatusChange.objects.filter(maintenance=window, at__gte=since, at__lt=until)
+    return _still_broken(held, f"still broken after the maintenance window “{window.name}”{ended}", now)
 
 
 def _still_broken(held_back: QuerySet[StatusChange], reason: str, now: datetime) -> list[StatusChange]:

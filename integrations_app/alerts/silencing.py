@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -275,16 +277,29 @@ def end_silence(silence: Silence, user: User | AnonymousUser, now: datetime) -> 
     return policy.follow_up_ended(now)
 
 
-def end_window(window: MaintenanceWindow, user: User | AnonymousUser, now: datetime) -> list[StatusChange]:
-    """Removes a window, audited. Its running occurrence (and any not yet followed up) ends with
-    it, so what it held back and is still broken is said now: once the row is gone the changes no
-    longer point at it, and `follow_up_ended` would never find them."""
-    from integrations_app.alerts import policy  # policy imports this module
-    from integrations_app.alerts.changes import record
+def end_window(window: MaintenanceWindow, user: AbstractBaseUser | None, now: datetime) -> list[StatusChange]:
+    """Delete `window`, first following up every occurrence not followed up yet, the running one
+    included (cut short at `now`): one "still broken after the maintenance" change per subject it
+    held a problem back for that is still broken, like a silence's end, so deleting a running
+    window never orphans its problems. The changes it held back keep their mark's words. Returns
+    the changes written (to be sent); none when another caller deleted it first. The caller audits
+    (`audit_values`, `schedule_of`), as it saw the window."""
+    from integrations_app.alerts import changes, policy  # both import this module
 
-    follow_ups = policy.window_follow_ups(window, now)
-    before = audit_values(window, name=window.name, schedule=schedule_of(window))
-    target = f"maintenance {window.pk}: {window.name}"
-    window.delete()
-    audit.record(user, "maintenance.delete", target, before=before, project=window.owner_project_id)
-    return record(*follow_ups) if follow_ups else []
+    with transaction.atomic():
+        # Locked, so a beat's follow-up (alerts.policy) and a second delete wait, then find it gone.
+        locked = MaintenanceWindow.objects.select_for_update().filter(pk=window.pk).first()
+        if locked is None:
+            return []
+        since = locked.followed_up_until or locked.created_at
+        begun = [occurrence for occurrence in locked.occurrences(since, now) if occurrence[0] <= now]
+        who = user.get_username() if user is not None else "the configuration"
+        follow_ups = (
+            policy.window_follow_ups(
+                locked, begun[0][0], now + timedelta(microseconds=1), now, f" ended early by {who}"
+            )
+            if begun
+            else []
+        )
+        locked.delete()  # first: a window still in force would hold its own follow-up back
+        return changes.record(*follow_ups) if follow_ups else []

@@ -21,7 +21,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from integrations_app.alerts.silencing import create_silence, end_silence, end_window
+from integrations_app import audit
+from integrations_app.alerts.silencing import audit_values, create_silence, end_silence, end_window, schedule_of
 from integrations_app.channel_forms import GLOBAL, MAX_ADDRESSES, MAX_URL_LENGTH, ChannelForm
 from integrations_app.config import fields as f
 from integrations_app.config.sections import Context, Ref, Section
@@ -395,4 +396,8 @@ class Windows(Section):
         return row
 
     def delete(self, row: MaintenanceWindow, context: Context) -> None:
-        end_window(row, context.user, context.now)
+        before = audit_values(row, name=row.name, schedule=schedule_of(row))
+        target = f"maintenance {row.pk}: {row.name}"
+        user = context.user if isinstance(context.user, User) else None
+        end_window(row, user, context.now)  # its running occurrence followed up, as the page does
+        audit.record(context.user, "maintenance.delete", target, before=before, project=row.owner_project_id)
