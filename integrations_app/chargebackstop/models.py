@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models.functions import Coalesce, Lower, NullIf
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -57,6 +57,8 @@ class ChargebackStopKey(HasSecret, PolledSource):
     class Meta:
         ordering = ["name"]
         verbose_name = "ChargebackStop key"
+        # Names compare ignoring case, as the forms and a configuration file do (and Project).
+        constraints = [models.UniqueConstraint(Lower("name"), name="cbs_key_name_unique_ci")]
         indexes = [models.Index(fields=["enabled", "next_poll_at"], name="key_due_idx")]
 
     def __str__(self) -> str:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db.models import Model, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from integrations_app.chargebackstop.forms import MAX_ORGANISATION_IDS, ChargebackStopKeyForm
 from integrations_app.chargebackstop.models import KeyLevel
@@ -67,6 +68,9 @@ class Context:
         # Rows an entry may name that no section writes (the import looks them up once).
         self.users: dict[str, User] = {}
         self.integrations: dict[str, Integration] = {}
+        # Who imports, and when: a silence's author, and whoever ends what `--prune` removes.
+        self.user: User | AnonymousUser = AnonymousUser()
+        self.now = timezone.now()
 
     def get(self, section: str, key: Any) -> Any:
         owner = self.sections[section]
@@ -90,6 +94,8 @@ class Section:
     case_insensitive: ClassVar[bool] = False  # names compared ignoring case, as the forms do
     removable: ClassVar[bool] = True  # `--prune` may delete rows the file does not list
     secret_noun: ClassVar[str] = ""  # "token": the row has a secret
+    # Fields a new row takes but an existing one never compares or changes (a silence's author).
+    uncompared: ClassVar[frozenset[str]] = frozenset()
 
     def rows(self, scope: Scope) -> QuerySet[Any]:
         raise NotImplementedError
@@ -119,6 +125,11 @@ class Section:
         """Entries of other sections this one creates when saved (a key's organisations)."""
         return []
 
+    def skipped(self, values: dict[str, Any]) -> str | None:
+        """Why the import skips this entry without error (a silence that has ended since the file
+        was written: history, not configuration), or None."""
+        return None
+
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         """Rules across fields, when the file is read: (field, message). May put values in their
         canonical form (a time in UTC), so that comparing with the database is exact."""
@@ -136,7 +147,7 @@ class Section:
         and nothing else to save; None: the section saves its rows one by one."""
         return None
 
-    def delete(self, row: Model) -> None:
+    def delete(self, row: Any, context: Context) -> None:
         row.delete()
 
     def secret_of(self, row: Any) -> Secret:

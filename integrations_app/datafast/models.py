@@ -57,6 +57,8 @@ class DataFastAccount(HasSecret):
     class Meta:
         ordering = ["name"]
         verbose_name = "DataFast account"
+        # Names compare ignoring case, as the forms and a configuration file do (and Project).
+        constraints = [models.UniqueConstraint(Lower("name"), name="dfa_name_unique_ci")]
 
     def __str__(self) -> str:
         return self.name
