@@ -54,6 +54,9 @@ def run_all(stack: Stack, scale: Scale, phases: set[str], report: Report, *, clu
             generated_scenario(**scale.scenario_args()), next_poll_at=timezone.now() + timedelta(days=1)
         )
         print(f"  {registered}", flush=True)
+        if scale.scale_run:
+            warmed = seed.warm(generated_scenario(**scale.scenario_args()))
+            print(f"  {warmed} websites left as a first poll leaves them (the first cycle is a steady one)", flush=True)
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection
         with SmtpSink(stack.ports.smtp) as sink:
             poll_cycles(stack, sandbox, scale, report)

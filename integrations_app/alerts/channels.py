@@ -37,10 +37,11 @@ class ChatMessage:
     body: str
 
 
-def chat_message(changes: list[StatusChange]) -> ChatMessage:
+def chat_message(changes: list[StatusChange], project_id: int | None = None) -> ChatMessage:
     """A title and one line per change (one per cause for the changes folded into it, as in the
-    email) with the link to its page, all of it cleaned text."""
-    told = folding.lines(changes)
+    email; a project's channel hears of its own sources only) with the link to its page, all of
+    it cleaned text."""
+    told = folding.lines(changes, project_id)
     described = [line.described for line in told]
     title = one_line(subject_for(described).removeprefix(SUBJECT_PREFIX), 200)
     lines = [
@@ -74,12 +75,15 @@ def send_chat(channel: Channel, title: str, body: str) -> None:
 def send_email(channel: Channel, delivery: Delivery) -> None:
     if not channel.address_list:
         raise ChannelError("This email channel has no addresses: edit it and add one per line.")
-    message, _ = build_email(delivery.changes.all(), channel.address_list)
+    message, _ = build_email(delivery.changes.all(), channel.address_list, project_id=channel.project_id)
     try:
         check_headers(message)
     except BadHeaderError:
         message, _ = build_email(
-            delivery.changes.all(), channel.address_list, subject=f"{SUBJECT_PREFIX}alert {delivery.alert_id}"
+            delivery.changes.all(),
+            channel.address_list,
+            subject=f"{SUBJECT_PREFIX}alert {delivery.alert_id}",
+            project_id=channel.project_id,
         )
         check_headers(message)
     try:
@@ -136,7 +140,8 @@ def deliver(delivery: Delivery, now: datetime) -> bool:
         if channel.kind == ChannelKind.EMAIL:
             send_email(channel, delivery)
         else:
-            message = chat_message(list(with_relations(delivery.changes.all()).order_by("severity", "at", "pk")))
+            changes = list(with_relations(delivery.changes.all()).order_by("severity", "at", "pk"))
+            message = chat_message(changes, channel.project_id)
             send_chat(channel, message.title, message.body)
     except ChannelError as error:
         delivery.status = Status.FAILED

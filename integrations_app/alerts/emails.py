@@ -88,15 +88,16 @@ def build_message(alert: Alert, *, subject: str = "") -> EmailMultiAlternatives:
 
 
 def build_email(
-    changes: QuerySet[StatusChange], to: list[str], *, subject: str = ""
+    changes: QuerySet[StatusChange], to: list[str], *, subject: str = "", project_id: int | None = None
 ) -> tuple[EmailMultiAlternatives, str]:
-    """An alert email about `changes` to `to`, and its subject. The subject is one clean line
+    """An alert email about `changes` to `to`, and its subject (for a project's channel, its
+    causes worded with that project's sources only: folding.lines). The subject is one clean line
     (names come from upstream and from people: a CR/LF in one must not break the header, a
     direction override must not reorder it)."""
     listed = list(with_relations(changes).order_by("severity", "at"))
     now_words = current_problems(listed)
     items: list[dict[str, Any]] = []
-    for line in folding.lines(listed):  # the changes of one cause are one line
+    for line in folding.lines(listed, project_id):  # the changes of one cause are one line
         now = None if line.folded else now_words.get(line.change.pk)
         items.append(
             {

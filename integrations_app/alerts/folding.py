@@ -40,6 +40,7 @@ from integrations_app.alerts.describe import Described, describe
 from integrations_app.models import Alert, Cause, Health, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.models.sources import PolledSource
+from integrations_app.scoping import PROJECT_OF
 from integrations_app.text import fit
 from integrations_app.upstreams import Upstream
 
@@ -143,18 +144,26 @@ def _credential_models(upstream: Upstream) -> list[type[Model]]:
 # --- Words --------------------------------------------------------------------------------------
 
 
-def _problem_words(scope: Scope, first: StatusChange) -> tuple[str, str, int]:
-    """(summary, reason, how many sources) of a cause as its first message says it."""
+def _in_project(rows: QuerySet[Any], project_id: int | None) -> QuerySet[Any]:
+    """`rows` narrowed to one project's, for a project channel's message (it names only its own
+    sources); a model with no project (a key) is left as it is."""
+    path = PROJECT_OF.get(rows.model)
+    return rows if project_id is None or path is None else rows.filter(**{path: project_id})
+
+
+def _problem_words(scope: Scope, first: StatusChange, project_id: int | None = None) -> tuple[str, str, int]:
+    """(summary, reason, how many sources) of a cause as its first message says it; with a
+    project, naming and counting only that project's sources."""
     upstream = scope.upstream
     words = upstream.words.CAUSES
     if scope.credential is None:
-        failing = list(affected(scope).order_by("pk"))
-        total = upstream.model._default_manager.filter(enabled=True).count()
+        failing = list(_in_project(affected(scope), project_id).order_by("pk"))
+        total = _in_project(upstream.model._default_manager.filter(enabled=True), project_id).count()
         summary = words["outage"].format(sources=_plural(len(failing), upstream.source_noun))
         reason = f"{len(failing)} of {_plural(total, upstream.source_noun)} failed their last poll: {_names(failing)}"
         return summary, reason, len(failing)
     relation, noun = upstream.reach
-    reached = list(getattr(scope.credential, relation).all())
+    reached = list(_in_project(getattr(scope.credential, relation).all(), project_id))
     summary = words["credential"].format(
         credential=scope.credential, sources=_plural(len(reached), noun), names=_names(reached)
     )
@@ -341,9 +350,11 @@ class Line:
     acknowledged: str = ""
 
 
-def lines(changes: list[StatusChange]) -> list[Line]:
+def lines(changes: list[StatusChange], project_id: int | None = None) -> list[Line]:
     """What a message says of its changes, in their order: a line per change told on its own, and
-    one line, at its first change, for all the changes of one cause and severity."""
+    one line, at its first change, for all the changes of one cause and severity. A message for a
+    project's channel (`project_id`) words a cause with that project's sources only: the cause's
+    own words may name other projects' websites."""
     acknowledgements = acks.acks_of(changes)
     groups: dict[tuple[int, str], list[StatusChange]] = {}
     for change in changes:
@@ -363,6 +374,8 @@ def lines(changes: list[StatusChange]) -> list[Line]:
         cause, count = change.folded_into, len(groups[group])
         if change.severity == Severity.RECOVERY:
             summary, reason = recovery_words(cause, count), "answered normally again"
+        elif project_id is not None and (scope := _scope_of_cause(cause)) is not None:
+            summary, reason, _ = _problem_words(scope, change, project_id)
         else:
             summary, reason = cause.summary, cause.reason
         out.append(Line(Described(summary, change.severity, settings.SITE_URL + "/"), reason, change, folded=True))

@@ -6,8 +6,8 @@ windows, read set-wise: a batch of changes costs the same few queries as one cha
   when the changes carry their sources, as the pollers write them; one per kind of source otherwise);
 - `subject_of(...)`: which thing a change is about, so a recovery finds the problem people heard of,
   and an ended silence finds what is still broken;
-- `end_window(window, user, now)`: delete a maintenance window, first telling what it held back that
-  is still broken (the one way to remove a window: the page, a configuration prune).
+- `create_silence`, `end_silence`, `end_window`: what the Silences page and a configuration import
+  do to a silence or a window, in one home (audited, and followed up when it ends).
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations_app import audit
 from integrations_app.models import (
     DataFastSite,
     Integration,
@@ -219,12 +221,69 @@ def last_state(changes: Sequence[StatusChange]) -> dict[Subject, StatusChange]:
     return latest
 
 
+# --- creating and ending, for the Silences page and a configuration import --------------------
+
+
+def audit_values(rule: Mute, **extra: Any) -> dict[str, Any]:
+    return {"applies_to": rule.applies_to(), "comment": rule.comment, **extra}
+
+
+def schedule_of(window: MaintenanceWindow) -> str:
+    if window.repeat == MaintenanceWindow.Repeat.ONCE and window.starts_at and window.ends_at:
+        zone = window.zone()
+        begins, ends = window.starts_at.astimezone(zone), window.ends_at.astimezone(zone)
+        return f"once, {begins:%Y-%m-%d %H:%M} to {ends:%Y-%m-%d %H:%M} {window.time_zone}"
+    return window.schedule_words()
+
+
+def _someone(user: User | AnonymousUser) -> User | None:
+    return user if isinstance(user, User) else None
+
+
+def create_silence(silence: Silence, user: User | AnonymousUser) -> Silence:
+    """Saves a new silence, its owner derived from what it matches, and audits it."""
+    silence.derive_owner()
+    silence.save()
+    audit.record(
+        user,
+        "silence.create",
+        f"silence {silence.pk}: {silence.applies_to()}",
+        after=audit_values(silence, starts_at=silence.starts_at.isoformat(), ends_at=silence.ends_at.isoformat()),
+        project=silence.owner_project_id,
+    )
+    return silence
+
+
+def end_silence(silence: Silence, user: User | AnonymousUser, now: datetime) -> list[StatusChange] | None:
+    """Ends a silence early (claimed with a conditional UPDATE, so twice ends it once), audited,
+    and says at once what it held back and is still broken. None: it had already ended."""
+    from integrations_app.alerts import policy  # policy imports this module
+
+    ended = (
+        Silence.objects.filter(pk=silence.pk, ends_at__gt=now)
+        .filter(Q(ended_early_at__isnull=True) | Q(ended_early_at__gt=now))
+        .update(ended_early_at=now, ended_early_by=_someone(user))
+    )
+    if not ended:
+        return None
+    audit.record(
+        user,
+        "silence.end",
+        f"silence {silence.pk}: {silence.applies_to()}",
+        before=audit_values(silence, ends_at=silence.ends_at.isoformat()),
+        after={"ended_at": now.isoformat()},
+        project=silence.owner_project_id,
+    )
+    return policy.follow_up_ended(now)
+
+
 def end_window(window: MaintenanceWindow, user: AbstractBaseUser | None, now: datetime) -> list[StatusChange]:
     """Delete `window`, first following up every occurrence not followed up yet, the running one
     included (cut short at `now`): one "still broken after the maintenance" change per subject it
     held a problem back for that is still broken, like a silence's end, so deleting a running
     window never orphans its problems. The changes it held back keep their mark's words. Returns
-    the changes written (to be sent); none when another caller deleted it first."""
+    the changes written (to be sent); none when another caller deleted it first. The caller audits
+    (`audit_values`, `schedule_of`), as it saw the window."""
     from integrations_app.alerts import changes, policy  # both import this module
 
     with transaction.atomic():

@@ -231,8 +231,9 @@ class ChargebackStopKeyForm(NamedForm[ChargebackStopKey], SecretForm[ChargebackS
         label="Organisation IDs entered by hand",
         required=False,
         help_text=(
-            "For organisations this key reaches that have no integration yet (others are learnt by polling). "
-            "Separate them with commas, spaces or new lines. An organisation-level key takes at most one."
+            "Rarely needed: a partner key lists its organisations by name, those without integrations too, and "
+            "others are learnt by polling. For an organisation key whose organisation has no integration yet, "
+            "enter its ID. Separate IDs with commas, spaces or new lines; an organisation-level key takes at most one."
         ),
     )
     field_order = ["name", "level", "secret", "enabled", "poll_interval_seconds", "manual_organisation_ids"]

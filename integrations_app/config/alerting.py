@@ -16,9 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from django import forms
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from integrations_app import audit
+from integrations_app.alerts.silencing import audit_values, create_silence, end_silence, end_window, schedule_of
 from integrations_app.channel_forms import GLOBAL, MAX_ADDRESSES, MAX_URL_LENGTH, ChannelForm
 from integrations_app.config import fields as f
 from integrations_app.config.sections import Context, Ref, Section
@@ -154,7 +158,20 @@ class Channels(Section):
             return []  # the service already says a new channel needs its secret
         # A model form writes what it cleans into its instance: check on a copy, so the row still
         # says what the database holds when the plan compares it.
-        return form_errors(self._form(values, secret, copy.copy(row)), self.form_names)
+        return self._errors(self._form(values, secret, copy.copy(row)), values["kind"])
+
+    def _errors(self, form: ChannelForm, kind: str) -> list[tuple[str, str]]:
+        """The form's errors, those about the secret in words that never quote it: the page shows
+        a person what they typed, but a preview of a sealed file must not open it for its reader."""
+        found = []
+        for name, errors in form.errors.as_data().items():
+            if name not in ("url", "addresses"):
+                found += [(self.form_names.get(name, name), str(message).rstrip(".")) for e in errors for message in e]
+                continue
+            what = "email addresses are" if kind == ChannelKind.EMAIL else "Apprise URL is"
+            for error in errors:
+                found.append((SECRET, f"the sealed {what} invalid: {_secret_words(error)}"))
+        return [("" if name == "__all__" else name, message) for name, message in found]
 
     def check_secret(self, value: str) -> str | None:
         if len(value) > max(MAX_URL_LENGTH, MAX_ADDRESSES * 320):
@@ -171,16 +188,29 @@ class Channels(Section):
         return channel
 
 
+def _secret_words(error: ValidationError) -> str:
+    """Why a channel's secret is refused, without its text: a message with parameters quotes what
+    was typed, so it is said in words; one without is a fixed sentence."""
+    if error.code == "address" and error.params:
+        return f"address {error.params['number']} is not an email address (one per line)"
+    if error.params:
+        return "it is not accepted by the channel's form"
+    return str(error.message).rstrip(".").replace("An Apprise", "an Apprise", 1)
+
+
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Silences(Section):
-    """Silences that have not ended yet (ended ones are history, not configuration). A silence has
-    no name: it is known by what it matches and when, so a file that moves its end adds a new one
-    (and `--prune` removes the old); its comment alone is a change."""
+    """Silences that have not ended yet (ended ones are history, not configuration: one in a file
+    is skipped with a note, so a file kept in a repository imports again). A silence has no name:
+    it is known by what it matches and when, so a file that moves its end adds a new one (and
+    `--prune` ends the old early, as the Silences page does); its comment alone is a change. Its
+    author (`created_by`, a username) is taken when it is created, never compared."""
 
     name, noun, identity = "silences", "silence", "starts_at"
+    uncompared = frozenset({"created_by"})
     fields = {
         **MATCHER_FIELDS,
         "integration": f.Field(f.optional(f.upstream_id("an integration ID")), required=False),
@@ -189,11 +219,12 @@ class Silences(Section):
         "starts_at": f.Field(f.text(40)),
         "ends_at": f.Field(f.text(40)),
         "comment": COMMENT,
+        "created_by": f.Field(f.optional(f.text(150)), required=False),
     }
 
     def rows(self, scope: Scope) -> QuerySet[Silence]:
         silences = Silence.objects.current_or_coming(timezone.now()).select_related(
-            "project", "site", "organisation", "key", "integration"
+            "project", "site", "organisation", "key", "integration", "created_by"
         )
         return scope.filter(silences.order_by("starts_at", "ends_at", "pk"))
 
@@ -206,10 +237,11 @@ class Silences(Section):
             "starts_at": _utc(row.starts_at),
             "ends_at": _utc(row.ends_at),
             "comment": row.comment,
+            "created_by": row.created_by.get_username() if row.created_by else None,
         }
 
     def key_of(self, values: dict[str, Any]) -> Any:
-        return tuple(_normal(name, values[name]) for name in self.fields if name != "comment")
+        return tuple(_normal(name, values[name]) for name in self.fields if name not in ("comment", "created_by"))
 
     def describe(self, values: dict[str, Any]) -> str:
         return f"silence of {_matcher_words(values)} from {values['starts_at']} to {values['ends_at']}"
@@ -219,6 +251,14 @@ class Silences(Section):
         if values["integration"] is not None:
             refs.append(("integration", "integrations", values["integration"]))
         return refs
+
+    def skipped(self, values: dict[str, Any]) -> str | None:
+        try:
+            ends = datetime.fromisoformat(values["ends_at"])
+        except ValueError:
+            return None  # the form says what is wrong with it
+        ends = ends if ends.tzinfo else ends.replace(tzinfo=UTC)  # without an offset, UTC
+        return "has ended, so it is skipped (history)" if ends <= timezone.now() else None
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         data = {name: values[name] for name in ("starts_at", "ends_at", "provider", "kind", "comment")}
@@ -237,8 +277,16 @@ class Silences(Section):
         row.provider, row.kind, row.comment = values["provider"], values["kind"], values["comment"]
         row.starts_at = datetime.fromisoformat(values["starts_at"])
         row.ends_at = datetime.fromisoformat(values["ends_at"])
-        row.save()
-        return row
+        if row.pk is not None:
+            row.save()
+            return row
+        # New: its author is the file's user if there is one here, else whoever imports.
+        author = User.objects.filter(username=values["created_by"]).first() if values["created_by"] else None
+        row.created_by = author or (context.user if isinstance(context.user, User) else None)
+        return create_silence(row, context.user)
+
+    def delete(self, row: Silence, context: Context) -> None:
+        end_silence(row, context.user, context.now)  # kept, ended early: history, followed up
 
 
 def _zone(name: Any) -> zoneinfo.ZoneInfo:
@@ -346,3 +394,10 @@ class Windows(Section):
         row.duration = timedelta(minutes=values["duration_minutes"]) if weekly else None
         row.save()
         return row
+
+    def delete(self, row: MaintenanceWindow, context: Context) -> None:
+        before = audit_values(row, name=row.name, schedule=schedule_of(row))
+        target = f"maintenance {row.pk}: {row.name}"
+        user = context.user if isinstance(context.user, User) else None
+        end_window(row, user, context.now)  # its running occurrence followed up, as the page does
+        audit.record(context.user, "maintenance.delete", target, before=before, project=row.owner_project_id)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
 
 from integrations_app.config.yamlio import Node
@@ -60,15 +61,25 @@ def text(max_length: int, *, blank: bool = False, pattern: re.Pattern[str] | Non
 
 
 def name(max_length: int = 100) -> Reader:
-    """A name as the dashboard's forms take it: no control or invisible characters."""
-    plain = text(max_length)
+    """A name as the dashboard's forms take it, by the same form field: spaces around it stripped,
+    required (so not only spaces), no control or invisible characters."""
+    field = forms.CharField(
+        max_length=max_length,
+        strip=True,
+        validators=[refuse_invisible],
+        error_messages={
+            "required": "must not be empty",
+            "max_length": "is at most %(limit_value)d characters; this is %(show_value)d",
+        },
+    )
 
     def read(node: Node) -> str:
-        value: str = plain(node)
+        if not isinstance(node.value, str):
+            raise _expect(node, "text")
         try:
-            refuse_invisible(value)
+            value: str = field.clean(node.value)
         except ValidationError as error:
-            raise Invalid(" ".join(error.messages)) from None
+            raise Invalid(" ".join(str(message).rstrip(".") for message in error.messages)) from None
         return value
 
     return read

@@ -229,6 +229,9 @@ class _Plan:
                 self.error(invalid.line or item.line, f"{_named(label, section, item)}: {invalid.message}.")
                 continue
             label = f"{label} ({section.describe(values)})"
+            if reason := section.skipped(values):
+                self.report.notes.append(f"line {item.line}: {label}: {reason}.")
+                continue
             self._errors(item.line, label, section.check(values))
             key = section.key_of(values)
             if key in seen:
@@ -344,7 +347,9 @@ class _Plan:
             self.steps.append(Step(section, section.key_of(entry.values), None, entry.values, secret))
             return
         current = section.represent(row)
-        changed = [name for name in section.fields if current[name] != entry.values[name]]
+        changed = [
+            name for name in section.fields if name not in section.uncompared and current[name] != entry.values[name]
+        ]
         if secret is not None and not _same_secret(section, row, secret):
             changed.append(SECRET)
         else:
@@ -384,15 +389,21 @@ class _Plan:
         """Adds and changes in section order, then removals in reverse order, in one transaction."""
         context = Context(SECTIONS)
         context.users, context.integrations = self.lookups["users"], self.lookups["integrations"]
+        context.user = user
         with write_transaction():
-            for step in self.steps:
-                if not step.remove:
-                    context.saved(
-                        step.section.name, step.key, step.section.save(step.row, step.values, step.secret, context)
-                    )
+            for section in SECTIONS:
+                steps = [step for step in self.steps if step.section is section and not step.remove]
+                new = [step for step in steps if step.row is None]
+                added = section.add_many([step.values for step in new], context) if new else None
+                if added is not None:
+                    for step, row in zip(new, added, strict=True):
+                        context.saved(section.name, step.key, row)
+                    steps = [step for step in steps if step.row is not None]
+                for step in steps:
+                    context.saved(section.name, step.key, section.save(step.row, step.values, step.secret, context))
             for step in reversed(self.steps):
                 if step.remove:
-                    step.section.delete(step.row)
+                    step.section.delete(step.row, context)
             counts = {action: self.report.count(action) for action in ("add", "change", "remove")}
             audit.record(user, "config.import", "configuration", after=counts, project=None)
 

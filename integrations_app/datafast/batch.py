@@ -37,7 +37,7 @@ from integrations_app.datafast.poller import (
     record_site,
 )
 from integrations_app.models import Health, PollAttempt
-from integrations_app.polling.bulk import save_many
+from integrations_app.polling.bulk import insert_many, save_many
 from integrations_app.polling.outcome import SOURCE_FIELDS, Asked, PollOutcome, polled_since
 from integrations_app.polling.schedule import next_poll_time
 from integrations_app.polling.snapshots import digest
@@ -45,6 +45,7 @@ from integrations_app.polling.writer import writer
 from integrations_app.problems import is_disconnect
 from integrations_app.upstream import http, http_async
 
+ATTEMPT_FIELDS = ["site", "started_at", "duration_ms", "ok", "error_kind", "message", "requests"]
 QUIET_FIELDS = [*SOURCE_FIELDS, "has_disconnect", *PADDLE_FIELDS, "problem_rank", "problem_recheck_at"]
 
 
@@ -152,7 +153,7 @@ def _write_quiet(items: Sequence[tuple[DataFastSite, Asked[WebsiteIntegrations]]
     for site, asked in items:
         result, started = asked.answer, asked.started
         assert result is not None
-        attempts.append(PollAttempt(site=site, started_at=started, duration_ms=asked.duration_ms, ok=True))
+        attempts.append((site.pk, started, asked.duration_ms, True, "", "", 1))
         site.last_polled_at = site.last_success_at = started
         site.next_poll_at = next_poll_time(started, site.interval)
         site.stale_after = started + 2 * site.interval
@@ -163,5 +164,5 @@ def _write_quiet(items: Sequence[tuple[DataFastSite, Asked[WebsiteIntegrations]]
         site.paddle_key_expires_at = result.paddle_key_expires_at
         site.has_disconnect = any(is_disconnect(state) for state in site.providers.all())
         site.derive_problem(now)
-    PollAttempt.objects.bulk_create(attempts)
+    insert_many(PollAttempt, ATTEMPT_FIELDS, attempts)
     save_many([site for site, _ in items], QUIET_FIELDS)

@@ -22,8 +22,10 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from integrations_app.alerts import changes
 from integrations_app.datafast.client import DataFastClient, Website
 from integrations_app.datafast.models import DataFastAccount, DataFastSite, Discovery
+from integrations_app.models.history import ChangeKind, Severity, StatusChange
 from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.upstream.check import deadline, explain
 from integrations_app.upstream.errors import CredentialError, UpstreamError
@@ -90,8 +92,11 @@ def apply(account: DataFastAccount, websites: list[Website], *, now: datetime, c
     listed: from an incomplete one, the missing website may be the entry that could not be read."""
     listed = {website.id: website for website in websites}
     changed: list[DataFastSite] = []
-    for site in DataFastSite.objects.filter(account=account).order_by("pk"):
+    moves: list[StatusChange] = []
+    alerts = account.alert_on_discovery or settings.DISCOVERY_ALERTS
+    for site in DataFastSite.objects.filter(account=account).select_related("account").order_by("pk"):
         before = [getattr(site, name) for name in SITE_FIELDS]
+        was_listed = site.unlisted_since is None
         website = listed.get(site.website_id)
         if website is None:
             if complete:
@@ -101,9 +106,28 @@ def apply(account: DataFastAccount, websites: list[Website], *, now: datetime, c
             site.unlisted_since = None
         if [getattr(site, name) for name in SITE_FIELDS] != before:
             changed.append(site)
+        if alerts and was_listed != (site.unlisted_since is None):
+            moves.append(_listing_change(site, listed=site.unlisted_since is None, now=now))
     # bulk_update: these are facts for the pages, not a poll (problem states do not depend on them).
     DataFastSite.objects.bulk_update(changed, SITE_FIELDS)
+    if moves:
+        changes.record(*moves)
     return len(changed)
+
+
+def _listing_change(site: DataFastSite, *, listed: bool, now: datetime) -> StatusChange:
+    """The alert of an account that asked for them: a watched website its token stopped listing
+    (a notice: it is still polled, and may fail soon) or lists again."""
+    return changes.change(
+        ChangeKind.LISTING,
+        Severity.RECOVERY if listed else Severity.NOTICE,
+        at=now,
+        old="unlisted" if listed else "listed",
+        new="listed" if listed else "unlisted",
+        reason=f"GET /api/v1/admin/websites of the token of {site.account.name}",
+        notify=True,
+        site=site,
+    )
 
 
 def copy_facts(site: DataFastSite, website: Website) -> None:

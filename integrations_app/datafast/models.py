@@ -46,14 +46,19 @@ class DataFastAccount(HasSecret):
     # websites unlisted later. The websites themselves still say "no longer listed".
     unlisted_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     alert_on_discovery = models.BooleanField(
-        "Alert on new or unlisted websites",
+        "Alert when a watched website is no longer listed",
         default=False,
-        help_text="Off: new websites and websites no longer listed are notices on the pages only.",
+        help_text=(
+            "Off: websites no longer listed are notices on the pages only. On: an alert too (and when one is "
+            "listed again). New websites are always notices."
+        ),
     )
 
     class Meta:
         ordering = ["name"]
         verbose_name = "DataFast account"
+        # Names compare ignoring case, as the forms and a configuration file do (and Project).
+        constraints = [models.UniqueConstraint(Lower("name"), name="dfa_name_unique_ci")]
 
     def __str__(self) -> str:
         return self.name

@@ -363,6 +363,10 @@ def _pick(name: str, pk: int, label: str) -> SafeString:
     )
 
 
+# A website its token no longer lists (datafast/discovery.py): still watched, and said so.
+UNLISTED = mark_safe(
+    ' <span class="badge text-bg-warning" title="Its DataFast token no longer lists it">no longer listed</span>'
+)
 GROUP_ROW = '<tr class="client-group"><th scope="colgroup" colspan="{}">{}</th></tr>'
 
 
@@ -390,7 +394,11 @@ def site_rows(
             url=site.get_absolute_url(),
             name=site.name,
             title=text.one_line(site.name),
-            paused="" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
+            paused=format_html(
+                "{}{}",
+                UNLISTED if site.unlisted_since else "",
+                "" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
+            ),
             status=problem_badge(site, cells) + ack_badge(site),
             strip=heartbeat(strips[site.pk]),
             providers=provider_cells(cells),

@@ -118,9 +118,10 @@ def _form_page(
                 and _discover_after_save(request, saved)
             ):
                 return redirect("account-edit", saved.pk)
-            _check_after_save(request, kind, saved)
+            # A new key's organisations by name (those without integrations too), so the check names them.
             if isinstance(saved, ChargebackStopKey) and (creating or secret_changed or "level" in form.changed_data):
-                _discover_key(request, saved)  # its organisations by name, those without integrations too
+                _discover_key(request, saved)
+            _check_after_save(request, kind, saved)
             return redirect(kind.done_url(saved))
     context = {
         "form": form,

@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from integrations_app.alerts import acks
+from integrations_app.chargebackstop.models import shown_name
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.datafast.discovery import with_notices
 from integrations_app.models import DataFastAccount, DataFastSite, Organisation, Project, ProviderState
@@ -37,6 +38,7 @@ LISTED_FIELDS = [
     "paddle_expiry_state",
     "last_polled_at",
     "last_success_at",
+    "unlisted_since",
 ]
 
 
@@ -60,8 +62,9 @@ SITE_LABELS = {
     "polled": "Last polled",
 }
 SITE_TIES = [F("problem_rank").asc(), Lower("name").asc(), F("pk").asc()]
-ORGANISATION_SORTS: dict[str, Sortable] = {"name": Lower("label"), "status": F("problem_rank")}
-ORGANISATION_TIES = [F("problem_rank").asc(), Lower("label").asc(), F("organisation_id").asc()]
+# Organisations by the name pages show: their label, else the name the listing gave, else the ID.
+ORGANISATION_SORTS: dict[str, Sortable] = {"name": Lower(shown_name()), "status": F("problem_rank")}
+ORGANISATION_TIES = [F("problem_rank").asc(), Lower(shown_name()).asc(), F("organisation_id").asc()]
 
 
 class Column(NamedTuple):
@@ -214,7 +217,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "organisation_page": organisation_page,
         # The filter's list; the live fragment never shows it, so the query runs only for the full page.
         "organisation_choices": scope.filter(Organisation.objects.all())
-        .order_by(Lower("label"), "organisation_id")
+        .order_by(Lower(shown_name()), "organisation_id")
         .values_list("pk", "label", "name", "mode", "organisation_id"),
         "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
         # Staff-wide users tick rows and move them to a project (views.projects.move_sources).

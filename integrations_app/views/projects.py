@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from integrations_app import audit
 from integrations_app.alerts import acks
+from integrations_app.chargebackstop.models import shown_name
 from integrations_app.models import DataFastSite, Membership, Organisation, Project, Role
 from integrations_app.project_forms import AssignForm, MemberForm, MoveForm, ProjectForm
 from integrations_app.views import silences
@@ -89,7 +90,7 @@ def _form_page(request: StaffRequest, project: Project | None) -> HttpResponse:
 def project_delete(request: StaffRequest, pk: int) -> HttpResponse:
     project = get_object_or_404(Project, pk=pk)
     sites = list(project.sites.order_by(Lower("name")).values_list("name", flat=True))
-    organisations = [str(org) for org in project.organisations.order_by(Lower("label"), "organisation_id")]
+    organisations = [str(org) for org in project.organisations.order_by(Lower(shown_name()), "organisation_id")]
     members = list(project.memberships.order_by("user__username").values_list("user__username", flat=True))
     if request.method == "POST":
         with transaction.atomic():
@@ -117,7 +118,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _detail(request: HttpRequest, project: Project, member_form: MemberForm, status: int = 200) -> HttpResponse:
     sites = list(project.sites.order_by(Lower("name")))
-    organisations = list(project.organisations.order_by(Lower("label"), "organisation_id"))
+    organisations = list(project.organisations.order_by(Lower(shown_name()), "organisation_id"))
     acks.mark_acknowledged(sites, organisations)
     context = {
         "project": project,

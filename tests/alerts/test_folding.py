@@ -10,7 +10,7 @@ import time_machine
 from django.utils import timezone
 
 from integrations_app.alerts.delivery import send_pending_alerts
-from integrations_app.models import Cause, DataFastSite, Health, Integration, StatusChange
+from integrations_app.models import Cause, Channel, ChannelKind, DataFastSite, Health, Integration, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from tests import demo, factories
 from tests.polling import poll_key, poll_site
@@ -303,3 +303,48 @@ def test_a_vendor_outage_is_one_chat_message_and_its_recovery_one_more(sandbox, 
     with time_machine.travel(start + timedelta(minutes=27)):
         send_pending_alerts(wait=False)
     assert len(chat_sink.messages()) == 2, "nothing twice"
+
+
+def test_a_projects_channels_hear_of_a_shared_token_naming_only_their_own_websites(sandbox, chat_sink, mailoutbox):
+    """One account's websites in two projects: the global channel hears the whole cause; each
+    project's chat and email channel one line naming only its own websites."""
+    client_a, client_b = factories.project("Client A"), factories.project("Client B")
+    sites = acme_sites()
+    DataFastSite.objects.filter(pk__in=[sites[0].pk, sites[1].pk]).update(project=client_a)
+    DataFastSite.objects.filter(pk=sites[2].pk).update(project=client_b)
+    factories.channel(chat_sink.json_url("/all"), name="Everyone")
+    factories.channel(chat_sink.json_url("/a"), name="A", project=client_a)
+    factories.channel(chat_sink.json_url("/b"), name="B", project=client_b)
+    Channel.objects.create(name="B's email", kind=ChannelKind.EMAIL, addresses="b@example.com", project=client_b)
+    poll_all(sites)
+    sandbox.state.revoke_token(demo.DATAFAST_TOKEN.reveal())
+    poll_all(sites)
+    send_pending_alerts(wait=False)
+    token = "DataFast refused the token of account “Acme Holdings”"
+    (everyone,) = chat_sink.messages("/all")
+    assert everyone.json["title"] == f"Paystatus: {token} (3 websites: Acme Store, Bluebird Books, Cedar Coffee)"
+    (a,) = chat_sink.messages("/a")
+    assert a.json["message"] == f"✖ {token} (2 websites: Acme Store, Bluebird Books) http://testserver/"
+    (b,) = chat_sink.messages("/b")
+    assert b.json["message"] == f"✖ {token} (1 website: Cedar Coffee) http://testserver/"
+    (email_b,) = [message for message in mailoutbox if message.to == ["b@example.com"]]
+    assert email_b.subject == f"[Paystatus] {token} (1 website: Cedar Coffee)"
+    assert "Acme Store" not in email_b.body and "Bluebird" not in email_b.body
+
+
+def test_a_projects_chat_hears_of_a_vendor_outage_counting_its_own_websites(sandbox, chat_sink, settings):
+    settings.UPSTREAM_RETRIES = 0
+    client_a = factories.project("Client A")
+    sites = [*acme_sites(), other_site()]
+    DataFastSite.objects.filter(pk=sites[0].pk).update(project=client_a)
+    factories.channel(chat_sink.json_url("/all"), name="Everyone")
+    factories.channel(chat_sink.json_url("/a"), name="A", project=client_a)
+    start = timezone.now()
+    poll_all(sites)
+    _fail_for_three_intervals(sandbox, sites, start)
+    with time_machine.travel(start + timedelta(minutes=21)):
+        send_pending_alerts(wait=False)
+    (everyone,) = chat_sink.messages("/all")
+    assert everyone.json["title"] == "Paystatus: DataFast is not answering (4 websites)"
+    (a,) = chat_sink.messages("/a")
+    assert a.json["message"] == "✖ DataFast is not answering (1 website) http://testserver/"

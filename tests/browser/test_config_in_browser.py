@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from integrations_app.config import yamlio
 from integrations_app.models import AuditEntry, DataFastAccount, DataFastSite
+from tests.browser.test_accessibility_in_browser import AXE, SERIOUS
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_data")]
 CORNER_SHOP = "0123456789abcdef01234567"
@@ -19,6 +20,7 @@ CORNER_SHOP = "0123456789abcdef01234567"
 def test_staff_upload_a_file_see_the_preview_apply_it_and_see_the_new_website(
     page: Page, live_server, log_in, tmp_path: Path, *, staff_user, screenshot
 ):
+    page.add_init_script(path=str(AXE))
     log_in(staff_user)
     page.get_by_role("link", name="Configuration").click()
     with page.expect_download() as download:
@@ -37,6 +39,7 @@ def test_staff_upload_a_file_see_the_preview_apply_it_and_see_the_new_website(
     )
     expect(page.locator("#config-add")).to_contain_text(f"website “Corner Shop” ({CORNER_SHOP})")
     screenshot("config-preview")
+    assert page.evaluate(SERIOUS) == []
     assert not DataFastSite.objects.filter(website_id=CORNER_SHOP).exists()
 
     page.get_by_role("button", name="Apply").click()

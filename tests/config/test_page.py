@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import User
+from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from integrations_app.config import yamlio
+from integrations_app.config import uploads, yamlio
 from integrations_app.config.service import export_config, export_document
 from integrations_app.models import AuditEntry, DataFastSite, Project
 from integrations_app.scoping import EVERYTHING
@@ -106,6 +108,20 @@ def test_apply_refuses_a_digest_that_was_not_previewed_and_a_database_changed_si
     before = counts()
     refused = staff_client.post(reverse("config-apply"), {"digest": digest_in(page)}).content.decode()
     assert "The database changed since the preview" in refused and counts() == before
+
+
+def test_apply_re_checks_the_hash_of_the_kept_bytes(staff_client):
+    full_configuration()
+    page = upload(staff_client, with_corner_shop())
+    digest = digest_in(page)
+    user = User.objects.get(username="staff")
+    kept = uploads.find(user.pk, digest)
+    assert kept is not None
+    kept.data = kept.data.replace(b"Corner Shop", b"Corner Shoq")  # the kept file changed behind the page's back
+    caches[uploads.CACHE].set(f"config-upload:{user.pk}:{digest}", kept)
+    response = staff_client.post(reverse("config-apply"), {"digest": digest}, follow=True)
+    assert "no longer kept" in response.content.decode()
+    assert not DataFastSite.objects.filter(website_id=CORNER_SHOP).exists()
 
 
 def test_another_staff_member_cannot_apply_my_preview(staff_client):

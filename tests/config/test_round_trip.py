@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from integrations_app.config.service import export_config, import_config
-from integrations_app.models import Channel, ChannelKind, MaintenanceWindow, Silence
+from integrations_app.models import (
+    Channel,
+    ChannelKind,
+    ClientLink,
+    DataFastSite,
+    MaintenanceWindow,
+    Membership,
+    Silence,
+)
 from integrations_app.scoping import EVERYTHING
 from tests.config.build import PASSPHRASE, counts, empty, full_configuration
 
@@ -68,4 +76,30 @@ def test_a_new_channel_without_its_secret_is_refused_with_what_to_do():
     assert report.errors[0].startswith("line ")
     assert "channel “Ops room”" in report.errors[0] and "needs its Apprise URL or email addresses" in report.errors[0]
     assert "--with-secrets" in report.errors[0]
+    assert counts() == before
+
+
+def test_without_secrets_the_rows_that_have_none_round_trip_beside_the_credentials_kept():
+    full_configuration()
+    plain = export_config(EVERYTHING)
+    for model in (Silence, MaintenanceWindow, DataFastSite, ClientLink, Membership):
+        model.objects.all().delete()
+    report = import_config(plain)
+    assert report.errors == [] and report.applied, report.lines()
+    assert export_config(EVERYTHING) == plain
+
+
+def test_without_secrets_an_empty_database_is_refused_naming_each_credential():
+    full_configuration()
+    plain = export_config(EVERYTHING)
+    empty()
+    before = counts()
+    report = import_config(plain)
+    needs = [error.split(": ", 1)[1].split(": a new")[0] for error in report.errors]
+    assert needs == [
+        "accounts[1] (DataFast account “Acme Holdings”)",
+        "keys[1] (ChargebackStop key “Northwind”)",
+        "channels[1] (channel “Client A mail” of project Client A)",
+        "channels[2] (channel “Ops chat”)",
+    ]
     assert counts() == before

@@ -49,6 +49,19 @@ def test_a_batch_records_every_website_and_its_second_poll_is_quiet(sandbox, cli
     assert PollAttempt.objects.filter(ok=True).count() == 2 * len(WEBSITES)
     assert set(DataFastSite.objects.values_list("health", flat=True)) == {Health.OK}
     assert sandbox.state.stats()["datafast"]["requests"] == 2 * len(WEBSITES)
+    # The quiet rows, written by hand (bulk.insert_many, bulk.save_many), read back as the ORM writes them.
+    site = DataFastSite.objects.get(pk=pks[0])
+    attempt = PollAttempt.objects.filter(site=site).latest("started_at")
+    assert attempt.started_at == site.last_polled_at == site.last_success_at
+    assert (attempt.ok, attempt.error_kind, attempt.message, attempt.requests, attempt.key_id) == (
+        True,
+        "",
+        "",
+        1,
+        None,
+    )
+    assert site.last_polled_at is not None and site.next_poll_at > site.last_polled_at
+    assert site.failing_since is None and site.currency == "USD"
 
 
 def test_the_poll_loop_asks_the_whole_batch_at_once_within_the_process_share(sandbox, settings, in_flight, redis_clean):

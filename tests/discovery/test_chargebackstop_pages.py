@@ -32,6 +32,7 @@ def test_pasting_a_partner_key_lists_every_organisation_by_name_with_those_witho
     page = add_key(staff_client, demo.PARTNER_KEY.reveal())
     assert "Organisations: 5 organisations listed; 11 merchants." in page
     assert "5 new to the dashboard." in page
+    assert "Organisations with integrations: Acme Retail Group, Bluebird Media, Cedar Hospitality." in page
     names = set(Organisation.objects.values_list("name", flat=True))
     assert {"Dunmore Travel", "Elm Street Pets"} <= names  # no integration: nobody typed them
     overview = staff_client.get(reverse("overview")).content.decode()
@@ -94,3 +95,16 @@ def test_an_integrations_page_lists_its_merchants_by_name_and_type(viewer_client
     organisation = viewer_client.get(Organisation.objects.get(organisation_id=demo.BLUEBIRD_ORG).get_absolute_url())
     listed = organisation.content.decode().split('id="organisation-merchants"')[1].split("</ul>")[0]
     assert "<bdi>Bluebird Shop</bdi>" in listed and "GENERIC" in listed  # listed, in no integration yet
+
+
+def test_the_overview_orders_and_finds_organisations_by_the_name_it_shows(viewer_client):
+    Organisation.objects.create(organisation_id="org_1", name="Mike Travel")  # named by a listing only
+    Organisation.objects.create(organisation_id="org_2", label="Bravo Holdings")
+    Organisation.objects.create(organisation_id="org_3", name="Alpha Pets")
+    page = viewer_client.get(reverse("overview")).content.decode()
+    table = page[page.index('id="organisations-heading"') :]
+    rows = [table.index(f"<bdi>{name}</bdi>") for name in ("Alpha Pets", "Bravo Holdings", "Mike Travel")]
+    assert rows == sorted(rows)
+    found = viewer_client.get(reverse("overview") + "?q=alpha").content.decode()
+    table = found[found.index('id="organisations-heading"') :]
+    assert "<bdi>Alpha Pets</bdi>" in table and "<bdi>Mike Travel</bdi>" not in table

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations_app import tasks
+from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.chargebackstop import discovery as chargebackstop_discovery
 from integrations_app.chargebackstop.models import KeyLevel, PartnerAccess
 from integrations_app.datafast import discovery
@@ -54,7 +55,9 @@ def test_the_daily_discovery_is_a_beat_entry_that_asks_each_account_and_key_once
     assert not chargebackstop_discovery.due(now + timedelta(hours=23)).exists()
     assert list(discovery.due(now + timedelta(hours=25))) == [account]
     assert list(chargebackstop_discovery.due(now + timedelta(hours=25))) == [partner]
-    assert tasks.discover_account(10**6) == "gone"
+    assert tasks.discover_account(10**6) == "not due"
+    assert tasks.discover_account(account.pk) == "not due"  # a copy enqueued meanwhile: no request
+    assert tasks.discover_key(partner.pk) == "not due"
 
 
 def test_an_organisation_key_refused_once_is_never_due_again(sandbox):
@@ -101,6 +104,7 @@ def test_a_website_no_longer_listed_is_a_notice_until_kept_and_its_page_says_so(
     assert notices_on(staff_client) == []
     assert DataFastSite.objects.filter(pk=site.pk).exists()  # shown, never deleted
     assert "No longer listed by the token of Acme since" in staff_client.get(site.get_absolute_url()).content.decode()
+    assert ">no longer listed</span>" in staff_client.get(reverse("overview")).content.decode()
 
 
 def test_a_viewer_sees_no_notice_and_a_bad_action_is_named(staff_client, viewer_client, sandbox):
@@ -117,7 +121,8 @@ def test_notices_are_never_alerts_by_default(sandbox):
     factories.site(demo.ACME_STORE)
     discovery.discover(account)
     sandbox.state.remove_website(demo.ACME_STORE)
-    tasks.discover_account(account.pk)
+    discovery.discover(account)
+    assert DataFastSite.objects.get(website_id=demo.ACME_STORE).unlisted_since is not None
     assert not StatusChange.objects.exists() and not Alert.objects.exists()
 
 
@@ -177,3 +182,21 @@ def test_the_demo_leaves_organisations_without_integrations_and_extra_websites_t
         ("Acme Holdings (DataFast)", 2),
         ("Harbor Agency clients (DataFast)", 1),
     ]
+
+
+def test_an_account_that_asks_for_them_gets_an_alert_when_a_watched_website_is_unlisted(sandbox, smtp_sink):
+    account = factories.account(name="Acme")
+    account.alert_on_discovery = True
+    account.save()
+    factories.site(demo.ACME_STORE, account=account)
+    discovery.discover(account)
+    assert not StatusChange.objects.exists()  # listed as before: nothing to tell
+    sandbox.state.remove_website(demo.ACME_STORE)
+    discovery.discover(account)
+    sandbox.state.reset("demo")
+    discovery.discover(account)
+    assert send_pending_alerts(wait=False).sent == 1
+    (message,) = smtp_sink.messages
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Acme Store is no longer listed by the token of Acme (still watched)" in body
+    assert "Acme Store is listed by the token of Acme again" in body
