@@ -8,14 +8,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from integrations_app.alerts import silencing
+from integrations_app.alerts import changes, policy, silencing
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.alerts.policy import follow_up_ended
 from integrations_app.datafast.poller import poll_site
-from integrations_app.models import AuditEntry, DataFastSite, MaintenanceWindow, StatusChange
+from integrations_app.models import AuditEntry, DataFastSite, MaintenanceWindow, Silence, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from tests import factories
 from tests.concurrency import twice_at_once
@@ -170,3 +173,34 @@ def test_two_deletes_at_once_say_it_once(sandbox, site, start, chat_sink, other_
     with at(start, 30):
         assert send_pending_alerts(wait=False).sent == 1
     assert (titles(chat_sink), titles(other_chat_sink)) == ([STILL_BROKEN], [STILL_BROKEN])
+
+
+def test_routing_recoveries_under_a_silence_takes_the_same_queries_for_more_sites(chat_sink, mailoutbox):
+    def recoveries_told_under_a_silence(count: int) -> list[StatusChange]:
+        project = factories.project(f"Client {count}")
+        factories.channel(chat_sink.json_url(f"/{count}"), name=f"Chat {count}", project=project)
+        sites = [
+            factories.site(f"{count:012x}{number:012x}", f"Site {number}", project=project) for number in range(count)
+        ]
+        factories.disconnections(sites)
+        send_pending_alerts(wait=False)
+        now = timezone.now()
+        Silence.objects.create(project=project, starts_at=now, ends_at=now + timedelta(hours=1))
+        told = changes.record(
+            *(
+                changes.change(
+                    ChangeKind.PROVIDER, Severity.RECOVERY, at=now, site=site, provider="stripe", notify=True
+                )
+                for site in sites
+            )
+        )
+        assert all(change.notify for change in told), "people heard of each problem: each recovery is told"
+        return told
+
+    def measure(told: list[StatusChange]) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            routed = policy.route(told)
+        assert [len(taken) for taken in routed.values()] == [len(told)], "to the chat that heard, all of them"
+        return len(queries)
+
+    assert measure(recoveries_told_under_a_silence(2)) == measure(recoveries_told_under_a_silence(12))
