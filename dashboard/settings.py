@@ -142,6 +142,12 @@ CHARGEBACKSTOP_PAGE_SIZE = 100
 # an account can also ask for alerts on its own).
 DATAFAST_MAX_WEBSITES = 5_000
 DISCOVERY_ALERTS = env.boolean("DISCOVERY_ALERTS", default=False)
+# Every account's token and every partner key is listed again when its last discovery is this old,
+# and after DISCOVERY_RETRY_MINUTES when the last one got no answer. Beat looks every minute (two
+# small queries), so one added by a command or an import is listed within a poll interval; saving a
+# token or key on the pages, or "List again", lists at once.
+DISCOVERY_INTERVAL_HOURS = env.positive_int("DISCOVERY_INTERVAL_HOURS", default=24)
+DISCOVERY_RETRY_MINUTES = 15
 # ChargebackStop documents 100 requests a minute per endpoint per organisation or partner group:
 # each key keeps each endpoint under this, spread over the minute (upstream/budget.py, in Redis).
 CHARGEBACKSTOP_REQUESTS_PER_MINUTE = env.positive_int("CHARGEBACKSTOP_REQUESTS_PER_MINUTE", default=60)
@@ -168,7 +174,17 @@ FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
 # --- Redis, Celery, polling ----------------------------------------------------------------
 REDIS_URL = env.string("REDIS_URL", default="redis://127.0.0.1:6391/0")
 # Pages must render with Redis down, so nothing they use may live in Redis: a per-process cache.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every web process (the default one is per process): files a staff member uploaded
+    # on the Configuration page, kept between the preview and "Apply" (integrations_app.config.uploads).
+    "config_uploads": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "config-uploads"),
+        "TIMEOUT": 3_600,
+        "OPTIONS": {"MAX_ENTRIES": 200},
+    },
+}
 
 POLL_INTERVAL_SECONDS = env.positive_int("POLL_INTERVAL_SECONDS", default=300, minimum=30)
 # How often beat looks for due sources. Short, so that a disconnect is seen within
@@ -249,6 +265,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": every(300),
         "options": {"expires": 300},
     },
+    # One reminder per project and period while problems stay open and unacknowledged.
+    "send-reminders": {
+        "task": "integrations_app.tasks.send_reminders",
+        "schedule": every(60),
+        "options": {"expires": 60},
+    },
+    # The daily discovery: a task per account or key due (datafast/discovery.py, chargebackstop/discovery.py).
+    "discover-due": {
+        "task": "integrations_app.tasks.discover_due",
+        "schedule": every(60),
+        "options": {"expires": 60},
+    },
     "compact-history": {
         "task": "integrations_app.tasks.compact_history",
         "schedule": every(24 * 3600),
@@ -272,6 +300,9 @@ CHANNEL_SEND_DEADLINE = float(env.positive_int("CHANNEL_SEND_DEADLINE", default=
 # zone (TIME_ZONE for the global digest).
 DIGEST_WEEKDAY = env.weekday("DIGEST_WEEKDAY", default=0)
 DIGEST_HOUR = env.hour("DIGEST_HOUR", default=9)
+# While a project has open problems nobody acknowledged, one reminder every this many hours since
+# the first one's alert (a project may set its own); 0: never.
+REMINDER_HOURS = env.positive_int("REMINDER_HOURS", default=4, minimum=0)
 # Django's own error mail (500s with their traceback) goes to ERROR_EMAILS, never to the alert
 # recipients: an alert inbox must not fill with tracebacks. Empty (the default): no error mail.
 ADMINS = [(address, address) for address in env.emails("ERROR_EMAILS")]

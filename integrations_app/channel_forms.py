@@ -133,12 +133,15 @@ class ChannelForm(StyledModelForm[Channel]):
         lines = [line.strip() for line in self.cleaned_data.get("addresses", "").splitlines() if line.strip()]
         if len(lines) > MAX_ADDRESSES:
             raise ValidationError(f"At most {MAX_ADDRESSES} addresses.")
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             try:
                 validate_email(line)
             except ValidationError:
+                # `number` lets a configuration import say which one without quoting a sealed secret.
                 raise ValidationError(
-                    "“%(line)s” is not an email address (one address per line).", params={"line": line[:100]}
+                    "“%(line)s” is not an email address (one address per line).",
+                    code="address",
+                    params={"line": line[:100], "number": number},
                 ) from None
         return "\n".join(lines)
 

@@ -18,3 +18,8 @@ def age_words(delta: timedelta) -> str:
     else:
         amount = f"{seconds // 86400} days"
     return f"in {amount}" if delta.total_seconds() < 0 else f"{amount} ago"
+
+
+def duration_words(spent: timedelta) -> str:
+    """How long something lasted ("3 h 5 min", "under a minute"), in `age_words`' units."""
+    return age_words(spent).removesuffix(" ago") if spent >= timedelta(minutes=1) else "under a minute"

@@ -113,6 +113,7 @@ class Suggestion:
     organisation_name: str
     score: float
     reason: str
+    organisation_is_test: bool = False  # ChargebackStop lists it in TEST mode: the pages say so
 
 
 def suggestions(scope: Scope, limit: int | None = None) -> list[Suggestion]:
@@ -120,7 +121,9 @@ def suggestions(scope: Scope, limit: int | None = None) -> list[Suggestion]:
     dismissed pairs: three queries, and work linear in the number of websites and organisations."""
     linked = ClientLink.objects.filter(state=LinkState.CONFIRMED).values("site")
     sites = scope.filter(DataFastSite.objects.exclude(pk__in=linked)).values_list("pk", "name", "domain")
-    organisations = scope.filter(Organisation.objects.all()).values_list("pk", "label", "name", "organisation_id")
+    organisations = scope.filter(Organisation.objects.all()).values_list(
+        "pk", "label", "name", "organisation_id", "mode"
+    )
     dismissed = set(
         scope.filter(ClientLink.objects.filter(state=LinkState.DISMISSED)).values_list("site_id", "organisation_id")
     )
@@ -128,7 +131,10 @@ def suggestions(scope: Scope, limit: int | None = None) -> list[Suggestion]:
     by_whole: dict[str, list[int]] = defaultdict(list)
     org_words: dict[int, frozenset[str]] = {}
     names: dict[int, str] = {}
-    for pk, label, name, organisation_id in organisations.order_by():
+    tests: set[int] = set()
+    for pk, label, name, organisation_id, mode in organisations.order_by():
+        if mode == "TEST":
+            tests.add(pk)
         found_words, wholes = keys_of(label, name)
         org_words[pk] = found_words
         names[pk] = organisation_name(label, name, organisation_id)
@@ -148,7 +154,7 @@ def suggestions(scope: Scope, limit: int | None = None) -> list[Suggestion]:
             best = _best_by_words(pk, site_words, by_word, org_words, dismissed)
         if best is not None:
             score, reason, candidate = best
-            found.append(Suggestion(pk, name, domain, candidate, names[candidate], score, reason))
+            found.append(Suggestion(pk, name, domain, candidate, names[candidate], score, reason, candidate in tests))
     found.sort(key=lambda item: (-item.score, item.site_name.casefold(), item.site_pk))
     return found if limit is None else found[:limit]
 

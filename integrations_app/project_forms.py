@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -18,11 +19,25 @@ from integrations_app.text import refuse_invisible
 class ProjectForm(StyledModelForm[Project]):
     class Meta:
         model = Project
-        fields = ["name", "time_zone"]
+        fields = ["name", "time_zone", "reminder_hours"]
         help_texts = {
             "name": "Typically the client's name; unique, whatever the case.",
             "time_zone": "A name such as Europe/Paris, used for digests and windows.",
         }
+        error_messages = {
+            "reminder_hours": {
+                "invalid": "Enter a whole number of hours, 0 for never, or leave it empty for the default.",
+                "min_value": "Enter 0 for never, or a number of hours.",
+                "max_value": "At most 168 hours (a week) between reminders.",
+            }
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reminder_hours"].help_text = (
+            "While a problem stays open and unacknowledged, one reminder every this many hours. "
+            f"Empty: the default ({settings.REMINDER_HOURS or 'never'}); 0: never."
+        )
 
     def clean_name(self) -> str:
         refuse_invisible(self.cleaned_data["name"])  # before spaces are tidied: a tab is refused, not eaten
@@ -35,7 +50,11 @@ class ProjectForm(StyledModelForm[Project]):
         return name
 
     def audit_values(self) -> dict[str, Any]:
-        return {"name": self.instance.name, "time_zone": self.instance.time_zone}
+        return {
+            "name": self.instance.name,
+            "time_zone": self.instance.time_zone,
+            "reminder_hours": self.instance.reminder_hours,
+        }
 
 
 class MemberForm(BootstrapForm):

@@ -121,13 +121,29 @@ class Scope:
         return queryset if self.everything else queryset.filter(self.changes_q())
 
     def alerts(self, queryset: QuerySet[Alert]) -> QuerySet[Alert]:
-        """Alerts whose every change is in scope: an alert's subject and body name every source it
-        covers, so one that also speaks of another project's source is not shown."""
+        """Alerts with at least one change in scope. A reader who does not see everything is shown
+        only those changes of it (views/history.py makes its subject, count and link of them): an
+        alert that also covers another project's sources names them in its stored subject."""
         if self.everything:
             return queryset
-        seen = StatusChange.objects.filter(self.changes_q())
-        unseen = StatusChange.objects.filter(alert__isnull=False).exclude(pk__in=seen.values("pk"))
-        return queryset.filter(pk__in=seen.values("alert_id")).exclude(pk__in=unseen.values("alert_id"))
+        return queryset.filter(pk__in=StatusChange.objects.filter(self.changes_q()).values("alert_id"))
+
+    def search_alerts(self, queryset: QuerySet[Alert], words: str) -> QuerySet[Alert]:
+        """Alerts whose words contain `words`: the stored subject, for who sees everything; for the
+        others the stored subject of an alert wholly theirs, or the names of their own sources and
+        providers in one, so another project's names are never matched."""
+        if self.everything:
+            return queryset.filter(subject__icontains=words)
+        theirs = StatusChange.objects.filter(self.changes_q())
+        elsewhere = StatusChange.objects.filter(alert__isnull=False).exclude(pk__in=theirs.values("pk"))
+        named = theirs.filter(
+            Q(site__name__icontains=words)
+            | Q(organisation__label__icontains=words)
+            | Q(integration__name__icontains=words)
+            | Q(provider__icontains=words)
+        )
+        wholly_theirs = Q(subject__icontains=words) & ~Q(pk__in=elsewhere.values("alert_id"))
+        return queryset.filter(wholly_theirs | Q(pk__in=named.values("alert_id")))
 
     def audit(self, queryset: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
         """Audit entries about the projects in scope (each entry names its project when written)."""

@@ -13,9 +13,11 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from integrations_app.alerts import digest, policy
+from integrations_app.alerts import digest, policy, reminders
 from integrations_app.alerts.batching import GROUP_QUIET
 from integrations_app.alerts.delivery import send_pending_alerts as deliver_alerts
+from integrations_app.chargebackstop import discovery as chargebackstop_discovery
+from integrations_app.datafast import discovery as datafast_discovery
 from integrations_app.models.retention import compact, prune
 from integrations_app.polling.dispatch import Batch, claim_due, run_batch
 from integrations_app.polling.locks import exclusive
@@ -107,8 +109,42 @@ def follow_up_silences() -> int:
 
 
 @shared_task
+def discover_due() -> int:
+    """The daily discovery: one task per DataFast account and ChargebackStop key whose last listing
+    is DISCOVERY_INTERVAL_HOURS old, so that a slow upstream holds one task, not all of them."""
+    now = timezone.now()
+    accounts = list(datafast_discovery.due(now).values_list("pk", flat=True))
+    keys = list(chargebackstop_discovery.due(now).values_list("pk", flat=True))
+    for pk in accounts:
+        discover_account.apply_async((pk,), expires=600)
+    for pk in keys:
+        discover_key.apply_async((pk,), expires=600)
+    return len(accounts) + len(keys)
+
+
+# Each asks whether it is still due: with the worker behind, beat enqueues the same account every
+# minute, and the copies after the first cost one query each, not a request.
+@shared_task(**DB_RETRY)
+def discover_account(account_id: int) -> str:
+    account = datafast_discovery.due(timezone.now()).filter(pk=account_id).first()
+    return datafast_discovery.discover(account).state if account else "not due"
+
+
+@shared_task(**DB_RETRY)
+def discover_key(key_id: int) -> str:
+    key = chargebackstop_discovery.due(timezone.now()).filter(pk=key_id).first()
+    return chargebackstop_discovery.discover(key).access if key else "not due"
+
+
+@shared_task
 def send_weekly_digests() -> int:
     return digest.send_due(timezone.now())
+
+
+@shared_task
+def send_reminders() -> int:
+    """One reminder per project and period while its problems stay open and unacknowledged."""
+    return reminders.send_due(timezone.now())
 
 
 @shared_task

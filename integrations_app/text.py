@@ -62,3 +62,13 @@ def refuse_invisible(value: str) -> None:
             "(tabs, line breaks, direction marks and similar).",
             code="invisible_character",
         )
+
+
+def refuse_hidden(value: str) -> None:
+    """The rule for free text typed in the dashboard (a comment): tabs and line breaks may be typed
+    (they are shown as spaces), no other control or invisible character."""
+    if any(_is_invisible(char) and not char.isspace() for char in value):
+        raise ValidationError(
+            "The text cannot contain control characters or invisible ones (direction marks and similar).",
+            code="invisible_character",
+        )

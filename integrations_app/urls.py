@@ -3,7 +3,9 @@ from __future__ import annotations
 from django.urls import path
 
 from integrations_app.views import (
+    acks,
     channels,
+    config,
     credentials,
     health,
     history,
@@ -44,11 +46,13 @@ urlpatterns = [
     path("credentials/sites/<int:pk>/delete/", credentials.site_delete, name="site-delete"),
     path("credentials/accounts/<int:pk>/test/", credentials.account_test, name="account-test"),
     path("credentials/accounts/<int:pk>/discover/", credentials.account_discover, name="account-discover"),
+    path("credentials/accounts/<int:pk>/notice/", credentials.account_notice, name="account-notice"),
     path("credentials/sites/<int:pk>/test/", credentials.site_test, name="site-test"),
     path("credentials/keys/new/", credentials.key_create, name="key-create"),
     path("credentials/keys/<int:pk>/", credentials.key_edit, name="key-edit"),
     path("credentials/keys/<int:pk>/delete/", credentials.key_delete, name="key-delete"),
     path("credentials/keys/<int:pk>/test/", credentials.key_test, name="key-test"),
+    path("credentials/keys/<int:pk>/discover/", credentials.key_discover, name="key-discover"),
     # Projects and members (staff); the project of a source, one or many at a time (staff)
     path("projects/", projects.project_list, name="project-list"),
     path("projects/new/", projects.project_create, name="project-create"),
@@ -74,9 +78,17 @@ urlpatterns = [
     path("maintenance/new/", silences.window_create, name="window-create"),
     path("maintenance/<int:pk>/delete/", silences.window_delete, name="window-delete"),
     path("account/time-zone/", silences.time_zone, name="time-zone"),
+    # Acknowledging an open problem, named by the change that opened it (staff and the project's managers)
+    path("problems/<int:pk>/acknowledge/", acks.acknowledge, name="problem-ack"),
+    path("problems/<int:pk>/unacknowledge/", acks.unacknowledge, name="problem-unack"),
     # One client, two vendors: websites linked to organisations (staff)
     path("links/", links.links_page, name="links"),
     path("links/confirm/", links.link_confirm, name="link-confirm"),
     path("links/dismiss/", links.link_dismiss, name="link-dismiss"),
     path("sites/<int:pk>/link/", links.site_link, name="site-link"),
+    # Configuration as code: download, upload with a preview, apply (staff)
+    path("config/", config.config_page, name="config"),
+    path("config/download/", config.config_download, name="config-download"),
+    path("config/preview/", config.config_preview, name="config-preview"),
+    path("config/apply/", config.config_apply, name="config-apply"),
 ]

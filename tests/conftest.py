@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.test import Client
 from pytest_django import Settings
 
@@ -49,8 +49,10 @@ def stranger_client() -> Client:
 @pytest.fixture(autouse=True)
 def _fresh_local_cache() -> None:
     """The per-process cache (throttle counts, the watcher's banner) starts empty in every test,
-    and so do the request budgets (a 429 of one test must not hold back the next)."""
+    and so do the request budgets (a 429 of one test must not hold back the next), and the
+    Configuration page's kept uploads."""
     cache.clear()
+    caches["config_uploads"].clear()
     budget.forget_all()
 
 

@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import TypeVar
 
 from django.contrib.auth.models import Permission, User
+from django.utils import timezone
 
-from integrations_app.models import Channel, ChannelKind, ChargebackStopKey, DataFastAccount, DataFastSite, Project
+from integrations_app.models import (
+    Channel,
+    ChannelKind,
+    ChargebackStopKey,
+    DataFastAccount,
+    DataFastSite,
+    Project,
+    StatusChange,
+)
+from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.upstream.secret import Secret
 from tests import demo
 
@@ -61,3 +71,26 @@ def channel(url: str, name: str = "Chat", **fields: object) -> Channel:
     from integrations_app.alerts.apprise_send import service_of
 
     return Channel.objects.create(name=name, kind=ChannelKind.APPRISE, url=url, service=service_of(url), **fields)
+
+
+def disconnections(sites: list[DataFastSite], provider: str = "stripe") -> list[StatusChange]:
+    """A notified "provider disconnected" problem recorded on each website now, in one batch, as the
+    poller records one (for tests that need many alerts without polling)."""
+    from integrations_app.alerts import changes
+
+    now = timezone.now()
+    return changes.record(
+        *(
+            changes.change(
+                ChangeKind.PROVIDER,
+                Severity.PROBLEM,
+                at=now,
+                site=site,
+                provider=provider,
+                old="connected",
+                new="not connected",
+                notify=True,
+            )
+            for site in sites
+        )
+    )

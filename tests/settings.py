@@ -49,3 +49,6 @@ AXES_ENABLED = False
 # minutes: effectively off here; the tests of the budget set it themselves.
 CHARGEBACKSTOP_REQUESTS_PER_MINUTE = 1_000_000
 CHARGEBACKSTOP_REQUEST_BURST = 1_000
+
+# The Configuration page's uploads: this run's own folder, not the developer's.
+CACHES["config_uploads"]["LOCATION"] = str(VAR_DIR / f"test-config-uploads-{os.getpid()}")  # noqa: F405

@@ -120,6 +120,11 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("account-test", "POST"): STAFF_ACTION,
     ("account-discover", "GET"): STAFF_POST_ONLY,
     ("account-discover", "POST"): STAFF_ACTION,
+    # A discovery notice's buttons: the POST names no action, so it redirects with the error.
+    ("account-notice", "GET"): STAFF_POST_ONLY,
+    ("account-notice", "POST"): STAFF_ACTION,
+    ("key-discover", "GET"): STAFF_POST_ONLY,
+    ("key-discover", "POST"): STAFF_ACTION,
     ("key-test", "GET"): STAFF_POST_ONLY,
     ("key-test", "POST"): STAFF_ACTION,
     # Credentials (staff); create and edit POSTs are invalid forms, deletes act.
@@ -190,6 +195,12 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("window-create", "POST"): STAFF_PAGE,
     ("window-delete", "GET"): STAFF_POST_ONLY,
     ("window-delete", "POST"): STAFF_ACTION,
+    # Acknowledging a problem (named by the change that opened it): staff and the project's managers.
+    # The world's problem is not open (its website is fine), so the form answers with its error.
+    ("problem-ack", "GET"): STAFF_PAGE,
+    ("problem-ack", "POST"): STAFF_PAGE,
+    ("problem-unack", "GET"): STAFF_POST_ONLY,
+    ("problem-unack", "POST"): STAFF_ACTION,
     ("time-zone", "GET"): OWN_ACCOUNT,
     ("time-zone", "POST"): OWN_ACCOUNT,
     # One client, two vendors: the links page and its buttons, a website's link (staff); the
@@ -202,6 +213,17 @@ MATRIX: dict[tuple[str, str], tuple[Answer, Answer, Answer, Answer]] = {
     ("link-dismiss", "POST"): STAFF_ACTION,
     ("site-link", "GET"): STAFF_POST_ONLY,
     ("site-link", "POST"): STAFF_ACTION,
+    # Configuration as code (staff-wide only: a manager of a project gets 403 too). The download
+    # without secrets is the file itself; a preview without a file shows the form's error; an
+    # apply naming no previewed file goes back to the page.
+    ("config", "GET"): STAFF_PAGE,
+    ("config", "POST"): STAFF_POST_ONLY,
+    ("config-download", "GET"): STAFF_POST_ONLY,
+    ("config-download", "POST"): STAFF_PAGE,
+    ("config-preview", "GET"): STAFF_POST_ONLY,
+    ("config-preview", "POST"): STAFF_PAGE,
+    ("config-apply", "GET"): STAFF_POST_ONLY,
+    ("config-apply", "POST"): STAFF_ACTION,
     # Django's auth views: logging in (a wrong password) is public; there is no password reset.
     ("login", "GET"): PUBLIC,
     ("login", "POST"): PUBLIC,
@@ -236,6 +258,8 @@ ROUTE_OBJECT = {
     "account-delete": "account",
     "account-test": "account",
     "account-discover": "account",
+    "account-notice": "account",
+    "key-discover": "key",
     "organisation-detail": "organisation",
     "integration-detail": "integration",
     "integration-rename": "integration",
@@ -253,6 +277,8 @@ ROUTE_OBJECT = {
     "organisation-project": "organisation",
     "silence-end": "silence",
     "window-delete": "window",
+    "problem-ack": "problem",
+    "problem-unack": "problem",
     "admin:integrations_app_datafastaccount_change": "account",
     "admin:integrations_app_chargebackstopkey_change": "key",
 }
@@ -292,8 +318,12 @@ def world(sandbox: Any, redis_clean: Any) -> dict[str, Any]:
     now = timezone.now()
     silence = Silence.objects.create(starts_at=now, ends_at=now + timedelta(hours=2), comment="deploy")
     window = MaintenanceWindow.objects.create(name="Backups", starts_at=now, ends_at=now + timedelta(hours=1))
+    problem = StatusChange.objects.create(
+        kind=ChangeKind.PROVIDER, severity=Severity.PROBLEM, site=site, provider="stripe", notify=True
+    )
     return {
         "channel": channel,
+        "problem": problem,
         "silence": silence,
         "window": window,
         "site": site,
@@ -474,6 +504,7 @@ def b_urls(clients: dict[str, Any]) -> list[str]:
             for channel in (clients["channel_b"], clients["channel"])
             for name in ("channel-detail", "channel-edit", "channel-delete", "channel-test")
         ),
+        *(reverse(name, args=[clients["alerts"]["b"].changes.get().pk]) for name in ("problem-ack", "problem-unack")),
     ]
 
 
@@ -519,6 +550,9 @@ def test_a_manager_of_a_changes_a_integration_but_not_b(clients):
     # The page shows the buttons the manager may press, and the view lets them.
     assert "Poll now" in client.get(reverse("site-detail", args=[clients["site"].pk])).content.decode()
     assert client.post(reverse("site-poll", args=[clients["site"].pk])).status_code == 302
+    # The configuration covers every project and the credentials: staff-wide only.
+    assert client.get(reverse("config")).status_code == 403
+    assert client.post(reverse("config-download")).status_code == 403
 
 
 def test_a_viewer_of_a_reads_a_but_changes_nothing(clients):
@@ -539,6 +573,12 @@ def test_a_viewer_of_a_reads_a_but_changes_nothing(clients):
         ("POST", reverse("sources-move")),
         ("GET", reverse("project-detail", args=[clients["project"].pk])),
         ("GET", reverse("credentials")),
+        ("GET", reverse("config")),
+        ("POST", reverse("config-download")),
+        ("POST", reverse("config-preview")),
+        ("GET", reverse("problem-ack", args=[clients["alerts"]["a"].changes.get().pk])),
+        ("POST", reverse("problem-ack", args=[clients["alerts"]["a"].changes.get().pk])),
+        ("POST", reverse("problem-unack", args=[clients["alerts"]["a"].changes.get().pk])),
     ]
     statuses = {f"{method} {url}": ask(client, method, url, {"name": "x"}).status_code for method, url in changes}
     assert set(statuses.values()) == {403}, statuses
@@ -560,7 +600,8 @@ def test_the_counts_lists_and_json_of_a_member_never_include_b(clients):
     assert "No website matches" in found and "No organisation matches" in found
     filtered = client.get(reverse("overview"), {"organisation": clients["organisation_b"].pk}).content.decode()
     assert "Bluebird" not in filtered
-    # Alerts: only those whose every change is A's; audit: only A's entries.
+    # Alerts: A's, and the one about both told with A's change only (its stored subject not shown);
+    # audit: only A's entries.
     alerts = client.get(reverse("alerts")).content.decode()
     assert "Alert about a" in alerts and "Alert about b" not in alerts and "Alert about both" not in alerts
     audit_page = client.get(reverse("audit")).content.decode()

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from integrations_app.models import FormSubmission, PollAttempt, Snapshot
+from integrations_app.models import FormSubmission, PollAttempt, ReminderRecord, Snapshot
 from integrations_app.models.retention import compact, prune
 from tests import factories
 
@@ -34,7 +34,13 @@ def test_prune_drops_old_successes_keeps_failures_a_month_and_each_sources_lates
     snapshot(site, timedelta(days=200), "oldest")
     latest = snapshot(site, timedelta(days=100), "latest, however old")
 
-    assert prune() == {"ok_attempts": 1, "failed_attempts": 1, "snapshots": 1, "form_submissions": 0}
+    assert prune() == {
+        "ok_attempts": 1,
+        "failed_attempts": 1,
+        "snapshots": 1,
+        "form_submissions": 0,
+        "reminder_records": 0,
+    }
     assert set(PollAttempt.objects.values_list("pk", flat=True)) == {recent_ok.pk, failure_kept.pk}
     assert list(Snapshot.objects.values_list("pk", flat=True)) == [latest.pk]
 
@@ -50,6 +56,21 @@ def test_prune_drops_form_submissions_once_no_resubmission_can_need_them():
     assert prune()["form_submissions"] == 2
     kept = set(FormSubmission.objects.values_list("pk", flat=True))
     assert kept == {rows[timedelta(hours=1)].pk, rows[timedelta(days=6)].pk}
+
+
+@pytest.mark.django_db
+def test_prune_drops_reminder_records_past_the_longest_reminder_period(settings):
+    settings.REMINDER_HOURS = 4  # a project's period is at most a week: records of 8 days and more go
+    now = timezone.now()
+    rows = {
+        days: ReminderRecord.objects.create(scope="global", slot=f"1:{days}", created_at=now - timedelta(days=days))
+        for days in (0, 6, 9, 40)
+    }
+    assert prune()["reminder_records"] == 2
+    assert set(ReminderRecord.objects.values_list("pk", flat=True)) == {rows[0].pk, rows[6].pk}
+    settings.REMINDER_HOURS = 24 * 30  # a default period longer than a week keeps its records as long
+    ReminderRecord.objects.create(scope="global", slot="2:1", created_at=now - timedelta(days=20))
+    assert prune()["reminder_records"] == 0
 
 
 @pytest.mark.django_db

@@ -7,12 +7,9 @@ writes. Whichever records a change first wins; the other records its attempt and
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from integrations_app.chargebackstop.poller import poll_key
@@ -20,28 +17,10 @@ from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Health, Integration, ProviderState, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from tests import demo, factories
+from tests.concurrency import twice_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HOLD_SECONDS = 1.0
-
-
-def twice_at_once(poll: Callable[[int], object], pk: int) -> None:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            poll(pk)
-        except BaseException as error:  # reported by the assertion below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
 
 
 def alerts() -> list[tuple[str, str, str]]:

@@ -3,7 +3,8 @@ UPDATE (as alerts are), retried with backoff on failure while the other channels
 
 Messages per kind: a chat channel (Apprise) gets a short form (a title, one line per change with
 a link to its page); an email channel gets the alert email (text and HTML, alerts.emails). Both are
-built from the changes' cleaned words (text.one_line) and never hold a secret."""
+built from the same lines (alerts.folding.lines: the changes of one cause are one line) in cleaned
+words (text.one_line), and never hold a secret."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from django.core.mail import BadHeaderError, send_mail
 from django.db.models import F, Q
 from django.utils import timezone
 
-from integrations_app.alerts import apprise_send
+from integrations_app.alerts import apprise_send, folding
 from integrations_app.alerts.delivery import CLAIM_FOR, MAX_ATTEMPTS, check_headers, retry_delay
-from integrations_app.alerts.describe import describe, with_relations
+from integrations_app.alerts.describe import with_relations
 from integrations_app.alerts.emails import SUBJECT_PREFIX, build_email, subject_for
 from integrations_app.models import Channel, ChannelKind, Delivery, StatusChange
 from integrations_app.models.secret_field import SecretUnreadable
@@ -36,13 +37,18 @@ class ChatMessage:
     body: str
 
 
-def chat_message(changes: list[StatusChange]) -> ChatMessage:
-    """A title and one line per change with the link to its page, all of it cleaned text."""
-    described = [describe(change) for change in changes]
+def chat_message(changes: list[StatusChange], project_id: int | None = None) -> ChatMessage:
+    """A title and one line per change (one per cause for the changes folded into it, as in the
+    email; a project's channel hears of its own sources only) with the link to its page, all of
+    it cleaned text."""
+    told = folding.lines(changes, project_id)
+    described = [line.described for line in told]
     title = one_line(subject_for(described).removeprefix(SUBJECT_PREFIX), 200)
     lines = [
-        f"{ICONS.get(item.severity, '•')} {one_line(item.summary, 300)} {one_line(item.url)}"
-        for item in described[:MAX_CHAT_LINES]
+        f"{ICONS.get(line.described.severity, '•')} {one_line(line.described.summary, 300)}"
+        + (f" ({one_line(line.acknowledged, 400)})" if line.acknowledged else "")
+        + f" {one_line(line.described.url)}"
+        for line in told[:MAX_CHAT_LINES]
     ]
     if len(described) > MAX_CHAT_LINES:
         lines.append(f"… and {len(described) - MAX_CHAT_LINES} more: {settings.SITE_URL}/alerts/")
@@ -69,12 +75,15 @@ def send_chat(channel: Channel, title: str, body: str) -> None:
 def send_email(channel: Channel, delivery: Delivery) -> None:
     if not channel.address_list:
         raise ChannelError("This email channel has no addresses: edit it and add one per line.")
-    message, _ = build_email(delivery.changes.all(), channel.address_list)
+    message, _ = build_email(delivery.changes.all(), channel.address_list, project_id=channel.project_id)
     try:
         check_headers(message)
     except BadHeaderError:
         message, _ = build_email(
-            delivery.changes.all(), channel.address_list, subject=f"{SUBJECT_PREFIX}alert {delivery.alert_id}"
+            delivery.changes.all(),
+            channel.address_list,
+            subject=f"{SUBJECT_PREFIX}alert {delivery.alert_id}",
+            project_id=channel.project_id,
         )
         check_headers(message)
     try:
@@ -131,7 +140,8 @@ def deliver(delivery: Delivery, now: datetime) -> bool:
         if channel.kind == ChannelKind.EMAIL:
             send_email(channel, delivery)
         else:
-            message = chat_message(list(with_relations(delivery.changes.all()).order_by("severity", "at", "pk")))
+            changes = list(with_relations(delivery.changes.all()).order_by("severity", "at", "pk"))
+            message = chat_message(changes, channel.project_id)
             send_chat(channel, message.title, message.body)
     except ChannelError as error:
         delivery.status = Status.FAILED

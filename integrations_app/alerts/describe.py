@@ -45,13 +45,18 @@ def summary(change: StatusChange) -> str:
     return words.summary(change) or f"{thing}: {change.old} → {change.new}"
 
 
-def link(change: StatusChange) -> str:
-    """The page of the most specific thing the change links to."""
+def page(change: StatusChange) -> str:
+    """The path of the page of the most specific thing the change links to."""
     for name in upstreams.of_change(change).change_links:
         if (target := getattr(change, name)) is not None:
             path: str = target.get_absolute_url()
-            return settings.SITE_URL + path
-    return settings.SITE_URL + "/"
+            return path
+    return "/"
+
+
+def link(change: StatusChange) -> str:
+    """The page of the most specific thing the change links to, as a full URL (for messages)."""
+    return settings.SITE_URL + page(change)
 
 
 def describe(change: StatusChange) -> Described:

@@ -15,12 +15,11 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, Q, QuerySet
-from django.utils import timezone
 
 from integrations_app import problems
-from integrations_app.alerts import policy
+from integrations_app.alerts import policy, silencing
 from integrations_app.alerts.describe import summary, with_relations
-from integrations_app.humanize import age_words
+from integrations_app.humanize import age_words, duration_words
 from integrations_app.models import ChargebackStopKey, DataFastSite, Organisation, PollAttempt, Project, StatusChange
 from integrations_app.models.digest import DigestRecord
 from integrations_app.models.history import Severity
@@ -49,8 +48,10 @@ class Digest:
     scope: str  # the project's name, or "all sources"
     start: datetime
     end: datetime
+    zone: str = "UTC"  # the project's time zone (TIME_ZONE for the global digest)
     incidents: list[Incident] = field(default_factory=list)
-    still_open: list[str] = field(default_factory=list)
+    still_open: list[str] = field(default_factory=list)  # the first MAX_LISTED, in words
+    still_open_count: int = 0  # all of them
     paddle_expiring: list[tuple[str, datetime]] = field(default_factory=list)
     polls: int = 0
     failed_polls: int = 0
@@ -58,7 +59,7 @@ class Digest:
 
     @property
     def title(self) -> str:
-        local = timezone.localtime(self.start)
+        local = self.start.astimezone(zoneinfo.ZoneInfo(self.zone))
         return f"Weekly digest for {self.scope}: week of {local:%d %b %Y}"
 
     @property
@@ -70,8 +71,8 @@ class Digest:
         out = [f"Broke this week: {len(self.incidents)}"]
         for incident in self.incidents[:MAX_LISTED]:
             state = "still open" if incident.ended is None else "recovered"
-            out.append(f"- {incident.what} ({state}, {_duration(incident.lasted(self.end))})")
-        out.append(f"Still open: {len(self.still_open)}")
+            out.append(f"- {incident.what} ({state}, {duration_words(incident.lasted(self.end))})")
+        out.append(f"Still open: {self.still_open_count}")
         out += [f"- {words}" for words in self.still_open[:MAX_LISTED]]
         out.append(f"Paddle keys expiring in the next 30 days: {len(self.paddle_expiring)}")
         out += [f"- {name}: {age_words(self.end - at)}" for name, at in self.paddle_expiring[:MAX_LISTED]]
@@ -79,10 +80,6 @@ class Digest:
         out.append(f"Polling: {rate}")
         out += [f"- slowest: {name}, {ms} ms on average" for name, ms in self.slowest]
         return out
-
-
-def _duration(spent: timedelta) -> str:
-    return age_words(spent).removesuffix(" ago") if spent >= timedelta(minutes=1) else "under a minute"
 
 
 def _scoped(project: Project | None, **paths: str) -> Q:
@@ -98,7 +95,7 @@ def _scoped(project: Project | None, **paths: str) -> Q:
 
 def build(project: Project | None, end: datetime) -> Digest:
     start = end - WEEK
-    digest = Digest(scope=project.name if project else "all sources", start=start, end=end)
+    digest = Digest(scope=project.name if project else "all sources", start=start, end=end, zone=_zone(project))
     changes = with_relations(
         StatusChange.objects.filter(
             _scoped(
@@ -116,7 +113,7 @@ def build(project: Project | None, end: datetime) -> Digest:
     sites = DataFastSite.objects.filter(_scoped(project, site="project"))
     organisations = Organisation.objects.filter(_scoped(project, organisation="project"))
     keys = ChargebackStopKey.objects.filter(_scoped(project, key="organisations__project")).distinct()
-    digest.still_open = _still_open(sites, keys, organisations, now=end)
+    digest.still_open, digest.still_open_count = _still_open(sites, keys, organisations, now=end)
     digest.paddle_expiring = [
         (site.name, site.paddle_key_expires_at)
         for site in sites.filter(paddle_key_expires_at__gte=end, paddle_key_expires_at__lt=end + PADDLE_HORIZON)
@@ -139,18 +136,13 @@ def build(project: Project | None, end: datetime) -> Digest:
 
 
 def _incidents(changes: list[StatusChange]) -> list[Incident]:
-    """Each problem of the week with its recovery (the next recovery of the same thing), if any."""
-    open_by_thing: dict[tuple[object, ...], int] = {}
+    """Each problem of the week with its recovery (the next recovery of the same subject), if any.
+    One incident per subject (alerts/silencing.py): a "still broken after the silence" or a second
+    "still down" belongs to the problem it follows up, and its recovery closes it."""
+    open_by_thing: dict[silencing.Subject, int] = {}
     incidents: list[Incident] = []
     for change in changes:
-        thing = (
-            change.kind,
-            change.site_id,
-            change.provider,
-            change.key_id,
-            change.organisation_id,
-            change.integration_id,
-        )
+        thing = silencing.subject_of_change(change)
         if change.severity == Severity.PROBLEM:
             if thing not in open_by_thing:  # a second "still down" does not start a new incident
                 open_by_thing[thing] = len(incidents)
@@ -161,18 +153,22 @@ def _incidents(changes: list[StatusChange]) -> list[Incident]:
     return incidents
 
 
-def _still_open(*querysets: QuerySet[Any], now: datetime) -> list[str]:
-    """Each source with a problem now, in the pages' words."""
+def _still_open(*querysets: QuerySet[Any], now: datetime) -> tuple[list[str], int]:
+    """(the first MAX_LISTED sources of each kind with a problem now, in the pages' words, how
+    many sources have one in all)."""
     quiet = [problems.RANK[problem] for problem in problems.QUIET]
     found: list[str] = []
+    count = 0
     for queryset in querysets:
-        rows = list(queryset.exclude(problem_rank__in=quiet)[:MAX_LISTED])
+        broken = queryset.exclude(problem_rank__in=quiet)
+        rows = list(broken[:MAX_LISTED])
+        count += broken.count()  # always counted: the same queries however many there are
         disconnected = problems.disconnected_by_site([row for row in rows if isinstance(row, DataFastSite)])
         for row in rows:
             problem = problems.problem_of(row)
             words = problems.words(problem, row, disconnected=disconnected.get(row.pk, ()), now=now)
             found.append(f"{row}: {words}")
-    return found
+    return found, count
 
 
 # --- When -------------------------------------------------------------------------------------

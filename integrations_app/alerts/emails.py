@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from integrations_app import problems, upstreams
 from integrations_app.alerts import folding
-from integrations_app.alerts.describe import Described, describe, with_relations
+from integrations_app.alerts.describe import Described, with_relations
 from integrations_app.models import Alert, StatusChange
 from integrations_app.models.history import Severity
 from integrations_app.text import fit, one_line
@@ -88,22 +88,26 @@ def build_message(alert: Alert, *, subject: str = "") -> EmailMultiAlternatives:
 
 
 def build_email(
-    changes: QuerySet[StatusChange], to: list[str], *, subject: str = ""
+    changes: QuerySet[StatusChange], to: list[str], *, subject: str = "", project_id: int | None = None
 ) -> tuple[EmailMultiAlternatives, str]:
-    """An alert email about `changes` to `to`, and its subject. The subject is one clean line
+    """An alert email about `changes` to `to`, and its subject (for a project's channel, its
+    causes worded with that project's sources only: folding.lines). The subject is one clean line
     (names come from upstream and from people: a CR/LF in one must not break the header, a
     direction override must not reorder it)."""
     listed = list(with_relations(changes).order_by("severity", "at"))
     now_words = current_problems(listed)
     items: list[dict[str, Any]] = []
-    for change, cause in folding.lines(listed):  # the changes of one cause are one line
-        if cause is None:
-            item, reason, now = describe(change), change.reason, now_words.get(change.pk)
-        else:
-            item, reason, now = Described(cause.summary, cause.severity, cause.url), cause.reason, None
-        severity = Severity(item.severity).label
+    for line in folding.lines(listed, project_id):  # the changes of one cause are one line
+        now = None if line.folded else now_words.get(line.change.pk)
         items.append(
-            {"described": item, "severity": severity, "reason": reason, "now": now, "at": timezone.localtime(change.at)}
+            {
+                "described": line.described,
+                "severity": Severity(line.described.severity).label,
+                "reason": line.reason,
+                "now": now,
+                "acknowledged": line.acknowledged,
+                "at": timezone.localtime(line.change.at),
+            }
         )
     subject = fit(Alert, "subject", one_line(subject or subject_for([each["described"] for each in items])))
     context = {

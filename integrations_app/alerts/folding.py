@@ -35,10 +35,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Model, Q, QuerySet
 
 from integrations_app import upstreams
-from integrations_app.alerts import policy
+from integrations_app.alerts import acks, policy
+from integrations_app.alerts.describe import Described, describe
 from integrations_app.models import Alert, Cause, Health, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.models.sources import PolledSource
+from integrations_app.scoping import PROJECT_OF
 from integrations_app.text import fit
 from integrations_app.upstreams import Upstream
 
@@ -142,18 +144,26 @@ def _credential_models(upstream: Upstream) -> list[type[Model]]:
 # --- Words --------------------------------------------------------------------------------------
 
 
-def _problem_words(scope: Scope, first: StatusChange) -> tuple[str, str, int]:
-    """(summary, reason, how many sources) of a cause as its first message says it."""
+def _in_project(rows: QuerySet[Any], project_id: int | None) -> QuerySet[Any]:
+    """`rows` narrowed to one project's, for a project channel's message (it names only its own
+    sources); a model with no project (a key) is left as it is."""
+    path = PROJECT_OF.get(rows.model)
+    return rows if project_id is None or path is None else rows.filter(**{path: project_id})
+
+
+def _problem_words(scope: Scope, first: StatusChange, project_id: int | None = None) -> tuple[str, str, int]:
+    """(summary, reason, how many sources) of a cause as its first message says it; with a
+    project, naming and counting only that project's sources."""
     upstream = scope.upstream
     words = upstream.words.CAUSES
     if scope.credential is None:
-        failing = list(affected(scope).order_by("pk"))
-        total = upstream.model._default_manager.filter(enabled=True).count()
+        failing = list(_in_project(affected(scope), project_id).order_by("pk"))
+        total = _in_project(upstream.model._default_manager.filter(enabled=True), project_id).count()
         summary = words["outage"].format(sources=_plural(len(failing), upstream.source_noun))
         reason = f"{len(failing)} of {_plural(total, upstream.source_noun)} failed their last poll: {_names(failing)}"
         return summary, reason, len(failing)
     relation, noun = upstream.reach
-    reached = list(getattr(scope.credential, relation).all())
+    reached = list(_in_project(getattr(scope.credential, relation).all(), project_id))
     summary = words["credential"].format(
         credential=scope.credential, sources=_plural(len(reached), noun), names=_names(reached)
     )
@@ -326,40 +336,47 @@ def close_settled(now: datetime) -> Alert | None:
 
 
 @dataclass(frozen=True)
-class Told:
-    """One line of a message: a change on its own, or a cause standing for the changes folded in."""
+class Line:
+    """One line of a message: a change told on its own, or a cause standing for the changes folded
+    into it. Alert emails and chat messages are both built from these lines, so one cause is one
+    line in each."""
 
-    summary: str
-    severity: str
+    described: Described
     reason: str
-    changes: list[StatusChange]
+    change: StatusChange  # the change told, or the first of the cause's
+    folded: bool
+    # Who took the problem in hand, in acks.ack_words' wording, when the change is part of an
+    # acknowledged problem (its recovery, a "still broken", a later problem of the same episode).
+    acknowledged: str = ""
 
-    @property
-    def url(self) -> str:
-        return settings.SITE_URL + "/"
 
-
-def lines(changes: list[StatusChange]) -> list[tuple[StatusChange, Told | None]]:
-    """What a message says of its changes, in their order: (change, None) for a change told on its
-    own, (first change, cause line) once for all the changes of one cause and severity."""
+def lines(changes: list[StatusChange], project_id: int | None = None) -> list[Line]:
+    """What a message says of its changes, in their order: a line per change told on its own, and
+    one line, at its first change, for all the changes of one cause and severity. A message for a
+    project's channel (`project_id`) words a cause with that project's sources only: the cause's
+    own words may name other projects' websites."""
+    acknowledgements = acks.acks_of(changes)
     groups: dict[tuple[int, str], list[StatusChange]] = {}
     for change in changes:
         if change.folded_into_id is not None:
             groups.setdefault((change.folded_into_id, change.severity), []).append(change)
-    out: list[tuple[StatusChange, Told | None]] = []
+    out: list[Line] = []
     seen: set[tuple[int, str]] = set()
     for change in changes:
         if change.folded_into is None:
-            out.append((change, None))
+            ack = acknowledgements.get(change.pk)
+            out.append(Line(describe(change), change.reason, change, False, acks.ack_words(ack) if ack else ""))
             continue
         group = (change.folded_into.pk, change.severity)
         if group in seen:
             continue
         seen.add(group)
-        cause, folded = change.folded_into, groups[group]
+        cause, count = change.folded_into, len(groups[group])
         if change.severity == Severity.RECOVERY:
-            told = Told(recovery_words(cause, len(folded)), change.severity, "answered normally again", folded)
+            summary, reason = recovery_words(cause, count), "answered normally again"
+        elif project_id is not None and (scope := _scope_of_cause(cause)) is not None:
+            summary, reason, _ = _problem_words(scope, change, project_id)
         else:
-            told = Told(cause.summary, change.severity, cause.reason, folded)
-        out.append((change, told))
+            summary, reason = cause.summary, cause.reason
+        out.append(Line(Described(summary, change.severity, settings.SITE_URL + "/"), reason, change, folded=True))
     return out

@@ -12,7 +12,8 @@ Silences and maintenance windows (models/silences.py, read through alerts/silenc
 - a change worth telling that a silence or a running window matches is recorded with a "silenced"
   mark (`silence` or `maintenance`, and `silenced_reason`) and not sent;
 - except a recovery whose problem people had heard of before (the last thing sent about that
-  subject said it was broken): it is sent, so no incident is left open in anyone's inbox;
+  subject said it was broken): it is sent, so no incident is left open in anyone's inbox, and only
+  to the channels that heard of that problem (`route`; the default email hears every change told);
 - when a silence or a window's occurrence ends, `follow_up_ended` writes one "still broken after
   the silence" change per subject it held a problem back for and that is still broken, once
   (a conditional UPDATE claims the silence, or the window's occurrence); they go out in one alert.
@@ -91,9 +92,17 @@ def follow_up_ended(now: datetime | None = None) -> list[StatusChange]:
         claimed = MaintenanceWindow.objects.filter(pk=window.pk, followed_up_until=window.followed_up_until)
         if claimed.update(followed_up_until=past[-1][1]) != 1:
             continue
-        held = StatusChange.objects.filter(maintenance=window, at__gte=past[0][0], at__lt=past[-1][1])
-        follow_ups += _still_broken(held, f"still broken after the maintenance window “{window.name}”", now)
+        follow_ups += window_follow_ups(window, past[0][0], past[-1][1], now)
     return record(*follow_ups) if follow_ups else []
+
+
+def window_follow_ups(
+    window: MaintenanceWindow, since: datetime, until: datetime, now: datetime, ended: str = ""
+) -> list[StatusChange]:
+    """The "still broken" changes (unsaved) for what `window` held back from `since` to `until`
+    (its occurrences there, claimed by the caller); `ended` says how it ended, when not by itself."""
+    held = StatusChange.objects.filter(maintenance=window, at__gte=since, at__lt=until)
+    return _still_broken(held, f"still broken after the maintenance window “{window.name}”{ended}", now)
 
 
 def _still_broken(held_back: QuerySet[StatusChange], reason: str, now: datetime) -> list[StatusChange]:
@@ -193,13 +202,51 @@ def route(changes: Sequence[StatusChange]) -> dict[Channel, list[StatusChange]]:
     if not changes:
         return {}
     project_of = projects_of(changes)
+    heard_by = _muted_recoveries_heard_by(changes)
     wanted = {project for project in project_of.values() if project is not None}
     routed: dict[Channel, list[StatusChange]] = {}
     for channel in Channel.objects.filter(Q(project__isnull=True) | Q(project__in=wanted)).order_by("pk"):
-        taken = [change for change in changes if takes(channel, change, project_of.get(change.pk))]
+        taken = [
+            change
+            for change in changes
+            if takes(channel, change, project_of.get(change.pk))
+            and (change.pk not in heard_by or channel.pk in heard_by[change.pk])
+        ]
         if taken:
             routed[channel] = taken
     return routed
+
+
+def _muted_recoveries_heard_by(changes: Sequence[StatusChange]) -> dict[int, set[int]]:
+    """{pk of a recovery told under a silence or a running window: the pks of the channels that
+    were sent its problem}. Such a recovery is told only to close what people heard of (`decide`);
+    a channel that never heard of the problem stays quiet, as the silence asks. No query without
+    a recovery, two without a silence or window in force, a fixed few otherwise."""
+    from integrations_app.alerts import acks  # acks builds on silencing, as this module does
+
+    recoveries = [change for change in changes if change.severity == Severity.RECOVERY]
+    mutes = silencing.Mutes.around([change.at for change in recoveries])
+    if not mutes:
+        return {}
+    facts = silencing.facts_of(recoveries)
+    muted = [change for change in recoveries if mutes.matching(facts[id(change)], change.at)]
+    episodes = acks.episodes_ended_by(muted)
+    problem_of = {pk: recovery for recovery, episode in episodes.items() for pk in episode.change_pks}
+    heard_by: dict[int, set[int]] = {change.pk: set() for change in muted}
+    for change_pk, channels in heard_of(problem_of).items():
+        heard_by[problem_of[change_pk]] |= channels
+    return heard_by
+
+
+def heard_of(pks: Iterable[int]) -> dict[int, set[int]]:
+    """{change pk: the pks of the channels that were sent it (a SENT delivery holding it)}, one query."""
+    sent = Delivery.changes.through.objects.filter(
+        statuschange_id__in=list(pks), delivery__status=Delivery.Status.SENT
+    ).values_list("statuschange_id", "delivery__channel_id")
+    found: dict[int, set[int]] = {}
+    for change_pk, channel_pk in sent:
+        found.setdefault(change_pk, set()).add(channel_pk)
+    return found
 
 
 def channels_for(change: StatusChange) -> list[Channel]:

@@ -5,7 +5,9 @@ windows, read set-wise: a batch of changes costs the same few queries as one cha
 - `facts_of(changes)`: each change's project, sources, provider, integration and kind (no query
   when the changes carry their sources, as the pollers write them; one per kind of source otherwise);
 - `subject_of(...)`: which thing a change is about, so a recovery finds the problem people heard of,
-  and an ended silence finds what is still broken.
+  and an ended silence finds what is still broken;
+- `create_silence`, `end_silence`, `end_window`: what the Silences page and a configuration import
+  do to a silence or a window, in one home (audited, and followed up when it ends).
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations_app import audit
 from integrations_app.models import (
     DataFastSite,
     Integration,
@@ -171,7 +177,7 @@ def subject_of_change(change: StatusChange) -> Subject:
 TELLING = Q(severity__in=[Severity.PROBLEM, Severity.RECOVERY]) | Q(kind=ChangeKind.FLAPPING)
 
 
-def _subjects_q(changes: Iterable[StatusChange]) -> Q:
+def subjects_q(changes: Iterable[StatusChange]) -> Q:
     sites = {c.site_id for c in changes if c.site_id is not None}
     integrations = {c.integration_id for c in changes if c.integration_id is not None}
     organisations = {c.organisation_id for c in changes if c.organisation_id is not None}
@@ -197,7 +203,7 @@ def last_heard(changes: Sequence[StatusChange], before: datetime) -> dict[Subjec
     """{subject: whether the last thing sent about it said it is broken}, for the subjects of
     `changes`, from the changes someone was told of before `before` (one query)."""
     rows = (
-        StatusChange.objects.filter(_subjects_q(changes), TELLING, notify=True, at__lte=before)
+        StatusChange.objects.filter(subjects_q(changes), TELLING, notify=True, at__lte=before)
         .order_by("at", "id")
         .values_list("severity", *SUBJECT_FIELDS)
     )
@@ -210,6 +216,90 @@ def last_heard(changes: Sequence[StatusChange], before: datetime) -> dict[Subjec
 def last_state(changes: Sequence[StatusChange]) -> dict[Subject, StatusChange]:
     """{subject: its latest telling change, sent or held back}, for the subjects of `changes`."""
     latest: dict[Subject, StatusChange] = {}
-    for change in StatusChange.objects.filter(_subjects_q(changes), TELLING).order_by("at", "id"):
+    for change in StatusChange.objects.filter(subjects_q(changes), TELLING).order_by("at", "id"):
         latest[subject_of_change(change)] = change
     return latest
+
+
+# --- creating and ending, for the Silences page and a configuration import --------------------
+
+
+def audit_values(rule: Mute, **extra: Any) -> dict[str, Any]:
+    return {"applies_to": rule.applies_to(), "comment": rule.comment, **extra}
+
+
+def schedule_of(window: MaintenanceWindow) -> str:
+    if window.repeat == MaintenanceWindow.Repeat.ONCE and window.starts_at and window.ends_at:
+        zone = window.zone()
+        begins, ends = window.starts_at.astimezone(zone), window.ends_at.astimezone(zone)
+        return f"once, {begins:%Y-%m-%d %H:%M} to {ends:%Y-%m-%d %H:%M} {window.time_zone}"
+    return window.schedule_words()
+
+
+def _someone(user: User | AnonymousUser) -> User | None:
+    return user if isinstance(user, User) else None
+
+
+def create_silence(silence: Silence, user: User | AnonymousUser) -> Silence:
+    """Saves a new silence, its owner derived from what it matches, and audits it."""
+    silence.derive_owner()
+    silence.save()
+    audit.record(
+        user,
+        "silence.create",
+        f"silence {silence.pk}: {silence.applies_to()}",
+        after=audit_values(silence, starts_at=silence.starts_at.isoformat(), ends_at=silence.ends_at.isoformat()),
+        project=silence.owner_project_id,
+    )
+    return silence
+
+
+def end_silence(silence: Silence, user: User | AnonymousUser, now: datetime) -> list[StatusChange] | None:
+    """Ends a silence early (claimed with a conditional UPDATE, so twice ends it once), audited,
+    and says at once what it held back and is still broken. None: it had already ended."""
+    from integrations_app.alerts import policy  # policy imports this module
+
+    ended = (
+        Silence.objects.filter(pk=silence.pk, ends_at__gt=now)
+        .filter(Q(ended_early_at__isnull=True) | Q(ended_early_at__gt=now))
+        .update(ended_early_at=now, ended_early_by=_someone(user))
+    )
+    if not ended:
+        return None
+    audit.record(
+        user,
+        "silence.end",
+        f"silence {silence.pk}: {silence.applies_to()}",
+        before=audit_values(silence, ends_at=silence.ends_at.isoformat()),
+        after={"ended_at": now.isoformat()},
+        project=silence.owner_project_id,
+    )
+    return policy.follow_up_ended(now)
+
+
+def end_window(window: MaintenanceWindow, user: AbstractBaseUser | None, now: datetime) -> list[StatusChange]:
+    """Delete `window`, first following up every occurrence not followed up yet, the running one
+    included (cut short at `now`): one "still broken after the maintenance" change per subject it
+    held a problem back for that is still broken, like a silence's end, so deleting a running
+    window never orphans its problems. The changes it held back keep their mark's words. Returns
+    the changes written (to be sent); none when another caller deleted it first. The caller audits
+    (`audit_values`, `schedule_of`), as it saw the window."""
+    from integrations_app.alerts import changes, policy  # both import this module
+
+    with transaction.atomic():
+        # Locked, so a beat's follow-up (alerts.policy) and a second delete wait, then find it gone.
+        locked = MaintenanceWindow.objects.select_for_update().filter(pk=window.pk).first()
+        if locked is None:
+            return []
+        since = locked.followed_up_until or locked.created_at
+        begun = [occurrence for occurrence in locked.occurrences(since, now) if occurrence[0] <= now]
+        who = user.get_username() if user is not None else "the configuration"
+        follow_ups = (
+            policy.window_follow_ups(
+                locked, begun[0][0], now + timedelta(microseconds=1), now, f" ended early by {who}"
+            )
+            if begun
+            else []
+        )
+        locked.delete()  # first: a window still in force would hold its own follow-up back
+        return changes.record(*follow_ups) if follow_ups else []

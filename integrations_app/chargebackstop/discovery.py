@@ -11,9 +11,11 @@ has an integration yet; merchants get their names and types for the pickers and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations_app.chargebackstop.client import ChargebackStopClient, Merchant, Organisation, Paged
@@ -169,3 +171,16 @@ def merchants_of(key: ChargebackStopKey, organisation_id: str) -> list[Merchant]
     merchants = list(listing.items)
     store_merchants(merchants, now=timezone.now())
     return merchants if listing.complete else None
+
+
+def due(now: datetime) -> QuerySet[ChargebackStopKey]:
+    """Enabled keys whose last discovery is older than DISCOVERY_INTERVAL_HOURS (or never ran), or
+    that never got an answer and last asked DISCOVERY_RETRY_MINUTES ago; a key refused once (an
+    organisation key) is never asked again."""
+    since = now - timedelta(hours=settings.DISCOVERY_INTERVAL_HOURS)
+    unanswered = Q(
+        partner_access=PartnerAccess.UNKNOWN,
+        discovered_at__lt=now - timedelta(minutes=settings.DISCOVERY_RETRY_MINUTES),
+    )
+    keys = ChargebackStopKey.objects.filter(enabled=True).exclude(partner_access=PartnerAccess.REFUSED)
+    return keys.filter(Q(discovered_at__isnull=True) | Q(discovered_at__lt=since) | unanswered).order_by("pk")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django import forms
@@ -13,7 +14,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from integrations_app.chargebackstop.client import DISABLED, ENABLED, NAME_MAX_LENGTH
-from integrations_app.chargebackstop.models import ChargebackStopKey, KeyLevel, KeyOrganisation, Organisation
+from integrations_app.chargebackstop.models import (
+    ChargebackStopKey,
+    KeyLevel,
+    KeyOrganisation,
+    Merchant,
+    Organisation,
+)
 from integrations_app.forms import (
     BootstrapForm,
     IdListField,
@@ -27,6 +34,7 @@ from integrations_app.text import refuse_invisible
 
 MAX_MERCHANT_IDS = 1000
 MAX_ORGANISATION_IDS = 200
+PICKER_SIZE = 50
 
 
 def name_field(**kwargs: Any) -> forms.CharField:
@@ -134,8 +142,13 @@ class CreateIntegrationForm(BootstrapForm):
             keys_by_organisation[organisation_id].append(link.key_id)
         field = cast(forms.ChoiceField, self.fields["organisation_id"])
         field.choices = [("", "Choose an organisation")] + [
-            (org.organisation_id, f"{org.label} ({org.organisation_id})" if org.label else org.organisation_id)
-            for org in self.organisations
+            (org.organisation_id, option(org)) for org in self.organisations
+        ]
+        picks = merchant_picker(self.organisations)
+        # The first PICKER_SIZE of each as buttons, and how many more ("4,950": typed in the list).
+        self.merchant_groups = [
+            (org, found[:PICKER_SIZE], f"{len(found) - PICKER_SIZE:,}" if len(found) > PICKER_SIZE else "")
+            for org, found in ((org, picks[org.organisation_id]) for org in self.organisations)
         ]
         field.widget.keys_by_organisation = keys_by_organisation
         self.keys_by_organisation = keys_by_organisation
@@ -147,6 +160,36 @@ class CreateIntegrationForm(BootstrapForm):
         if key is not None and organisation_id and key.pk not in self.keys_by_organisation.get(organisation_id, ()):
             self.add_error("organisation_id", "This key cannot reach that organisation.")
         return cleaned
+
+
+def option(organisation: Organisation) -> str:
+    """An organisation in a select: its name and ID, TEST ones saying so (an option holds no badge)."""
+    name = organisation.label or organisation.name
+    words = f"{name} ({organisation.organisation_id})" if name else organisation.organisation_id
+    return words + (" — TEST" if organisation.is_test else "")
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A merchant of the create form's picker: its ID, and its name and type when listed."""
+
+    merchant_id: str
+    name: str = ""
+    type: str = ""
+
+
+def merchant_picker(organisations: list[Organisation]) -> dict[str, list[Pick]]:
+    """Each organisation's merchants for the picker, in one query: those GET /v1/merchants lists (by
+    name, with their type), then IDs learnt from integrations that it does not list."""
+    picks: dict[str, list[Pick]] = {org.organisation_id: [] for org in organisations}
+    by_pk = {org.pk: org.organisation_id for org in organisations}
+    rows = Merchant.objects.filter(organisation__in=by_pk).order_by("name", "merchant_id")
+    for organisation_pk, merchant_id, name, kind in rows.values_list("organisation_id", "merchant_id", "name", "type"):
+        picks[by_pk[organisation_pk]].append(Pick(merchant_id, name, kind))
+    for org in organisations:
+        listed = {pick.merchant_id for pick in picks[org.organisation_id]}
+        picks[org.organisation_id] += [Pick(m) for m in org.merchant_ids if m not in listed]
+    return picks
 
 
 class RenameIntegrationForm(BootstrapForm):
@@ -188,8 +231,9 @@ class ChargebackStopKeyForm(NamedForm[ChargebackStopKey], SecretForm[ChargebackS
         label="Organisation IDs entered by hand",
         required=False,
         help_text=(
-            "For organisations this key reaches that have no integration yet (others are learnt by polling). "
-            "Separate them with commas, spaces or new lines. An organisation-level key takes at most one."
+            "Rarely needed: a partner key lists its organisations by name, those without integrations too, and "
+            "others are learnt by polling. For an organisation key whose organisation has no integration yet, "
+            "enter its ID. Separate IDs with commas, spaces or new lines; an organisation-level key takes at most one."
         ),
     )
     field_order = ["name", "level", "secret", "enabled", "poll_interval_seconds", "manual_organisation_ids"]

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef, Value
+from django.db.models.functions import Coalesce, Lower, NullIf
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -56,6 +57,8 @@ class ChargebackStopKey(HasSecret, PolledSource):
     class Meta:
         ordering = ["name"]
         verbose_name = "ChargebackStop key"
+        # Names compare ignoring case, as the forms and a configuration file do (and Project).
+        constraints = [models.UniqueConstraint(Lower("name"), name="cbs_key_name_unique_ci")]
         indexes = [models.Index(fields=["enabled", "next_poll_at"], name="key_due_idx")]
 
     def __str__(self) -> str:
@@ -109,6 +112,17 @@ class Organisation(models.Model):
     @property
     def is_test(self) -> bool:
         return self.mode == "TEST"
+
+
+def shown_name(prefix: str = "") -> Coalesce:
+    """An organisation's name as pages show it (`str`), in SQL: its label, else the name the listing
+    gave, else its ID. `prefix` reaches it through a relation ("organisation__")."""
+    return Coalesce(
+        NullIf(F(f"{prefix}label"), Value("")),
+        NullIf(F(f"{prefix}name"), Value("")),
+        F(f"{prefix}organisation_id"),
+        output_field=models.CharField(),
+    )
 
 
 class KeyOrganisation(models.Model):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
 
 from integrations_app.config.yamlio import Node
@@ -60,15 +61,25 @@ def text(max_length: int, *, blank: bool = False, pattern: re.Pattern[str] | Non
 
 
 def name(max_length: int = 100) -> Reader:
-    """A name as the dashboard's forms take it: no control or invisible characters."""
-    plain = text(max_length)
+    """A name as the dashboard's forms take it, by the same form field: spaces around it stripped,
+    required (so not only spaces), no control or invisible characters."""
+    field = forms.CharField(
+        max_length=max_length,
+        strip=True,
+        validators=[refuse_invisible],
+        error_messages={
+            "required": "must not be empty",
+            "max_length": "is at most %(limit_value)d characters; this is %(show_value)d",
+        },
+    )
 
     def read(node: Node) -> str:
-        value: str = plain(node)
+        if not isinstance(node.value, str):
+            raise _expect(node, "text")
         try:
-            refuse_invisible(value)
+            value: str = field.clean(node.value)
         except ValidationError as error:
-            raise Invalid(" ".join(error.messages)) from None
+            raise Invalid(" ".join(str(message).rstrip(".") for message in error.messages)) from None
         return value
 
     return read
@@ -111,11 +122,10 @@ def upstream_id(what: str) -> Reader:
     return text(100, pattern=ID_CHARACTERS, what=f"{what} (letters, digits, “_” and “-”)")
 
 
-def id_list(what: str, max_items: int) -> Reader:
-    """A list of upstream IDs, each once, sorted (so the file's order does not matter)."""
-    item = upstream_id(what)
+def items(item: Reader, what: str, max_items: int, order: Callable[[Any], Any] | None = None) -> Reader:
+    """A list of values, each once, sorted by `order` (so the file's order does not matter)."""
 
-    def read(node: Node) -> list[str]:
+    def read(node: Node) -> list[Any]:
         if not isinstance(node.value, list):
             raise _expect(node, f"a list of {what}s")
         if len(node.value) > max_items:
@@ -128,9 +138,14 @@ def id_list(what: str, max_items: int) -> Reader:
                 raise Invalid(f"item {position + 1}: {error.message}", child.line) from None
         if len(set(values)) != len(values):
             raise Invalid(f"lists a {what} more than once")
-        return sorted(values)
+        return sorted(values, key=order)
 
     return read
+
+
+def id_list(what: str, max_items: int) -> Reader:
+    """A list of upstream IDs, each once, sorted."""
+    return items(upstream_id(what), what, max_items)
 
 
 def records(fields: dict[str, Field], key: str, max_items: int) -> Reader:

@@ -4,7 +4,8 @@ The key is derived with Scrypt (a fresh random salt per file), and each secret i
 (AES-128-CBC with HMAC-SHA256, so a wrong passphrase or a changed value is detected, never read as
 garbage). The file's `secrets:` header holds the KDF's parameters and a check token, so a wrong
 passphrase is refused once, up front. Parameters read from a file are bounded: a hostile file
-cannot make the import spend gigabytes of memory on the KDF.
+cannot make the import spend more than what this version writes (n, r and p each at most ours):
+a web process has 250 MB in all, and a header asking for 256 MiB would be over it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from django.views.decorators.debug import sensitive_variables
 
 KDF = "scrypt"
-N, R, P = 2**15, 8, 1  # about 32 MB and a tenth of a second: the cost of one guess
-MAX_N, MAX_R, MAX_P = 2**17, 16, 4
+N, R, P = 2**15, 8, 1  # about 32 MiB (128·n·r bytes) and a tenth of a second: the cost of one guess
 CHECK = b"paystatus-config-v1"
 MIN_PASSPHRASE = 10
 
@@ -71,6 +71,10 @@ def new_box(passphrase: str) -> Box:
     return Box(fernet, header)
 
 
+def _mib(n: int, r: int) -> str:
+    return f"{128 * n * r / 2**20:,.0f} MiB"
+
+
 @sensitive_variables("passphrase")
 def open_box(header: dict[str, Any], passphrase: str) -> Box:
     """For an import: the box of the file's header, or PassphraseError (bad header, wrong passphrase)."""
@@ -80,8 +84,13 @@ def open_box(header: dict[str, Any], passphrase: str) -> Box:
     if not all(isinstance(value, int) and not isinstance(value, bool) for value in (n, r, p)):
         raise PassphraseError("secrets.n, r and p must be whole numbers")
     assert isinstance(n, int) and isinstance(r, int) and isinstance(p, int)
-    if not (2 <= n <= MAX_N and n & (n - 1) == 0 and 1 <= r <= MAX_R and 1 <= p <= MAX_P):
-        raise PassphraseError(f"secrets: n must be a power of 2 up to {MAX_N}, r at most {MAX_R} and p at most {MAX_P}")
+    if not (n >= 2 and n & (n - 1) == 0 and r >= 1 and p >= 1):
+        raise PassphraseError("n must be a power of 2, and r and p at least 1")
+    if n > N or r > R or p > P:
+        raise PassphraseError(
+            f"the key derivation asks for n={n:,}, r={r:,}, p={p:,} ({_mib(n, r)} of memory), more than this "
+            f"version writes (n={N:,}, r={R}, p={P}, {_mib(N, R)}): export the file again from this Paystatus"
+        )
     try:
         salt = base64.b64decode(str(header.get("salt", "")), validate=True)
     except (binascii.Error, ValueError):

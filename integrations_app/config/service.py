@@ -22,8 +22,10 @@ from django.views.decorators.debug import sensitive_variables
 from integrations_app import audit
 from integrations_app.config import fields as f
 from integrations_app.config import yamlio
+from integrations_app.config.registry import SECTIONS
 from integrations_app.config.secrets import Box, PassphraseError, new_box, open_box
-from integrations_app.config.sections import SECTIONS, Context, Section
+from integrations_app.config.sections import Context, Section
+from integrations_app.models import Integration
 from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.polling.write_queue import write_transaction
 from integrations_app.scoping import EVERYTHING, Scope
@@ -31,6 +33,12 @@ from integrations_app.upstream.secret import Secret
 
 VERSION = 1
 SECRET = "secret"  # noqa: S105 (the field's name)
+# What an entry may name that no section writes: looked up in the database only, once per import
+# (the section, then the field it is known by and its noun in messages).
+LOOKUPS: dict[str, tuple[type[Any], str, str]] = {
+    "users": (User, "username", "user"),
+    "integrations": (Integration, "integration_id", "integration (learnt by polling)"),
+}
 
 
 class ExportError(Exception):
@@ -97,6 +105,10 @@ class Report:
     def changes(self) -> list[Item]:
         return [item for item in self.items if item.action != "keep"]
 
+    def plan(self) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        """What the import changes, to compare a preview with the import that follows it."""
+        return [(item.action, item.section, item.words, tuple(item.fields)) for item in self.changes]
+
     def summary(self) -> str:
         if self.errors:
             return f"Refused: {len(self.errors)} problem{'s' if len(self.errors) != 1 else ''}; nothing was changed."
@@ -157,7 +169,7 @@ class _Plan:
         self.report = Report()
         self.steps: list[Step] = []
         self.box: Box | None = None
-        self.users: dict[str, User] = {}
+        self.lookups: dict[str, dict[str, Any]] = {}
 
     def error(self, line: int | None, message: str) -> None:
         self.report.errors.append(f"line {line}: {message}" if line else message)
@@ -174,13 +186,22 @@ class _Plan:
             self.error(root.line, f"the file must be a mapping of sections, not {root.kind()}.")
             return None
         top: dict[str, yamlio.Node] = root.value
+        version = top.get("version")
+        number = None if version is None or isinstance(version.value, bool) else version.value
+        if isinstance(number, int) and number > VERSION:
+            # A newer format may mean anything by its fields: read none of them.
+            self.error(
+                version.line if version else None,
+                f"version: this file is format version {number}, written by a newer Paystatus; this one reads "
+                f"version {VERSION}. Import it with the newer Paystatus, or export it again from this one.",
+            )
+            return None
+        if number != VERSION:
+            self.error(version.line if version else root.line, f"version: must be {VERSION}.")
         known = ["version", "secrets", *(section.name for section in SECTIONS)]
         for name, node in top.items():
             if name not in known:
                 self.error(node.line, f"unknown section “{name}” (expected {', '.join(known)}).")
-        version = top.get("version")
-        if version is None or version.value != VERSION or isinstance(version.value, bool):
-            self.error(version.line if version else root.line, f"version: must be {VERSION}.")
         found: dict[str, list[Entry]] = {}
         for section in SECTIONS:
             if section.name in top:
@@ -205,11 +226,13 @@ class _Plan:
             try:
                 values = f.read_mapping(item, section.fields)
             except f.Invalid as invalid:
-                self.error(invalid.line or item.line, f"{label}: {invalid.message}.")
+                self.error(invalid.line or item.line, f"{_named(label, section, item)}: {invalid.message}.")
                 continue
             label = f"{label} ({section.describe(values)})"
-            for name, message in section.check(values):
-                self.error(item.line, f"{label}: {name}: {message}.")
+            if reason := section.skipped(values):
+                self.report.notes.append(f"line {item.line}: {label}: {reason}.")
+                continue
+            self._errors(item.line, label, section.check(values))
             key = section.key_of(values)
             if key in seen:
                 self.error(item.line, f"{label}: listed twice (also on line {seen[key]}).")
@@ -218,7 +241,19 @@ class _Plan:
             entries.append(Entry(section, position, item.line, values, sealed, sealed_line))
         return entries
 
+    def _errors(self, line: int, label: str, problems: list[tuple[str, str]]) -> None:
+        for name, message in problems:
+            self.error(line, f"{label}: {name + ': ' if name else ''}{message}.")
+
     def _sealed(self, node: yamlio.Node, label: str) -> str | None:
+        if isinstance(node.value, str):
+            self.error(
+                node.line,
+                f"{label}: secret: written in clear, and a file holds secrets only encrypted. Export the file with "
+                "--with-secrets to have them encrypted under a passphrase, or leave the secret out and enter it "
+                "in the dashboard.",
+            )
+            return None
         encrypted = node.value.get("encrypted") if isinstance(node.value, dict) else None
         if not isinstance(node.value, dict) or set(node.value) != {"encrypted"} or encrypted is None:
             self.error(node.line, f"{label}: secret: expected a mapping with one field, encrypted.")
@@ -255,9 +290,12 @@ class _Plan:
     def compare(self, found: dict[str, list[Entry]]) -> None:
         existing = {section.name: _existing(section) for section in SECTIONS}  # one query or two each
         known = self._known(found, existing)
-        usernames = {key for (section, key) in self._refs(found) if section == "users"}
-        self.users = {user.username: user for user in User.objects.filter(username__in=usernames)}
-        known["users"] = set(self.users)
+        refs = self._refs(found)
+        for target, (model, field_name, _) in LOOKUPS.items():
+            wanted = {key for (section, key) in refs if section == target}
+            rows = model.objects.filter(**{f"{field_name}__in": wanted}) if wanted else []
+            self.lookups[target] = {getattr(row, field_name): row for row in rows}
+            known[target] = set(self.lookups[target])
         for section in SECTIONS:
             for entry in found.get(section.name, []):
                 label = f"{section.name}[{entry.position + 1}] ({section.describe(entry.values)})"
@@ -265,8 +303,9 @@ class _Plan:
                     target_section = next((s for s in SECTIONS if s.name == target), None)
                     normal = target_section.normal(key) if target_section else key
                     if normal not in known[target]:
-                        noun = target_section.noun if target_section else "user"
-                        self.error(entry.line, f"{label}: {name}: no {noun} “{key}” in the file or the database.")
+                        where = "the file or the database" if target_section else "the database"
+                        noun = target_section.noun if target_section else LOOKUPS[target][2]
+                        self.error(entry.line, f"{label}: {name}: no {noun} “{key}” in {where}.")
                 self._compare(section, entry, existing[section.name].get(section.key_of(entry.values)), label)
             if section.name in found:
                 self._not_listed(section, found[section.name], existing[section.name])
@@ -296,6 +335,7 @@ class _Plan:
 
     def _compare(self, section: Section, entry: Entry, row: Any, label: str) -> None:
         secret = self._secret(section, entry, label)
+        self._errors(entry.line, label, section.validate(entry.values, secret, row))
         if row is None:
             if section.secret_noun and secret is None and (entry.sealed is None or self.passphrase is None):
                 self.error(
@@ -307,7 +347,9 @@ class _Plan:
             self.steps.append(Step(section, section.key_of(entry.values), None, entry.values, secret))
             return
         current = section.represent(row)
-        changed = [name for name in section.fields if current[name] != entry.values[name]]
+        changed = [
+            name for name in section.fields if name not in section.uncompared and current[name] != entry.values[name]
+        ]
         if secret is not None and not _same_secret(section, row, secret):
             changed.append(SECRET)
         else:
@@ -346,18 +388,32 @@ class _Plan:
     def apply(self, user: User | AnonymousUser) -> None:
         """Adds and changes in section order, then removals in reverse order, in one transaction."""
         context = Context(SECTIONS)
-        context.users = self.users
+        context.users, context.integrations = self.lookups["users"], self.lookups["integrations"]
+        context.user = user
         with write_transaction():
-            for step in self.steps:
-                if not step.remove:
-                    context.saved(
-                        step.section.name, step.key, step.section.save(step.row, step.values, step.secret, context)
-                    )
+            for section in SECTIONS:
+                steps = [step for step in self.steps if step.section is section and not step.remove]
+                new = [step for step in steps if step.row is None]
+                added = section.add_many([step.values for step in new], context) if new else None
+                if added is not None:
+                    for step, row in zip(new, added, strict=True):
+                        context.saved(section.name, step.key, row)
+                    steps = [step for step in steps if step.row is not None]
+                for step in steps:
+                    context.saved(section.name, step.key, section.save(step.row, step.values, step.secret, context))
             for step in reversed(self.steps):
                 if step.remove:
-                    step.section.delete(step.row)
+                    step.section.delete(step.row, context)
             counts = {action: self.report.count(action) for action in ("add", "change", "remove")}
             audit.record(user, "config.import", "configuration", after=counts, project=None)
+
+
+def _named(label: str, section: Section, item: yamlio.Node) -> str:
+    """`websites[3]`, with the entry's name when it has a readable one, for an entry that is invalid."""
+    identity = item.value.get(section.identity) if isinstance(item.value, dict) else None
+    if identity is not None and isinstance(identity.value, str) and identity.value:
+        return f"{label} ({section.noun} “{identity.value[:60]}”)"
+    return label
 
 
 def _existing(section: Section) -> dict[Any, Any]:
@@ -379,8 +435,10 @@ def import_config(
     prune: bool = False,
     dry_run: bool = False,
     user: User | AnonymousUser | None = None,
+    expected: list[tuple[str, str, str, tuple[str, ...]]] | None = None,
 ) -> Report:
-    """Read, check and compare the file; apply it unless `dry_run` or any entry is invalid."""
+    """Read, check and compare the file; apply it unless `dry_run` or any entry is invalid, or
+    (`expected`: the plan of a preview) the database changed since so that the plan differs."""
     plan = _Plan(passphrase, prune)
     plan.report.dry_run = dry_run
     found = plan.read(data)
@@ -388,6 +446,11 @@ def import_config(
         plan.compare(found)
     report = plan.report
     report.errors.sort(key=_line_of)
+    if not report.errors and expected is not None and report.plan() != expected:
+        report.errors.append(
+            "The database changed since the preview, so the import would not do what it showed: "
+            "nothing was changed. Preview the file again."
+        )
     if report.errors or dry_run or not report.changes:
         return report
     try:

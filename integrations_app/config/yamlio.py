@@ -14,6 +14,11 @@ from typing import Any
 import yaml
 from django.conf import settings
 
+# The largest whole number a file may hold (a database's BIGINT). A longer literal is refused unread:
+# Python refuses to read a decimal of over 4,300 digits (ValueError), and YAML 1.1's base 60
+# (`1:1:1…`) builds any size of number from a short line.
+MAX_WHOLE = 2**63 - 1
+MAX_NUMBER_TEXT = 100
 MAX_DEPTH = 6  # the file's mapping (1), a section (2), an entry (3), a list in it (4), an item (5), its fields
 # libyaml's parser and emitter when installed (PyYAML's wheels carry it); the pure-Python ones otherwise.
 Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -143,7 +148,11 @@ def _node(node: yaml.Node) -> Node:
         raise FileRefused(f"line {line}: “{str(node.value)[:40]}” is not text, a whole number or true/false.")
     if node.tag == "tag:yaml.org,2002:str":
         return Node(str(node.value), line)
+    if node.tag == "tag:yaml.org,2002:int" and len(str(node.value)) > MAX_NUMBER_TEXT:
+        raise FileRefused(f"line {line}: number too large.")
     value = yaml.constructor.SafeConstructor().construct_object(node)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_WHOLE:
+        raise FileRefused(f"line {line}: number too large.")
     return Node(value, line)
 
 

@@ -14,14 +14,18 @@ What it does with a listing:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from integrations_app.alerts import changes
 from integrations_app.datafast.client import DataFastClient, Website
 from integrations_app.datafast.models import DataFastAccount, DataFastSite, Discovery
+from integrations_app.models.history import ChangeKind, Severity, StatusChange
 from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.upstream.check import deadline, explain
 from integrations_app.upstream.errors import CredentialError, UpstreamError
@@ -67,7 +71,7 @@ def discover(account: DataFastAccount, *, now: datetime | None = None, quick: bo
     count = f"{len(websites)} website{'s' if len(websites) != 1 else ''}"
     message = f"The token lists {count}." + (f" {' '.join(listing.problems)}." if listing.problems else "")
     with transaction.atomic():
-        updated = apply(account, websites, now=now)
+        updated = apply(account, websites, now=now, complete=not listing.problems)
         account.listed_websites = [website.as_dict() for website in websites]
         _remember(account, Discovery.OK, message, now)
     outcome = summarise(account)
@@ -82,23 +86,48 @@ def _remember(account: DataFastAccount, state: str, message: str, now: datetime)
     return Outcome(state, account.discovery_message)
 
 
-def apply(account: DataFastAccount, websites: list[Website], *, now: datetime) -> int:
-    """Bring the account's watched websites in line with a listing; returns how many changed."""
+def apply(account: DataFastAccount, websites: list[Website], *, now: datetime, complete: bool = True) -> int:
+    """Bring the account's watched websites in line with a listing; returns how many changed.
+    Only a `complete` listing (no entry skipped, none cut off) can say a website is no longer
+    listed: from an incomplete one, the missing website may be the entry that could not be read."""
     listed = {website.id: website for website in websites}
     changed: list[DataFastSite] = []
-    for site in DataFastSite.objects.filter(account=account).order_by("pk"):
+    moves: list[StatusChange] = []
+    alerts = account.alert_on_discovery or settings.DISCOVERY_ALERTS
+    for site in DataFastSite.objects.filter(account=account).select_related("account").order_by("pk"):
         before = [getattr(site, name) for name in SITE_FIELDS]
+        was_listed = site.unlisted_since is None
         website = listed.get(site.website_id)
         if website is None:
-            site.unlisted_since = site.unlisted_since or now
+            if complete:
+                site.unlisted_since = site.unlisted_since or now
         else:
             copy_facts(site, website)
             site.unlisted_since = None
         if [getattr(site, name) for name in SITE_FIELDS] != before:
             changed.append(site)
+        if alerts and was_listed != (site.unlisted_since is None):
+            moves.append(_listing_change(site, listed=site.unlisted_since is None, now=now))
     # bulk_update: these are facts for the pages, not a poll (problem states do not depend on them).
     DataFastSite.objects.bulk_update(changed, SITE_FIELDS)
+    if moves:
+        changes.record(*moves)
     return len(changed)
+
+
+def _listing_change(site: DataFastSite, *, listed: bool, now: datetime) -> StatusChange:
+    """The alert of an account that asked for them: a watched website its token stopped listing
+    (a notice: it is still polled, and may fail soon) or lists again."""
+    return changes.change(
+        ChangeKind.LISTING,
+        Severity.RECOVERY if listed else Severity.NOTICE,
+        at=now,
+        old="unlisted" if listed else "listed",
+        new="listed" if listed else "unlisted",
+        reason=f"GET /api/v1/admin/websites of the token of {site.account.name}",
+        notify=True,
+        site=site,
+    )
 
 
 def copy_facts(site: DataFastSite, website: Website) -> None:
@@ -173,15 +202,42 @@ def watch(account: DataFastAccount, website_ids: list[str], *, now: datetime | N
     return created
 
 
-def with_notices(accounts: QuerySet[DataFastAccount]) -> list[tuple[DataFastAccount, int, int]]:
-    """(account, new websites, websites no longer listed) for every account with something to say:
-    three queries whatever the number of accounts and websites."""
+class Notice(NamedTuple):
+    """What an account's last discovery has to say until the operator handles it: websites new to
+    its token (nobody watches them, nobody set them aside), and websites it no longer lists that
+    the operator has not seen yet ("Keep them")."""
+
+    account: DataFastAccount
+    new: int
+    unlisted: int
+
+    @property
+    def words(self) -> str:
+        parts = []
+        if self.new:
+            parts.append(
+                f"{self.new} new website{'s' if self.new != 1 else ''} on {self.account.name}'s token: watch them?"
+            )
+        if self.unlisted:
+            verb = "is" if self.unlisted == 1 else "are"
+            plural = "s" if self.unlisted != 1 else ""
+            parts.append(f"{self.unlisted} website{plural} {verb} no longer listed by {self.account.name}'s token.")
+        return " ".join(parts)
+
+
+def with_notices(accounts: QuerySet[DataFastAccount]) -> list[Notice]:
+    """A notice for every account with something to say: three queries whatever the number of
+    accounts and websites."""
     rows = list(accounts.defer("secret").order_by("name"))
     every_listed = {entry.get("id") for row in rows for entry in row.listed_websites if isinstance(entry, dict)}
     watched = set(DataFastSite.objects.filter(website_id__in=every_listed).values_list("website_id", flat=True))
+    seen = {account.pk: account.unlisted_seen_at for account in rows}
     unlisted: dict[int, int] = {}
-    for account_id in DataFastSite.objects.filter(unlisted_since__isnull=False).values_list("account_id", flat=True):
-        unlisted[account_id] = unlisted.get(account_id, 0) + 1
+    gone = DataFastSite.objects.filter(account__in=rows, unlisted_since__isnull=False)
+    for account_id, since in gone.values_list("account_id", "unlisted_since"):
+        last_seen = seen[account_id]
+        if since is not None and (last_seen is None or since > last_seen):
+            unlisted[account_id] = unlisted.get(account_id, 0) + 1
     notices = []
     for account in rows:
         ignored = set(account.ignored_website_ids)
@@ -191,5 +247,37 @@ def with_notices(accounts: QuerySet[DataFastAccount]) -> list[tuple[DataFastAcco
             if isinstance(entry, dict) and entry.get("id") not in watched and entry.get("id") not in ignored
         )
         if new or unlisted.get(account.pk):
-            notices.append((account, new, unlisted.get(account.pk, 0)))
+            notices.append(Notice(account, new, unlisted.get(account.pk, 0)))
     return notices
+
+
+def watch_new(account: DataFastAccount, *, now: datetime | None = None) -> list[DataFastSite]:
+    """The notice's "Watch them": every website new to the token, due for its first poll now."""
+    return watch(account, [website.id for website in summarise(account).new], now=now)
+
+
+def set_aside_new(account: DataFastAccount) -> int:
+    """The notice's "Not these": the new websites are set aside (offered, unticked, on the account's
+    page; no longer a notice). Returns how many."""
+    new = [website.id for website in summarise(account).new]
+    account.ignored_website_ids = sorted(set(account.ignored_website_ids) | set(new))
+    account.save(update_fields=["ignored_website_ids"])
+    return len(new)
+
+
+def keep_unlisted(account: DataFastAccount, *, now: datetime | None = None) -> None:
+    """The notice's "Keep them": the websites no longer listed stay watched and say so on their
+    pages; the notice is gone until another one stops being listed."""
+    account.unlisted_seen_at = now or timezone.now()
+    account.save(update_fields=["unlisted_seen_at"])
+
+
+def due(now: datetime) -> QuerySet[DataFastAccount]:
+    """Accounts whose last discovery is older than DISCOVERY_INTERVAL_HOURS (or never ran), or got
+    no answer DISCOVERY_RETRY_MINUTES ago. A token without websites:read is asked again daily: its
+    permissions may have changed."""
+    since = now - timedelta(hours=settings.DISCOVERY_INTERVAL_HOURS)
+    failed = Q(discovery=Discovery.FAILED, discovered_at__lt=now - timedelta(minutes=settings.DISCOVERY_RETRY_MINUTES))
+    return DataFastAccount.objects.filter(Q(discovered_at__isnull=True) | Q(discovered_at__lt=since) | failed).order_by(
+        "pk"
+    )

@@ -10,7 +10,14 @@ from django.core.exceptions import ValidationError
 from integrations_app.datafast import discovery
 from integrations_app.datafast.client import OBJECT_ID
 from integrations_app.datafast.models import DataFastAccount, DataFastSite, dft_token_validator
-from integrations_app.forms import NamedForm, SecretForm, header_safe, interval_field, name_messages
+from integrations_app.forms import (
+    BootstrapForm,
+    NamedForm,
+    SecretForm,
+    header_safe,
+    interval_field,
+    name_messages,
+)
 
 
 class DataFastAccountForm(NamedForm[DataFastAccount], SecretForm[DataFastAccount]):
@@ -109,6 +116,15 @@ class DataFastSiteForm(NamedForm[DataFastSite]):
             raise ValidationError(f"The website “{other.name}” already uses this website ID.")
         return website_id
 
+    def save(self, commit: bool = True) -> DataFastSite:
+        # A rename here is the operator's: discovery no longer overwrites it; renamed back to the name
+        # DataFast lists, it follows DataFast again. The name typed when adding a website by its ID
+        # stands in until a discovery lists it.
+        if self.instance.pk and "name" in self.changed_data:
+            listed = {w.id: w.display_name for w in discovery.listed(self.instance.account)}
+            self.instance.name_is_custom = self.instance.name != listed.get(self.instance.website_id, "")
+        return super().save(commit)
+
     @staticmethod
     def audit_values(site: DataFastSite) -> dict[str, Any]:
         return {
@@ -118,3 +134,16 @@ class DataFastSiteForm(NamedForm[DataFastSite]):
             "enabled": site.enabled,
             "poll_interval_seconds": site.poll_interval_seconds,
         }
+
+
+class NoticeForm(BootstrapForm):
+    """A button of a discovery notice (datafast/discovery.py: watch_new, set_aside_new, keep_unlisted)."""
+
+    WATCH, SET_ASIDE, KEEP = "watch", "set_aside", "keep"
+    do = forms.ChoiceField(
+        choices=[(WATCH, "Watch them"), (SET_ASIDE, "Not these"), (KEEP, "Keep them")],
+        error_messages={
+            "required": "Choose what to do with the notice: watch, set aside or keep.",
+            "invalid_choice": "“%(value)s” is not something a notice does: watch, set aside or keep.",
+        },
+    )

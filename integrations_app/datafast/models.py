@@ -42,15 +42,23 @@ class DataFastAccount(HasSecret):
     listed_websites = models.JSONField(default=list, blank=True, editable=False)
     # Listed websites the operator chose not to watch: no longer flagged as new.
     ignored_website_ids = models.JSONField(default=list, blank=True, editable=False)
+    # The operator saw the websites no longer listed up to then ("Keep them"): the notice names only
+    # websites unlisted later. The websites themselves still say "no longer listed".
+    unlisted_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     alert_on_discovery = models.BooleanField(
-        "Alert on new or unlisted websites",
+        "Alert when a watched website is no longer listed",
         default=False,
-        help_text="Off: new websites and websites no longer listed are notices on the pages only.",
+        help_text=(
+            "Off: websites no longer listed are notices on the pages only. On: an alert too (and when one is "
+            "listed again). New websites are always notices."
+        ),
     )
 
     class Meta:
         ordering = ["name"]
         verbose_name = "DataFast account"
+        # Names compare ignoring case, as the forms and a configuration file do (and Project).
+        constraints = [models.UniqueConstraint(Lower("name"), name="dfa_name_unique_ci")]
 
     def __str__(self) -> str:
         return self.name

@@ -59,6 +59,11 @@ def summary(change: StatusChange) -> str | None:
             return f"{provider_name(change.provider)} disconnected on {site}"
         verb = "reconnected" if change.severity == Severity.RECOVERY else "connected"
         return f"{provider_name(change.provider)} {verb} on {site}"
+    if change.kind == ChangeKind.LISTING:
+        account = change.site.account.name if change.site else ""
+        if change.new == "unlisted":
+            return f"{site} is no longer listed by the token of {account} (still watched)"
+        return f"{site} is listed by the token of {account} again"
     if change.kind == ChangeKind.PADDLE_EXPIRY:
         words = {
             "expiring": f"Paddle API key for {site} expires within 14 days",

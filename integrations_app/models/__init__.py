@@ -15,6 +15,7 @@ from integrations_app.chargebackstop.models import (
     Organisation,
 )
 from integrations_app.datafast.models import DataFastAccount, DataFastSite, ProviderState
+from integrations_app.models.acks import Acknowledgement, ReminderRecord
 from integrations_app.models.alerts import Alert
 from integrations_app.models.audit import AuditEntry, FormSubmission
 from integrations_app.models.channels import Channel, ChannelKind, Delivery, Vendor
@@ -32,6 +33,7 @@ for _upstream in UPSTREAMS:
     import_module(f"integrations_app.{_upstream.package}.models")
 
 __all__ = [
+    "Acknowledgement",
     "Alert",
     "AuditEntry",
     "Cause",
@@ -55,6 +57,7 @@ __all__ = [
     "PollAttempt",
     "Project",
     "ProviderState",
+    "ReminderRecord",
     "Role",
     "Silence",
     "Snapshot",

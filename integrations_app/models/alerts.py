@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 
@@ -29,6 +31,8 @@ class Alert(models.Model):
     error = models.CharField(max_length=500, blank=True)
     # The page of the first thing it is about, set on the alerts of a page by views.history.
     target_url: str
+    # The acknowledgements of the problems it told of, set on the alerts of a page by views.history.
+    acks: list[Any]
 
     class Meta:
         ordering = ["-created_at"]

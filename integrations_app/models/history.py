@@ -71,6 +71,9 @@ class ChangeKind(models.TextChoices):
     FLAPPING = "flapping", "Flapping"
     # One message when a silence or maintenance window ends on a problem it held back (alerts.policy).
     STILL_BROKEN = "still_broken", "Still broken after a silence"
+    # A watched website its account's token stops (or starts again) listing: an alert only for the
+    # accounts that ask for it (datafast/discovery.py), a notice on the pages for every account.
+    LISTING = "listing", "Listed by its token"
 
 
 class Severity(models.TextChoices):

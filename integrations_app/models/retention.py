@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from integrations_app.models import FormSubmission, PollAttempt, Snapshot
+from integrations_app.models import FormSubmission, PollAttempt, ReminderRecord, Snapshot
 from integrations_app.upstreams import SOURCE_LINKS
 
 # Successful attempts are numerous and dull; failures explain incidents, so they stay longer.
@@ -18,6 +19,14 @@ SNAPSHOTS_FOR = timedelta(days=90)
 # A form's one-time token only has to outlive a double click or a page resubmitted from the
 # browser's history; a week is far beyond that, and the table stays the size of a week's forms.
 FORM_SUBMISSIONS_FOR = timedelta(days=7)
+# A reminder's record is read only to space the next one of its scope (alerts/reminders.py): past
+# the longest period (a project's is at most a week, the default REMINDER_HOURS may be longer) it
+# can no longer hold anything back, and its slot can never come again (slots count up with time).
+LONGEST_PROJECT_REMINDER_PERIOD = timedelta(days=7)
+
+
+def reminder_records_for() -> timedelta:
+    return max(LONGEST_PROJECT_REMINDER_PERIOD, timedelta(hours=settings.REMINDER_HOURS)) + timedelta(days=1)
 
 
 def prune() -> dict[str, int]:
@@ -28,7 +37,14 @@ def prune() -> dict[str, int]:
     old = Snapshot.objects.filter(taken_at__lt=now - SNAPSHOTS_FOR).exclude(id__in=latest_ids)
     snapshots, _ = old.delete()
     submissions, _ = FormSubmission.objects.filter(created_at__lt=now - FORM_SUBMISSIONS_FOR).delete()
-    return {"ok_attempts": ok, "failed_attempts": failed, "snapshots": snapshots, "form_submissions": submissions}
+    reminders, _ = ReminderRecord.objects.filter(created_at__lt=now - reminder_records_for()).delete()
+    return {
+        "ok_attempts": ok,
+        "failed_attempts": failed,
+        "snapshots": snapshots,
+        "form_submissions": submissions,
+        "reminder_records": reminders,
+    }
 
 
 def compact() -> list[str]:

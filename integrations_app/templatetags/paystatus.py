@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from integrations_app import problems, text
+from integrations_app.alerts import acks
 from integrations_app.humanize import age_words
 from integrations_app.views import clients
 from integrations_app.views.history import action_words
@@ -44,6 +45,8 @@ BADGES = {
     "recovery": ("text-bg-success", "✔", "Recovery"),
     "notice": ("text-bg-info", "ℹ", "Notice"),
     "info": ("text-bg-light border", "·", "Info"),
+    "acknowledged": ("text-bg-secondary", "☑", "Acknowledged"),
+    "unacknowledged": ("text-bg-light border", "☐", "Not acknowledged"),
 }
 
 
@@ -52,6 +55,29 @@ def bdi(value: object) -> SafeString:
     """Text from upstream (integration and organisation names) isolated from the text around it:
     a right-to-left override inside cannot reorder the rest of the line."""
     return format_html("<bdi>{}</bdi>", value)
+
+
+TEST_BADGE = mark_safe(
+    ' <span class="badge text-bg-warning" title="A ChargebackStop organisation in TEST mode">TEST</span>'
+)
+
+
+@register.simple_tag
+def test_badge() -> SafeString:
+    return TEST_BADGE
+
+
+@register.filter
+def organisation(value: Any) -> SafeString:
+    """An organisation by name (`bdi`), with a TEST badge when ChargebackStop lists it in TEST mode:
+    the one way pages name an organisation."""
+    return format_html("{}{}", bdi(value), TEST_BADGE if getattr(value, "is_test", False) else "")
+
+
+@register.filter
+def ack_words(ack: Any) -> str:
+    """An acknowledgement in the one wording messages use too ("acknowledged by … at …: comment")."""
+    return acks.ack_words(ack)
 
 
 @register.filter
@@ -200,6 +226,23 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
 
 
 @register.simple_tag
+def ack_badge(row: Any) -> SafeString:
+    """ "☑" beside a list row's problem when every open problem of it is acknowledged
+    (`alerts.acks.mark_acknowledged`), who and when as its tooltip; nothing otherwise."""
+    ack = getattr(row, "acknowledged", None)
+    if ack is None:
+        return mark_safe("")
+    words = acks.ack_words(ack)
+    return format_html(
+        ' <span class="badge text-bg-secondary" data-acknowledged="{}" title="{}"><span aria-hidden="true">☑</span>'
+        '<span class="visually-hidden">{}</span></span>',
+        ack.username,
+        words,
+        words,
+    )
+
+
+@register.simple_tag
 def problem_words(row: Any, providers: Any = None) -> str:
     """The words of `problem_badge`, without the badge (the live summary line of a page)."""
     problem = problems.problem_of(row)
@@ -214,11 +257,20 @@ def provider_cells(cells: list[Any]) -> SafeString:
 
 @register.simple_tag
 def organisation_options(choices: Any, selected: str) -> SafeString:
-    """`<option>`s for (pk, label, organisation_id) rows; the filter lists every organisation."""
+    """`<option>`s for (pk, label, name, mode, organisation_id) rows; the filter lists every
+    organisation by name, TEST ones saying so (an option holds no badge)."""
     return format_html_join(
         "",
-        '<option value="{}"{}>{}</option>',
-        ((pk, " selected" if str(pk) == selected else "", label or org_id) for pk, label, org_id in choices),
+        '<option value="{}"{}>{}{}</option>',
+        (
+            (
+                pk,
+                " selected" if str(pk) == selected else "",
+                label or name or org_id,
+                " (TEST)" if mode == "TEST" else "",
+            )
+            for pk, label, name, mode, org_id in choices
+        ),
     )
 
 
@@ -231,7 +283,7 @@ SITE_ROW = (
     "<td>{currency}</td><td>{paddle}</td><td>{polled}</td></tr>"
 )
 ORGANISATION_ROW = (
-    '<tr>{pick}<th scope="row"><a class="name" href="{url}" title="{title}">{name}</a>{org_id}</th>'
+    '<tr>{pick}<th scope="row"><a class="name" href="{url}" title="{title}">{name}</a>{test}{org_id}</th>'
     '<td class="status-cell">{status}</td><td>✔ {enabled}</td><td>{disabled}</td><td>{gone}</td></tr>'
 )
 
@@ -311,6 +363,10 @@ def _pick(name: str, pk: int, label: str) -> SafeString:
     )
 
 
+# A website its token no longer lists (datafast/discovery.py): still watched, and said so.
+UNLISTED = mark_safe(
+    ' <span class="badge text-bg-warning" title="Its DataFast token no longer lists it">no longer listed</span>'
+)
 GROUP_ROW = '<tr class="client-group"><th scope="colgroup" colspan="{}">{}</th></tr>'
 
 
@@ -338,8 +394,12 @@ def site_rows(
             url=site.get_absolute_url(),
             name=site.name,
             title=text.one_line(site.name),
-            paused="" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
-            status=problem_badge(site, cells),
+            paused=format_html(
+                "{}{}",
+                UNLISTED if site.unlisted_since else "",
+                "" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
+            ),
+            status=problem_badge(site, cells) + ack_badge(site),
             strip=heartbeat(strips[site.pk]),
             providers=provider_cells(cells),
             currency=site.currency or "—",
@@ -362,11 +422,12 @@ def organisation_rows(organisations: Any, selectable: bool = False, grouped: boo
             pick=_pick("organisations", organisation.pk, str(organisation)) if selectable else "",
             url=organisation.get_absolute_url(),
             name=bdi(organisation),
+            test=TEST_BADGE if organisation.is_test else "",
             title=text.one_line(str(organisation)),
             org_id=format_html(' <small class="text-body-secondary">{}</small>', bdi(organisation.organisation_id))
             if organisation.label
             else "",
-            status=problem_badge(organisation),
+            status=problem_badge(organisation) + ack_badge(organisation),
             enabled=organisation.enabled,
             disabled=format_html('<strong class="text-danger">✖ {}</strong>', organisation.disabled)
             if organisation.disabled

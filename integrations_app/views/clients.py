@@ -8,28 +8,20 @@ from typing import Any
 
 from django.db.models import Case, CharField, Exists, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.expressions import OrderBy
-from django.db.models.functions import Coalesce, Lower, NullIf
+from django.db.models.functions import Coalesce, Lower
 
+from integrations_app.chargebackstop.models import shown_name
 from integrations_app.models import ClientLink, DataFastSite, LinkState, Organisation
 
 # Groups in this order: projects, then linked pairs, then the rest.
 PROJECT, LINKED, NONE = 0, 1, 2
 
 
-def _organisation_name(prefix: str = "") -> Coalesce:
-    return Coalesce(
-        NullIf(F(f"{prefix}label"), Value("")),
-        NullIf(F(f"{prefix}name"), Value("")),
-        F(f"{prefix}organisation_id"),
-        output_field=CharField(),
-    )
-
-
 def group_sites(sites: QuerySet[DataFastSite]) -> QuerySet[DataFastSite]:
     """Each website's client: its project, else the organisation it is linked to."""
     linked = ClientLink.objects.filter(site=OuterRef("pk"), state=LinkState.CONFIRMED)
     return sites.annotate(
-        client_org=Subquery(linked.values(name=_organisation_name("organisation__"))[:1]),
+        client_org=Subquery(linked.values(name=shown_name("organisation__"))[:1]),
         client_kind=Case(
             When(project__isnull=False, then=Value(PROJECT)),
             When(client_org__isnull=False, then=Value(LINKED)),
@@ -52,7 +44,7 @@ def group_organisations(organisations: QuerySet[Organisation]) -> QuerySet[Organ
         ),
         client_name=Case(
             When(project__isnull=False, then=F("project__name")),
-            When(client_kind=LINKED, then=_organisation_name()),
+            When(client_kind=LINKED, then=shown_name()),
             default=Value(""),
             output_field=CharField(),
         ),

@@ -17,15 +17,18 @@ from django.db.models import Model, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
 from integrations_app import audit
+from integrations_app.chargebackstop import discovery as chargebackstop_discovery
 from integrations_app.chargebackstop.check import check_chargebackstop
 from integrations_app.chargebackstop.forms import ChargebackStopKeyForm
+from integrations_app.chargebackstop.models import PartnerAccess
 from integrations_app.datafast import discovery as datafast_discovery
 from integrations_app.datafast.check import check_datafast, check_datafast_account
-from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm
+from integrations_app.datafast.forms import DataFastAccountForm, DataFastSiteForm, NoticeForm
 from integrations_app.datafast.models import Discovery
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.models.secret_field import UNREADABLE, SecretUnreadable
@@ -64,7 +67,8 @@ KEY = Kind(ChargebackStopKey, ChargebackStopKeyForm, "ChargebackStop key", "key"
 @staff_required
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    # Five queries whatever the number of rows; secrets are never decrypted for a listing.
+    # Eight queries whatever the number of rows (three for the discovery notices); secrets are
+    # never decrypted for a listing.
     sites = DataFastSite.objects.order_by("name", "pk").prefetch_related("providers")
     links = KeyOrganisation.objects.select_related("organisation").order_by(
         "organisation__label", "organisation__organisation_id"
@@ -74,6 +78,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "keys": ChargebackStopKey.objects.prefetch_related(
             Prefetch("keyorganisation_set", queryset=links, to_attr="links")
         ),
+        "discovery_notices": datafast_discovery.with_notices(DataFastAccount.objects.all()),
     }
     return render(request, "integrations_app/credentials/index.html", context)
 
@@ -113,6 +118,9 @@ def _form_page(
                 and _discover_after_save(request, saved)
             ):
                 return redirect("account-edit", saved.pk)
+            # A new key's organisations by name (those without integrations too), so the check names them.
+            if isinstance(saved, ChargebackStopKey) and (creating or secret_changed or "level" in form.changed_data):
+                _discover_key(request, saved)
             _check_after_save(request, kind, saved)
             return redirect(kind.done_url(saved))
     context = {
@@ -133,8 +141,8 @@ def _form_page(
     return render(request, "integrations_app/credentials/form.html", context)
 
 
-def _watched_words(form: Any) -> str:
-    watched = getattr(form, "watched", [])
+def _watched_words(form_or_sites: Any) -> str:
+    watched = form_or_sites if isinstance(form_or_sites, list) else getattr(form_or_sites, "watched", [])
     if not watched:
         return ""
     names = ", ".join(f"“{site.name}”" for site in watched[:5]) + (
@@ -157,6 +165,19 @@ def _discover_after_save(request: HttpRequest, account: DataFastAccount) -> bool
     else:
         messages.warning(request, f"Could not list the token's websites: {outcome.message}")
     return False
+
+
+def _discover_key(request: HttpRequest, key: ChargebackStopKey) -> None:
+    """List a key's organisations and merchants now and say what came of it. An organisation key's
+    401 is an answer about the key (remembered, never an alert), so it is information, not an error."""
+    outcome = chargebackstop_discovery.discover(key, quick=True)
+    if outcome.ok:
+        new = f" {outcome.new} new to the dashboard." if outcome.new else ""
+        messages.success(request, f"Organisations: {outcome.message}{new}")
+    elif outcome.access == PartnerAccess.REFUSED:
+        messages.info(request, outcome.message)
+    else:
+        messages.warning(request, f"Could not list the key's organisations: {outcome.message}")
 
 
 def _check_after_save(request: HttpRequest, kind: Kind, saved: Any) -> None:
@@ -379,6 +400,55 @@ def account_discover(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         (messages.warning if outcome.state == Discovery.NO_PERMISSION else messages.error)(request, outcome.message)
     return redirect("account-edit", account.pk)
+
+
+@staff_required
+@require_POST
+def account_notice(request: HttpRequest, pk: int) -> HttpResponse:
+    """A discovery notice's button: watch the new websites, set them aside, or keep the websites
+    no longer listed. Back to the page it was pressed on."""
+    account = get_object_or_404(DataFastAccount.objects, pk=pk)
+    form = NoticeForm(request.POST)
+    back = url_has_allowed_host_and_scheme(request.POST.get("next", ""), allowed_hosts={request.get_host()})
+    done = request.POST["next"] if back else reverse("credentials")
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["do"]))
+        return redirect(done)
+    action = form.cleaned_data["do"]
+    if action == NoticeForm.WATCH:
+        with transaction.atomic():
+            watched = datafast_discovery.watch_new(account)
+            for site in watched:
+                audit.record(
+                    request.user,
+                    "credentials.site.create",
+                    SITE.target(site),
+                    after=DataFastSiteForm.audit_values(site),
+                )
+        messages.success(request, f"{account.name}:" + (_watched_words(watched) or " nothing new to watch."))
+    elif action == NoticeForm.SET_ASIDE:
+        count = datafast_discovery.set_aside_new(account)
+        audit.record(request.user, "discovery.set_aside", ACCOUNT.target(account), after={"websites": count})
+        messages.info(
+            request,
+            f"Set aside {count} new website{'s' if count != 1 else ''} of {account.name}; "
+            "they stay offered on the account's page.",
+        )
+    else:
+        datafast_discovery.keep_unlisted(account)
+        audit.record(request.user, "discovery.keep_unlisted", ACCOUNT.target(account))
+        messages.info(request, f"Kept the websites {account.name}'s token no longer lists; their pages say so.")
+    return redirect(done)
+
+
+@staff_required
+@require_POST
+def key_discover(request: HttpRequest, pk: int) -> HttpResponse:
+    """List the key's organisations and merchants again now: the same as the daily discovery."""
+    key = get_object_or_404(ChargebackStopKey.objects, pk=pk)
+    _discover_key(request, key)
+    audit.record(request.user, "discovery.organisations", KEY.target(key), after={"access": key.partner_access})
+    return redirect(key.get_absolute_url())
 
 
 @staff_required

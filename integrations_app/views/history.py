@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -14,6 +14,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from integrations_app.alerts import acks
+from integrations_app.alerts.describe import describe, with_relations
+from integrations_app.alerts.emails import subject_for
 from integrations_app.models import (
     Alert,
     AuditEntry,
@@ -27,6 +30,7 @@ from integrations_app.models import (
     StatusChange,
 )
 from integrations_app.scoping import Scope, scope_of
+from integrations_app.text import fit, one_line
 
 PAGE_SIZE = 50
 
@@ -57,6 +61,12 @@ ACTION_WORDS = {
     "link.dismiss": "Dismissed a link suggestion",
     "link.remove": "Unlinked a website from its organisation",
     "config.import": "Imported a configuration file",
+    "problem.acknowledge": "Acknowledged a problem",
+    "problem.unacknowledge": "Withdrew an acknowledgement",
+    "discovery.websites": "Listed a token's websites",
+    "discovery.set_aside": "Set aside websites new to a token",
+    "discovery.keep_unlisted": "Kept websites a token no longer lists",
+    "discovery.organisations": "Listed a key's organisations and merchants",
 }
 # How targets are written (integrations_app/views/credentials.py, chargebackstop/actions.py).
 TARGET = re.compile(r"^(?P<kind>account|site|key|integration|organisation|project) (?P<rest>.+)$", re.DOTALL)
@@ -67,13 +77,13 @@ def action_words(action: str) -> str:
     return ACTION_WORDS.get(action, action)
 
 
-def _alert_links(alerts: Iterable[Alert]) -> None:
-    """Set `target_url` on each alert: the page of the first thing it is about, in one query."""
+def _alert_links(alerts: Iterable[Alert], scope: Scope) -> None:
+    """Set `target_url` on each alert: the page of the first thing in scope it is about, in one query."""
     by_pk = {alert.pk: alert for alert in alerts}
     for alert in by_pk.values():
         alert.target_url = ""
     changes = (
-        StatusChange.objects.filter(alert__in=list(by_pk))
+        scope.changes(StatusChange.objects.filter(alert__in=list(by_pk)))
         .values_list("alert_id", "integration_id", "site_id", "organisation_id", "key_id")
         .order_by("id")
     )
@@ -82,6 +92,37 @@ def _alert_links(alerts: Iterable[Alert]) -> None:
         alert = by_pk[alert_id]
         if not alert.target_url:
             alert.target_url = next((reverse(name, args=[pk]) for name, pk in zip(names, pks, strict=True) if pk), "")
+
+
+def _as_seen_in(alerts: Iterable[Any], scope: Scope) -> None:
+    """For a reader who does not see everything: the subject and count of each alert that also
+    covers sources out of their scope are made of their own changes only (one query for the page),
+    each told on its own (a cause's words may name other projects' sources)."""
+    by_pk = {alert.pk: alert for alert in alerts}
+    theirs: dict[int, list[StatusChange]] = {}
+    listed = with_relations(scope.changes(StatusChange.objects.filter(alert__in=list(by_pk))))
+    for change in listed.order_by("severity", "at", "pk"):
+        theirs.setdefault(cast(int, change.alert_id), []).append(change)
+    for pk, alert in by_pk.items():
+        own = theirs.get(pk, [])
+        if own and len(own) != alert.change_count:
+            alert.subject = fit(Alert, "subject", one_line(subject_for([describe(change) for change in own])))
+            alert.change_count = len(own)
+
+
+def _alert_acks(alerts: Iterable[Alert], scope: Scope) -> None:
+    """Set `acks` on each alert: the acknowledgements of the problems in scope it told of (or of
+    their recovery), whatever the page holds in three queries at most."""
+    by_pk = {alert.pk: alert for alert in alerts}
+    changes = list(scope.changes(StatusChange.objects.filter(alert__in=list(by_pk))).order_by("id"))
+    found = acks.acks_of(changes)
+    for alert in by_pk.values():
+        alert.acks = []
+    for change in changes:
+        ack = found.get(change.pk)
+        alert = by_pk[change.alert_id]  # type: ignore[index]
+        if ack is not None and ack not in alert.acks:
+            alert.acks.append(ack)
 
 
 def _audit_links(entries: Iterable[AuditEntry], scope: Scope) -> None:
@@ -131,18 +172,22 @@ def alerts(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     q = request.GET.get("q", "").replace("\x00", "").strip()[:100]  # PostgreSQL refuses NUL in a query
     scope = scope_of(request.user)
-    rows = scope.alerts(Alert.objects.all()).annotate(change_count=Count("changes")).order_by("-created_at", "-id")
+    found = scope.alerts(Alert.objects.all())
     if status in Alert.Status.values:
-        rows = rows.filter(status=status)
+        found = found.filter(status=status)
     else:
         status = ""
     if q:
-        rows = rows.filter(subject__icontains=q)
+        found = scope.search_alerts(found, q)
+    rows = found.annotate(change_count=Count("changes")).order_by("-created_at", "-id")
     # Each alert's deliveries to the channels this user sees (one query for the page).
     deliveries = scope.filter(Delivery.objects.select_related("channel").order_by("channel__name"), "channel__project")
     rows = rows.prefetch_related(Prefetch("deliveries", queryset=deliveries))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    _alert_links(page)
+    _alert_links(page, scope)
+    if not scope.everything:
+        _as_seen_in(page, scope)
+    _alert_acks(page, scope)
     context = {"page": page, "filters": {"status": status, "q": q}, "statuses": Alert.Status.choices}
     return render(request, "integrations_app/alerts.html", context)
 

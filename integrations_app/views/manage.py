@@ -21,9 +21,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from integrations_app.chargebackstop import actions
+from integrations_app.chargebackstop.discovery import merchants_of
 from integrations_app.chargebackstop.forms import CreateIntegrationForm, RenameIntegrationForm
 from integrations_app.chargebackstop.words import explain
-from integrations_app.models import FormSubmission, Integration, KeyOrganisation, Organisation
+from integrations_app.models import FormSubmission, Integration, KeyOrganisation, Merchant, Organisation
 from integrations_app.scoping import (
     changeable_or_404,
     is_staff_wide,
@@ -42,14 +43,35 @@ RESUBMIT_POLL_SECONDS = 0.25
 
 
 def _name_unknown_merchants(message: str, data: dict[str, Any]) -> str:
-    """Add which of the IDs are not among the organisation's known merchants (learnt from the
-    listing), so the operator knows which to fix; said only when we know some that are not."""
-    organisation = Organisation.objects.filter(organisation_id=data["organisation_id"]).first()  # in the form's scope
-    known = set(organisation.merchant_ids if organisation else [])
-    unknown = [merchant for merchant in data["merchant_ids"] if merchant not in known]
-    if not known or not unknown:
+    """Add which of the IDs are not the organisation's, so the operator knows which to fix: by the
+    organisation's merchants as ChargebackStop lists them now (partner keys), else by those known
+    (listed earlier, or learnt from its integrations); an ID known elsewhere says whose it is."""
+    organisation_id = data["organisation_id"]
+    listed = merchants_of(data["key"], organisation_id)
+    if listed is not None:
+        theirs, words = {merchant.id for merchant in listed}, "Not among the merchants ChargebackStop lists for it"
+    else:
+        organisation = Organisation.objects.filter(organisation_id=organisation_id).first()  # in the form's scope
+        theirs = set(organisation.merchant_ids if organisation else [])
+        theirs |= set(Merchant.objects.filter(organisation=organisation).values_list("merchant_id", flat=True))
+        words = "Not among its known merchants"
+        if not theirs:
+            return message
+    unknown = [merchant for merchant in data["merchant_ids"] if merchant not in theirs]
+    if not unknown:
         return message
-    return f"{message} Not among its known merchants: {', '.join(unknown)}."
+    elsewhere = {
+        row.merchant_id: row
+        for row in Merchant.objects.filter(merchant_id__in=unknown).select_related("organisation")
+        if row.organisation.organisation_id != organisation_id
+    }
+    named = [
+        f"{merchant} ({elsewhere[merchant].name or 'a merchant'} of {elsewhere[merchant].organisation})"
+        if merchant in elsewhere
+        else merchant
+        for merchant in unknown
+    ]
+    return f"{message} {words}: {', '.join(named)}."
 
 
 def _put_error(form: Any, field: str, message: str) -> None:

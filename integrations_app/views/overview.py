@@ -15,8 +15,11 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from integrations_app.alerts import acks
+from integrations_app.chargebackstop.models import shown_name
 from integrations_app.datafast.client import PROVIDERS
-from integrations_app.models import DataFastSite, Organisation, Project, ProviderState
+from integrations_app.datafast.discovery import with_notices
+from integrations_app.models import DataFastAccount, DataFastSite, Organisation, Project, ProviderState
 from integrations_app.problems import Problem, only, with_a_problem
 from integrations_app.scoping import scope_of
 from integrations_app.views import clients
@@ -35,6 +38,7 @@ LISTED_FIELDS = [
     "paddle_expiry_state",
     "last_polled_at",
     "last_success_at",
+    "unlisted_since",
 ]
 
 
@@ -58,8 +62,9 @@ SITE_LABELS = {
     "polled": "Last polled",
 }
 SITE_TIES = [F("problem_rank").asc(), Lower("name").asc(), F("pk").asc()]
-ORGANISATION_SORTS: dict[str, Sortable] = {"name": Lower("label"), "status": F("problem_rank")}
-ORGANISATION_TIES = [F("problem_rank").asc(), Lower("label").asc(), F("organisation_id").asc()]
+# Organisations by the name pages show: their label, else the name the listing gave, else the ID.
+ORGANISATION_SORTS: dict[str, Sortable] = {"name": Lower(shown_name()), "status": F("problem_rank")}
+ORGANISATION_TIES = [F("problem_rank").asc(), Lower(shown_name()).asc(), F("organisation_id").asc()]
 
 
 class Column(NamedTuple):
@@ -161,7 +166,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         *_ordering(filters["sort"], SITE_SORTS, SITE_TIES)
     )
     organisations = scope.filter(
-        Organisation.objects.only("pk", "label", "name", "organisation_id", "problem_rank")
+        Organisation.objects.only("pk", "label", "name", "mode", "organisation_id", "problem_rank")
     ).order_by(*_ordering(filters["org_sort"], ORGANISATION_SORTS, ORGANISATION_TIES))
     if filters["problem"]:
         sites = sites.filter(only(Problem(filters["problem"])))
@@ -169,7 +174,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     if filters["q"]:
         sites = sites.filter(Q(name__icontains=filters["q"]) | Q(website_id__iexact=filters["q"]))
         organisations = organisations.filter(
-            Q(label__icontains=filters["q"]) | Q(organisation_id__icontains=filters["q"])
+            Q(label__icontains=filters["q"])
+            | Q(name__icontains=filters["q"])
+            | Q(organisation_id__icontains=filters["q"])
         )
     if filters["provider"]:
         using = ProviderState.objects.filter(provider=filters["provider"]).filter(
@@ -190,6 +197,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     count_integrations(organisation_page)
     listed = list(site_page)
     rows = list(zip(listed, provider_cells(listed), strict=True))
+    acks.mark_acknowledged(listed, list(organisation_page))
     numbers = summary(scope)
     fragment = request.GET.get("fragment") == "live"
     context = {
@@ -209,13 +217,15 @@ def overview(request: HttpRequest) -> HttpResponse:
         "organisation_page": organisation_page,
         # The filter's list; the live fragment never shows it, so the query runs only for the full page.
         "organisation_choices": scope.filter(Organisation.objects.all())
-        .order_by(Lower("label"), "organisation_id")
-        .values_list("pk", "label", "organisation_id"),
+        .order_by(Lower(shown_name()), "organisation_id")
+        .values_list("pk", "label", "name", "mode", "organisation_id"),
         "refresh_seconds": settings.OVERVIEW_REFRESH_SECONDS,
         # Staff-wide users tick rows and move them to a project (views.projects.move_sources).
         "selectable": scope.staff_wide,
         "grouped": bool(filters["group"]),
         "move_choices": Project.objects.values_list("pk", "name") if scope.staff_wide and not fragment else [],
+        # New websites on a token, websites no longer listed: staff act on them (three queries).
+        "discovery_notices": with_notices(DataFastAccount.objects.all()) if scope.staff_wide and not fragment else [],
     }
     if fragment:
         return render(request, "integrations_app/_overview_live.html", context)

@@ -20,8 +20,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from integrations_app import audit
+from integrations_app.alerts import acks
+from integrations_app.chargebackstop.models import shown_name
 from integrations_app.models import DataFastSite, Membership, Organisation, Project, Role
 from integrations_app.project_forms import AssignForm, MemberForm, MoveForm, ProjectForm
+from integrations_app.views import silences
 from integrations_app.views.access import StaffRequest, staff_required
 from integrations_app.views.credentials import SITE
 
@@ -55,7 +58,7 @@ def project_edit(request: StaffRequest, pk: int) -> HttpResponse:
 
 
 def _form_page(request: StaffRequest, project: Project | None) -> HttpResponse:
-    before = None if project is None else {"name": project.name, "time_zone": project.time_zone}
+    before = None if project is None else ProjectForm(instance=project).audit_values()
     form = ProjectForm(request.POST if request.method == "POST" else None, instance=project)
     if form.is_valid():
         with transaction.atomic():
@@ -87,7 +90,7 @@ def _form_page(request: StaffRequest, project: Project | None) -> HttpResponse:
 def project_delete(request: StaffRequest, pk: int) -> HttpResponse:
     project = get_object_or_404(Project, pk=pk)
     sites = list(project.sites.order_by(Lower("name")).values_list("name", flat=True))
-    organisations = [str(org) for org in project.organisations.order_by(Lower("label"), "organisation_id")]
+    organisations = [str(org) for org in project.organisations.order_by(Lower(shown_name()), "organisation_id")]
     members = list(project.memberships.order_by("user__username").values_list("user__username", flat=True))
     if request.method == "POST":
         with transaction.atomic():
@@ -114,13 +117,17 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _detail(request: HttpRequest, project: Project, member_form: MemberForm, status: int = 200) -> HttpResponse:
+    sites = list(project.sites.order_by(Lower("name")))
+    organisations = list(project.organisations.order_by(Lower(shown_name()), "organisation_id"))
+    acks.mark_acknowledged(sites, organisations)
     context = {
         "project": project,
-        "sites": project.sites.order_by(Lower("name")),
-        "organisations": project.organisations.order_by(Lower("label"), "organisation_id"),
+        "sites": sites,
+        "organisations": organisations,
         "members": project.memberships.select_related("user").order_by("user__username"),
         "member_form": member_form,
         "roles": Role.choices,
+        **silences.for_source(request, f"?project={project.pk}", project_id=project.pk),
     }
     return render(request, "integrations_app/projects/detail.html", context, status=status)
 

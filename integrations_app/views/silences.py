@@ -22,7 +22,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from integrations_app import audit
-from integrations_app.alerts import policy
+from integrations_app.alerts import silencing
+from integrations_app.alerts.silencing import audit_values as _audit_values
+from integrations_app.alerts.silencing import create_silence, end_silence
+from integrations_app.alerts.silencing import schedule_of as _schedule
 from integrations_app.humanize import age_words
 from integrations_app.models import (
     DataFastSite,
@@ -32,7 +35,7 @@ from integrations_app.models import (
     Project,
     Silence,
 )
-from integrations_app.models.silences import ChangeFacts, Matchers, SilenceQuerySet
+from integrations_app.models.silences import ChangeFacts, SilenceQuerySet
 from integrations_app.scoping import manages, scope_of, visible_or_404
 from integrations_app.silence_forms import SilenceForm, TimeZoneForm, WindowForm, profile_of
 from integrations_app.timezones import remember
@@ -116,10 +119,6 @@ def _rule_target(form: Any, target: Target | None) -> Target:
     return Target({"project": project}, f"project {project}", project.pk, reverse("silences"))
 
 
-def _audit_values(rule: Matchers, **extra: Any) -> dict[str, Any]:
-    return {"applies_to": rule.applies_to(), "comment": rule.comment, **extra}
-
-
 def _user(request: HttpRequest) -> User:
     return cast(User, request.user)  # behind login_required
 
@@ -152,15 +151,7 @@ def silence_create(request: HttpRequest) -> HttpResponse:
             comment=form.cleaned_data["comment"],
             created_by=_user(request),
         )
-        silence.derive_owner()
-        silence.save()
-        audit.record(
-            request.user,
-            "silence.create",
-            f"silence {silence.pk}: {silence.applies_to()}",
-            after=_audit_values(silence, starts_at=starts.isoformat(), ends_at=ends.isoformat()),
-            project=silence.owner_project_id,
-        )
+        create_silence(silence, request.user)
         until = timezone.localtime(ends).strftime("%d %b %H:%M %Z")
         messages.success(request, f"Silenced {silence.applies_to()} until {until}.")
         return redirect("silences")
@@ -177,24 +168,10 @@ def _silences() -> SilenceQuerySet:
 @manages(_silences, lambda silence: silence.owner_project_id)
 @require_POST
 def silence_end(request: HttpRequest, silence: Silence) -> HttpResponse:
-    now = timezone.now()
-    ended = (
-        Silence.objects.filter(pk=silence.pk, ends_at__gt=now)
-        .filter(Q(ended_early_at__isnull=True) | Q(ended_early_at__gt=now))
-        .update(ended_early_at=now, ended_early_by=request.user)
-    )
-    if not ended:
+    still_broken = end_silence(silence, request.user, timezone.now())
+    if still_broken is None:
         messages.info(request, "This silence had already ended.")
         return redirect("silences")
-    audit.record(
-        request.user,
-        "silence.end",
-        f"silence {silence.pk}: {silence.applies_to()}",
-        before=_audit_values(silence, ends_at=silence.ends_at.isoformat()),
-        after={"ended_at": now.isoformat()},
-        project=silence.owner_project_id,
-    )
-    still_broken = policy.follow_up_ended(now)
     _send_soon(bool(still_broken))
     words = f" {len(still_broken)} thing(s) still broken: an alert says so." if still_broken else ""
     messages.success(request, f"Ended the silence of {silence.applies_to()}.{words}")
@@ -220,15 +197,22 @@ class WindowRow:
     words: str
 
 
+def _clock(at: datetime, now: datetime) -> str:
+    """A moment in the reader's zone: "14:00 CET" today, "Fri 15 Jan 14:00 CET" another day."""
+    local = timezone.localtime(at)
+    same_day = local.date() == timezone.localtime(now).date()
+    return local.strftime("%H:%M %Z" if same_day else "%a %d %b %H:%M %Z")
+
+
 def window_rows(windows: list[MaintenanceWindow], now: datetime) -> list[WindowRow]:
     rows = []
     for window in windows:
         running = window.current(now)
         upcoming = None if running else window.next_after(now)
         if running:
-            words = f"Maintenance now, until {timezone.localtime(running[1]):%H:%M %Z} ({age_words(now - running[1])})"
+            words = f"In maintenance until {_clock(running[1], now)} ({age_words(now - running[1])})"
         elif upcoming:
-            words = f"Maintenance {age_words(now - upcoming[0])}"
+            words = f"Maintenance {age_words(now - upcoming[0])} ({_clock(upcoming[0], now)})"
         else:
             words = "No occurrence in the next 15 days"
         rows.append(WindowRow(window, running, upcoming, words))
@@ -321,22 +305,16 @@ def window_create(request: HttpRequest) -> HttpResponse:
     return render(request, "integrations_app/silences/window_form.html", context)
 
 
-def _schedule(window: MaintenanceWindow) -> str:
-    if window.repeat == MaintenanceWindow.Repeat.ONCE and window.starts_at and window.ends_at:
-        zone = window.zone()
-        begins, ends = window.starts_at.astimezone(zone), window.ends_at.astimezone(zone)
-        return f"once, {begins:%Y-%m-%d %H:%M} to {ends:%Y-%m-%d %H:%M} {window.time_zone}"
-    return window.schedule_words()
-
-
 @manages(_windows, lambda window: window.owner_project_id)
 @require_POST
 def window_delete(request: HttpRequest, window: MaintenanceWindow) -> HttpResponse:
     before = _audit_values(window, name=window.name, schedule=_schedule(window))
     target = f"maintenance {window.pk}: {window.name}"
-    window.delete()
+    still_broken = silencing.end_window(window, _user(request), timezone.now())
     audit.record(request.user, "maintenance.delete", target, before=before, project=window.owner_project_id)
-    messages.success(request, f"Deleted the maintenance window “{window.name}”.")
+    _send_soon(bool(still_broken))
+    words = f" {len(still_broken)} thing(s) still broken: an alert says so." if still_broken else ""
+    messages.success(request, f"Deleted the maintenance window “{window.name}”.{words}")
     return redirect("silences")
 
 

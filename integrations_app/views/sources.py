@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -21,6 +21,7 @@ from integrations_app.models import (
     DataFastSite,
     Integration,
     KeyOrganisation,
+    Merchant,
     Organisation,
     PollAttempt,
     Project,
@@ -28,7 +29,7 @@ from integrations_app.models import (
 )
 from integrations_app.models.history import ChangeKind
 from integrations_app.scoping import can_manage_project, scope_of, sees
-from integrations_app.views import silences, timeline
+from integrations_app.views import acks, silences, timeline
 from integrations_app.views.links import organisation_websites, site_client
 
 HISTORY_ROWS = 50
@@ -88,6 +89,19 @@ def _project_context(request: HttpRequest, project_id: int | None) -> dict[str, 
     }
 
 
+def merchants_by_name(merchant_ids: list[str], organisation: Organisation | None = None) -> list[Merchant]:
+    """These merchants by name and type as GET /v1/merchants listed them, in one query (with the
+    organisation's other listed merchants when one is given); an ID never listed stays an unsaved
+    row with its ID alone, so the page names it all the same."""
+    rows = Merchant.objects.filter(merchant_id__in=merchant_ids)
+    if organisation is not None:
+        rows = Merchant.objects.filter(Q(merchant_id__in=merchant_ids) | Q(organisation=organisation))
+    found = {row.merchant_id: row for row in rows}
+    return sorted(found.values(), key=lambda row: (row.name.casefold(), row.merchant_id)) + [
+        Merchant(merchant_id=merchant_id) for merchant_id in dict.fromkeys(merchant_ids) if merchant_id not in found
+    ]
+
+
 def _history(changes: QuerySet[StatusChange]) -> list[tuple[StatusChange, Described]]:
     return [(change, describe(change)) for change in with_relations(changes)[:HISTORY_ROWS]]
 
@@ -125,6 +139,7 @@ def site_detail(request: HttpRequest, site: DataFastSite) -> HttpResponse:
         "history": _history(StatusChange.objects.filter(site=site)),
         **_project_context(request, site.project_id),
         **silences.for_source(request, f"?site={site.pk}", project_id=site.project_id, site_id=site.pk),
+        **acks.for_source(request, StatusChange.objects.filter(site=site), site.project_id),
         **site_client(scope_of(request.user), site),
     }
     return render(request, "integrations_app/site_detail.html", context)
@@ -158,6 +173,7 @@ def organisation_detail(request: HttpRequest, organisation: Organisation) -> Htt
     context = {
         "organisation": organisation,
         "integrations": integrations,
+        "merchants": merchants_by_name(organisation.merchant_ids[:200], organisation),
         **_timelines(bars, window, now, timeline.INTEGRATION_WORDS, max(len(integrations) - TIMELINE_ROWS, 0)),
         "links": KeyOrganisation.objects.filter(organisation=organisation).select_related("key").order_by("key__name"),
         "history": _history(StatusChange.objects.filter(organisation=organisation)),
@@ -168,6 +184,7 @@ def organisation_detail(request: HttpRequest, organisation: Organisation) -> Htt
             project_id=organisation.project_id,
             organisation_id=organisation.pk,
         ),
+        **acks.for_source(request, StatusChange.objects.filter(organisation=organisation), organisation.project_id),
         **organisation_websites(scope_of(request.user), organisation),
     }
     return render(request, "integrations_app/organisation_detail.html", context)
@@ -180,6 +197,7 @@ def integration_detail(request: HttpRequest, integration: Integration) -> HttpRe
     window = timeline.window_of(request.GET.get("range"))
     context = {
         "integration": integration,
+        "merchants": merchants_by_name(integration.merchant_ids[: settings.CHARGEBACKSTOP_MAX_MERCHANT_IDS]),
         **_timelines(_integration_bars([integration], window, now), window, now, timeline.INTEGRATION_WORDS),
         "history": _history(StatusChange.objects.filter(integration=integration)),
         "audit": AuditEntry.objects.filter(target=f"integration {integration.integration_id}")[:HISTORY_ROWS],
@@ -192,6 +210,9 @@ def integration_detail(request: HttpRequest, integration: Integration) -> HttpRe
             project_id=integration.organisation.project_id,
             organisation_id=integration.organisation_id,
             integration_id=integration.pk,
+        ),
+        **acks.for_source(
+            request, StatusChange.objects.filter(integration=integration), integration.organisation.project_id
         ),
     }
     return render(request, "integrations_app/integration_detail.html", context)

@@ -13,11 +13,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integrations_app.alerts import changes, policy
+from integrations_app.alerts import policy
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Alert, Channel, DataFastSite, Delivery, StatusChange, Vendor
-from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.models.history import ChangeKind
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -167,23 +167,8 @@ def test_1000_sources_in_100_projects_50_changes_make_one_message_per_affected_c
     factories.channel(chat_sink.json_url("/global"), name="Everyone")
     sites = list(DataFastSite.objects.order_by("pk")[:50])  # projects 0..49, one change each…
     sites += list(DataFastSite.objects.filter(project=projects[0]).order_by("pk")[1:3])  # …and two more in one
-    now = timezone.now()
     with CaptureQueriesContext(connection) as queries:
-        changes.record(
-            *(
-                changes.change(
-                    ChangeKind.PROVIDER,
-                    Severity.PROBLEM,
-                    at=now,
-                    site=site,
-                    provider="stripe",
-                    old="connected",
-                    new="disconnected",
-                    notify=True,
-                )
-                for site in sites
-            )
-        )
+        factories.disconnections(sites)
         send_pending_alerts(wait=False)
     posts = chat_sink.messages()
     assert len(posts) == 51, "50 projects' channels and the global one, once each"

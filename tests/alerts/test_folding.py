@@ -10,7 +10,7 @@ import time_machine
 from django.utils import timezone
 
 from integrations_app.alerts.delivery import send_pending_alerts
-from integrations_app.models import Cause, DataFastSite, Health, Integration, StatusChange
+from integrations_app.models import Cause, Channel, ChannelKind, DataFastSite, Health, Integration, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from tests import demo, factories
 from tests.polling import poll_key, poll_site
@@ -249,3 +249,102 @@ def test_held_recoveries_are_sent_when_the_cause_settles_without_a_new_change(sa
     ]
     send_pending_alerts(wait=False)
     assert len(mailoutbox) == 2, "nothing twice"
+
+
+# --- The same folded lines in chat (one builder for email and chat) ------------------------------
+
+FIVE_ACME_SITES = [
+    *ACME_SITES,
+    ("6650a1f2c4e8b90012ab3405", "Evergreen Apparel"),
+    ("6650a1f2c4e8b90012ab3407", "Golden Hour Candles"),
+]
+
+
+def test_a_rejected_token_is_one_chat_message_with_one_line_naming_the_account(sandbox, chat_sink, mailoutbox):
+    sites = [factories.site(website_id=website, name=name) for website, name in FIVE_ACME_SITES]
+    factories.channel(chat_sink.json_url("/hook"), name="Chat")
+    poll_all(sites)
+    sandbox.state.revoke_token(demo.DATAFAST_TOKEN.reveal())
+    poll_all(sites)
+    send_pending_alerts(wait=False)
+    (post,) = chat_sink.messages()
+    told = (
+        "DataFast refused the token of account “Acme Holdings” (5 websites: Acme Store, Bluebird Books, "
+        "Cedar Coffee, Evergreen Apparel, Golden Hour Candles)"
+    )
+    assert post.json["title"] == f"Paystatus: {told}"
+    assert post.json["message"] == f"✖ {told} http://testserver/"
+    assert len(health_changes(Severity.PROBLEM)) == 5, "every website's change is still recorded"
+    assert mailoutbox[0].subject == f"[Paystatus] {told}", "the email says the same line"
+
+
+def test_a_vendor_outage_is_one_chat_message_and_its_recovery_one_more(sandbox, chat_sink, settings):
+    settings.UPSTREAM_RETRIES = 0
+    sites = [*acme_sites(), other_site()]
+    factories.channel(chat_sink.json_url("/hook"), name="Chat")
+    start = timezone.now()
+    poll_all(sites)
+    _fail_for_three_intervals(sandbox, sites, start)
+    with time_machine.travel(start + timedelta(minutes=21)):
+        send_pending_alerts(wait=False)
+    (outage,) = chat_sink.messages()
+    assert outage.json["title"] == "Paystatus: DataFast is not answering (4 websites)"
+    assert outage.json["message"] == "✖ DataFast is not answering (4 websites) http://testserver/"
+    sandbox.state.faults.clear()
+    with time_machine.travel(start + timedelta(minutes=25)):
+        poll_all(sites)
+    with time_machine.travel(start + timedelta(minutes=26)):
+        send_pending_alerts(wait=False)
+    assert len(chat_sink.messages()) == 2
+    recovery = chat_sink.messages()[1]
+    assert recovery.json["title"] == "Paystatus: DataFast is answering again (4 websites)"
+    assert recovery.json["message"] == "✔ DataFast is answering again (4 websites) http://testserver/"
+    assert len(health_changes(Severity.RECOVERY)) == 4
+    with time_machine.travel(start + timedelta(minutes=27)):
+        send_pending_alerts(wait=False)
+    assert len(chat_sink.messages()) == 2, "nothing twice"
+
+
+def test_a_projects_channels_hear_of_a_shared_token_naming_only_their_own_websites(sandbox, chat_sink, mailoutbox):
+    """One account's websites in two projects: the global channel hears the whole cause; each
+    project's chat and email channel one line naming only its own websites."""
+    client_a, client_b = factories.project("Client A"), factories.project("Client B")
+    sites = acme_sites()
+    DataFastSite.objects.filter(pk__in=[sites[0].pk, sites[1].pk]).update(project=client_a)
+    DataFastSite.objects.filter(pk=sites[2].pk).update(project=client_b)
+    factories.channel(chat_sink.json_url("/all"), name="Everyone")
+    factories.channel(chat_sink.json_url("/a"), name="A", project=client_a)
+    factories.channel(chat_sink.json_url("/b"), name="B", project=client_b)
+    Channel.objects.create(name="B's email", kind=ChannelKind.EMAIL, addresses="b@example.com", project=client_b)
+    poll_all(sites)
+    sandbox.state.revoke_token(demo.DATAFAST_TOKEN.reveal())
+    poll_all(sites)
+    send_pending_alerts(wait=False)
+    token = "DataFast refused the token of account “Acme Holdings”"
+    (everyone,) = chat_sink.messages("/all")
+    assert everyone.json["title"] == f"Paystatus: {token} (3 websites: Acme Store, Bluebird Books, Cedar Coffee)"
+    (a,) = chat_sink.messages("/a")
+    assert a.json["message"] == f"✖ {token} (2 websites: Acme Store, Bluebird Books) http://testserver/"
+    (b,) = chat_sink.messages("/b")
+    assert b.json["message"] == f"✖ {token} (1 website: Cedar Coffee) http://testserver/"
+    (email_b,) = [message for message in mailoutbox if message.to == ["b@example.com"]]
+    assert email_b.subject == f"[Paystatus] {token} (1 website: Cedar Coffee)"
+    assert "Acme Store" not in email_b.body and "Bluebird" not in email_b.body
+
+
+def test_a_projects_chat_hears_of_a_vendor_outage_counting_its_own_websites(sandbox, chat_sink, settings):
+    settings.UPSTREAM_RETRIES = 0
+    client_a = factories.project("Client A")
+    sites = [*acme_sites(), other_site()]
+    DataFastSite.objects.filter(pk=sites[0].pk).update(project=client_a)
+    factories.channel(chat_sink.json_url("/all"), name="Everyone")
+    factories.channel(chat_sink.json_url("/a"), name="A", project=client_a)
+    start = timezone.now()
+    poll_all(sites)
+    _fail_for_three_intervals(sandbox, sites, start)
+    with time_machine.travel(start + timedelta(minutes=21)):
+        send_pending_alerts(wait=False)
+    (everyone,) = chat_sink.messages("/all")
+    assert everyone.json["title"] == "Paystatus: DataFast is not answering (4 websites)"
+    (a,) = chat_sink.messages("/a")
+    assert a.json["message"] == "✖ DataFast is not answering (1 website) http://testserver/"

@@ -38,10 +38,14 @@ def main_pages() -> list[str]:
         "/alerts/",
         "/audit/",
         "/credentials/",
+        "/config/",
         "/integrations/new/",
         "/projects/",
         project.get_absolute_url(),
         "/projects/new/",
+        "/silences/",
+        f"/silences/new/?site={DataFastSite.objects.get(website_id=demo.ACME_STORE).pk}",
+        "/maintenance/new/",
         "/no-such-page/",
     ]
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations_app.alerts.describe import summary
+from integrations_app.chargebackstop import discovery
 from integrations_app.chargebackstop.client import ChargebackStopClient
 from integrations_app.chargebackstop.poller import apply_integrations, learn_organisations
 from integrations_app.models import AuditEntry, ChargebackStopKey, FormSubmission, Integration, StatusChange
@@ -175,13 +176,31 @@ def test_a_merchant_of_another_organisation_is_explained_on_the_merchant_field(s
     response = staff_client.post(CREATE, data)
     assert errors(response)["merchant_ids"] == [
         "ChargebackStop says one or more of these merchant IDs do not exist or do not belong to this organisation. "
-        "Not among its known merchants: mrch_bluebird_main."
+        "Not among the merchants ChargebackStop lists for it: mrch_bluebird_main."
     ]
     assert response.context["form"]["merchant_ids"].value() == data["merchant_ids"]
     assert len(sandbox.state.integrations()) == before
     entry = AuditEntry.objects.get(action="integration.create")
     assert (entry.ok, entry.target, entry.upstream_status) == (False, f"organisation {demo.ACME_ORG}", 422)
     assert "INVALID_MERCHANT_IDS" in entry.upstream_answer
+
+
+def test_an_invalid_merchant_known_elsewhere_says_whose_it_is(sandbox, key, staff_client):
+    discovery.discover(key)  # merchants by name, for the picker and the words
+    response = staff_client.post(CREATE, form_data(key, merchant_ids="mrch_acme_us mrch_bluebird_shop mrch_nobody"))
+    assert errors(response)["merchant_ids"][0].endswith(
+        "Not among the merchants ChargebackStop lists for it: mrch_bluebird_shop (Bluebird Shop of Bluebird Media), "
+        "mrch_nobody."
+    )
+
+
+def test_the_merchant_picker_shows_names_and_types(sandbox, key, staff_client):
+    discovery.discover(key)
+    page = staff_client.get(CREATE + f"?organisation_id={demo.BLUEBIRD_ORG}").content.decode()
+    group = page.split(f'data-merchants-of="{demo.BLUEBIRD_ORG}"')[1].split("</div>\n    </div>")[0]
+    assert 'data-merchant-chip="mrch_bluebird_shop"' in group
+    assert '<bdi>Bluebird Shop</bdi> <span class="badge text-bg-light border">GENERIC</span>' in group
+    assert '<bdi>Bluebird Media</bdi> <span class="badge text-bg-light border">STRIPE</span>' in group
 
 
 def _error_body(code: str, message: str, **more: str) -> dict[str, Any]:

@@ -3,7 +3,6 @@ documented rate limit, with several keys of one partner group, and shared throug
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 
@@ -52,8 +51,11 @@ def test_each_keys_requests_are_spread_and_keys_do_not_wait_for_each_other(sandb
     elapsed = time.monotonic() - started
     for key in GROUP:
         times = [at for who, at, _ in record if who is key]
-        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-        assert min(gaps) >= 0.09, gaps  # 60 / 600 s apart, less scheduling noise
+        # The k-th request of a key is sent no sooner than k slots (60 / 600 s) after the start, so
+        # its answer comes later still: counted from the start, a late answer on a loaded machine
+        # is never mistaken for two requests too close together.
+        since_start = [at - started for at in times]
+        assert all(since >= 0.1 * k - 0.01 for k, since in enumerate(since_start)), since_start
     # Both keys ran side by side: five slots each take ~0.4 s, not the ~0.9 s of one queue.
     assert 0.35 < elapsed < 0.8, elapsed
     assert {outcome for *_, outcome in record} == {"ok"}

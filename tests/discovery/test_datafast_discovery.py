@@ -121,3 +121,17 @@ def test_notices_take_three_queries_whatever_the_number_of_accounts(sandbox, dja
     with django_assert_max_num_queries(3):
         notices = discovery.with_notices(type(first).objects.all())
     assert [(account.name, new) for account, new, _ in notices] == [("Acme Holdings", 9), ("Harbor", 6)]
+
+
+def test_an_incomplete_listing_never_marks_a_watched_website_unlisted(sandbox):
+    """A listing with a skipped entry (or cut at DATAFAST_MAX_WEBSITES) does not say a website is
+    gone: the missing one may be the unreadable entry. Only a complete listing marks it unlisted."""
+    account = factories.account()
+    site = factories.site(demo.ACME_STORE)
+    unreadable = {"_id": demo.ACME_STORE, "domain": "acme-store.example", "name": "Acme\x07", "role": "owner"}
+    body = {"status": "success", "data": [unreadable]}
+    sandbox.state.faults.add("/api/v1/admin/websites", "status", status=200, body=body)
+    outcome = discovery.discover(account)
+    assert outcome.ok and "1 skipped" in outcome.message
+    assert outcome.unlisted == []
+    assert DataFastSite.objects.get(pk=site.pk).unlisted_since is None

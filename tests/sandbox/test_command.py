@@ -89,7 +89,7 @@ def test_it_serves_both_apis_and_exits_0_promptly_on_sigterm(sandbox_process):
     assert requests.get(f"{url}/v1/integrations/", headers={"Authorization": "Bearer docs_org_api_key"}, timeout=5).ok
     out, err, took = stop(process, signal.SIGTERM)
     assert process.returncode == 0
-    assert took < 3
+    assert took < 6  # a hang would be the 10 s of communicate(); a loaded 2-core machine takes ~3-4 s
     assert f"Control page:   {url}/_sandbox/" in sandbox_process.banner
     assert "Sandbox stopped." in out
     assert re.search(r"GET /api/v1/admin/websites/65f0a1b2c3d4e5f6a7b8c9d0/integrations 200 [\d.]+ms", err)
@@ -104,7 +104,7 @@ def test_ctrl_c_stops_it_cleanly_too(sandbox_process):
     process = sandbox_process.process
     _, err, took = stop(process, signal.SIGINT)
     assert process.returncode == 0
-    assert took < 3
+    assert took < 6  # a hang would be the 10 s of communicate(); a loaded 2-core machine takes ~3-4 s
     assert "Traceback" not in err
 
 

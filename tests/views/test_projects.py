@@ -29,7 +29,7 @@ def test_staff_create_rename_and_delete_a_project_each_audited(staff_client):
     assert (created.target, created.project_id, created.after) == (
         "project Client A",
         project.pk,
-        {"name": "Client A", "time_zone": "Europe/Paris"},
+        {"name": "Client A", "time_zone": "Europe/Paris", "reminder_hours": None},
     )
     staff_client.post(reverse("project-edit", args=[project.pk]), {"name": "Client Alpha", "time_zone": "Europe/Paris"})
     (updated,) = entries("project.update")
@@ -40,6 +40,37 @@ def test_staff_create_rename_and_delete_a_project_each_audited(staff_client):
     assert DataFastSite.objects.get(pk=site.pk).project is None  # the source stays, global now
     (deleted,) = entries("project.delete")
     assert deleted.before == {"name": "Client Alpha", "websites": ["Acme Store"], "organisations": [], "members": []}
+
+
+def test_reminders_are_set_per_project_empty_for_the_default_and_0_for_never(staff_client, settings):
+    settings.REMINDER_HOURS = 4
+    staff_client.post(reverse("project-create"), {"name": "Client A", "time_zone": "UTC", "reminder_hours": ""})
+    project = present(Project.objects.first())
+    assert (project.reminder_hours, project.reminder_every) == (None, 4)
+    form = staff_client.get(reverse("project-edit", args=[project.pk])).content.decode()
+    assert "Empty: the default (4); 0: never." in form
+    detail = staff_client.get(project.get_absolute_url()).content.decode()
+    assert "Reminders of open, unacknowledged problems: every 4 h (the default)." in detail
+    staff_client.post(
+        reverse("project-edit", args=[project.pk]), {"name": "Client A", "time_zone": "UTC", "reminder_hours": "0"}
+    )
+    project.refresh_from_db()
+    assert (project.reminder_hours, project.reminder_every) == (0, 0)
+    detail = staff_client.get(project.get_absolute_url()).content.decode()
+    assert "Reminders of open, unacknowledged problems: never." in detail
+    (updated,) = entries("project.update")
+    assert (updated.before, updated.after) == ({"reminder_hours": None}, {"reminder_hours": 0})
+    cases = {
+        "-1": "Enter 0 for never, or a number of hours.",
+        "169": "At most 168 hours (a week) between reminders.",
+        "soon": "Enter a whole number of hours, 0 for never, or leave it empty for the default.",
+    }
+    for value, words in cases.items():
+        response = staff_client.post(
+            reverse("project-edit", args=[project.pk]),
+            {"name": "Client A", "time_zone": "UTC", "reminder_hours": value},
+        )
+        assert response.context["form"].errors == {"reminder_hours": [words]}, value
 
 
 def test_the_project_form_names_the_field_it_refuses(staff_client):

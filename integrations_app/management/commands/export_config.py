@@ -26,7 +26,8 @@ def read_new_passphrase() -> str:
 
 class Command(BaseCommand):
     help = (
-        "Write the configuration (accounts, websites, keys, organisations, projects and members, links) as YAML. "
+        "Write the configuration (accounts, websites, keys, organisations, projects and members, links, channels, "
+        "silences and maintenance windows) as YAML. "
         "Secrets are left out unless --with-secrets is given; they are then encrypted under a passphrase read "
         "from standard input or a prompt."
     )

@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--prune",
             action="store_true",
-            help="Also remove the accounts, websites, keys, projects and links the file's sections do not list.",
+            help="Also remove the rows the file's sections do not list (organisations are never removed).",
         )
         parser.add_argument(
             "--with-secrets",
