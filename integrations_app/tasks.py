@@ -143,8 +143,13 @@ def send_weekly_digests() -> int:
 
 @shared_task
 def send_reminders() -> int:
-    """One reminder per project and period while its problems stay open and unacknowledged."""
-    return reminders.send_due(timezone.now())
+    """One reminder per project and period while its problems stay open and unacknowledged. One run
+    at a time: a reminder's claim is per (anchor, period), so two runs either side of a period's end
+    or of an acknowledgement would claim two slots; one after the other, the second sees the first's."""
+    with exclusive("reminders", timeout=settings.POLL_TASK_TIME_LIMIT) as mine:
+        if not mine:
+            return 0
+        return reminders.send_due(timezone.now())
 
 
 @shared_task

@@ -127,6 +127,7 @@ def test_a_reminder_goes_out_every_n_hours_to_the_channels_that_heard(
     assert ReminderRecord.objects.count() == 2
 
 
+@pytest.mark.usefixtures("redis_clean")
 def test_the_reminders_are_a_beat_entry(sandbox, client_a, start, chat_sink, settings):
     entry = settings.CELERY_BEAT_SCHEDULE["send-reminders"]
     assert entry["task"] == "integrations_app.tasks.send_reminders"
@@ -503,3 +504,21 @@ def test_a_message_about_an_unacknowledged_problem_says_nothing_of_acknowledgeme
         poll_site(store.pk)
         send_pending_alerts(wait=False)
     assert "acknowledged" not in chat_sink.messages()[-1].json["message"]
+
+
+@pytest.mark.usefixtures("redis_clean")
+def test_a_second_reminder_run_while_one_runs_sends_nothing(sandbox, client_a, start, chat_sink):
+    """The claim is per (anchor, period): two runs either side of a period's end, or either side of an
+    acknowledgement of the anchor, would claim two different slots. Runs therefore take one lock,
+    so the second finds the first's record when it reads the scope's last reminder."""
+    from integrations_app.polling.locks import exclusive
+
+    _project, store, _books = client_a
+    break_stripe(sandbox, start, store)
+    with at(start, 4.01):
+        with exclusive("reminders", timeout=60) as mine:
+            assert mine
+            assert tasks.send_reminders() == 0, "another run holds the reminders"
+        assert reminders_in(chat_sink) == []
+        assert tasks.send_reminders() == 1
+    assert len(reminders_in(chat_sink)) == 1
