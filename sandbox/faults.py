@@ -66,7 +66,8 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {  # parameter: (valid?, 
     "seconds": (lambda v: _number(v) and v >= 0, "a number >= 0"),
     "interval": (lambda v: _number(v) and v > 0, "a number > 0"),
     "status": (lambda v: _whole(v) and 100 <= v <= 599, "an HTTP status code"),
-    "retry_after": (_whole, "whole seconds >= 0"),
+    # Whole seconds, or any header text (a hostile upstream's "Retry-After: ²" or an HTTP date).
+    "retry_after": (lambda v: _whole(v) or (isinstance(v, str) and len(v) <= 100), "whole seconds >= 0 or a str"),
     "body": (lambda v: isinstance(v, str | dict), "a str or a dict"),
     "field": (lambda v: isinstance(v, str) and bool(v), "a dotted path such as 'data.0.stripe'"),
 } | dict.fromkeys(("lines", "count", "items", "merchant_ids"), (_whole, "a whole number >= 0"))

@@ -49,6 +49,7 @@ from integrations_app.models import (
     Integration,
     Organisation,
 )
+from integrations_app.upstream import http_async
 from integrations_app.upstream.errors import UpstreamError
 from integrations_app.views import context as broker_context
 from sandbox.scenarios import DEMO
@@ -483,3 +484,23 @@ def test_an_echoed_credential_arrives_and_is_masked(sandbox, settings):
         DataFastClient(token).website_integrations(demo.ACME_STORE)
     assert refused.value.message.endswith("x" * 40 + token.masked)
     assert refused.value.code == token.masked
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["requests", "aiohttp"])
+@pytest.mark.parametrize("fault", [{"kind": "drop"}, {"kind": "status", "status": 503}])
+def test_the_frames_of_a_failed_request_do_not_hold_the_token_in_clear(sandbox, settings, fault, asynchronous):
+    """Django's error page and the admins' error email print every frame's locals with repr(): the
+    objects the HTTP layer keeps while it asks (the attempt, the policy) show the token masked."""
+    settings.UPSTREAM_RETRIES = 0
+    token = demo.DATAFAST_TOKEN
+    sandbox.state.faults.add(DATAFAST, **fault)
+    client = DataFastClient(token)
+    with pytest.raises(UpstreamError) as failed:
+        if asynchronous:
+            http_async.run(client.website_integrations_async(demo.ACME_STORE))
+        else:
+            client.website_integrations(demo.ACME_STORE)
+    frames = traceback.TracebackException.from_exception(failed.value, capture_locals=True)
+    text = "".join(frames.format())
+    assert "request_sized" in text  # the frame that holds the attempt is in the report
+    assert token.reveal() not in text

@@ -93,6 +93,16 @@ def test_retry_after_is_honoured_only_while_the_deadline_allows(sandbox, short, 
     assert sandbox.state.stats()["datafast"]["requests"] == 1
 
 
+@pytest.mark.parametrize("header", ["²", "1e9", "-5", "nan", "  ", "Wed, 99 Foo 2026 25:00:00 GMT"])
+def test_a_retry_after_that_is_not_a_number_or_a_date_is_ignored_not_a_crash(sandbox, short, datafast, header):
+    """'²'.isdigit() is True but float('²') raises: a header must never escape as a ValueError
+    (which would fail the whole batch and leave the website's error unrecorded)."""
+    sandbox.state.faults.add(DATAFAST, kind="status", status=503, retry_after=header, times=1)
+    result, _ = within(DEADLINE + 10, datafast)
+    assert not isinstance(result, Exception), repr(result)
+    assert sandbox.state.stats()["datafast"]["requests"] == 2
+
+
 def test_headers_sent_one_line_at_a_time_end_by_the_deadline(sandbox, short, datafast):
     sandbox.state.faults.add(DATAFAST, kind="slow_headers", seconds=0.5)
     error, elapsed = within(DEADLINE + 10, datafast)

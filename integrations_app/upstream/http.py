@@ -343,7 +343,7 @@ def request_sized(
 ) -> tuple[int, Any, int]:
     """`request`, also returning the size in bytes of the answer's body (a listing's budget)."""
     policy = Policy(method, url, token, budget, deadline)
-    send = _Sender(method, url, policy.headers(), params, body, session or shared_session())
+    send = _Sender(method, url, policy, params, body, session or shared_session())
     while True:
         try:
             _pause(policy.before_attempt())
@@ -446,7 +446,7 @@ class _Sender:
 
     method: str
     url: str
-    headers: dict[str, str]
+    policy: Policy  # its token is a Secret: the header is built at the send, never kept in clear
     params: dict[str, Any] | None
     body: dict[str, Any] | None
     session: requests.Session
@@ -480,7 +480,7 @@ class _Sender:
                 self.url,
                 params=self.params,
                 json=self.body,
-                headers=self.headers,
+                headers=self.policy.headers(),
                 timeout=timeout,
                 stream=True,
                 allow_redirects=False,
@@ -549,6 +549,9 @@ def _read_body(response: requests.Response, deadline: Deadline, *, max_bytes: in
     return b"".join(chunks)[:max_bytes]
 
 
+WHOLE_SECONDS = re.compile(r"[0-9]{1,9}")
+
+
 def _retry_after(response: requests.Response) -> float | None:
     return retry_after_seconds(response.headers.get("Retry-After", ""))
 
@@ -558,7 +561,7 @@ def retry_after_seconds(value: str) -> float | None:
     value = value.strip()
     if not value:
         return None
-    if value.isdigit():
+    if WHOLE_SECONDS.fullmatch(value):  # not str.isdigit(): '²' is a digit to it, and float('²') raises
         seconds = float(value)
     else:
         try:
