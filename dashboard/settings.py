@@ -199,6 +199,9 @@ POLL_BATCH_MAX = 8
 # per-host semaphore, not the batch, bounds the requests in flight.
 POLL_ASYNC = env.boolean("POLL_ASYNC", default=True)  # off: the batch is asked on the task's thread
 POLL_ASYNC_BATCH_MAX = 64
+# A website of such a batch waits at most this long for a free slot on the loop (its deadline starts
+# once it has one); past it, it is not asked, records nothing, and comes back after its lease.
+POLL_QUEUE_SECONDS = float(env.positive_int("POLL_QUEUE_SECONDS", default=60))
 # A dispatched poll that has not finished after this long (a killed worker) is dispatched again;
 # its overlap lock lasts as long, so keep it above the longest poll.
 POLL_LEASE_SECONDS = env.positive_int("POLL_LEASE_SECONDS", default=POLL_TASK_TIME_LIMIT + 30, minimum=1)

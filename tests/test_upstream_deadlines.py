@@ -4,6 +4,7 @@ call ends by its deadline with the right error, whatever the per-read timeouts w
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -186,3 +187,19 @@ def test_the_test_connection_button_answers_by_the_check_deadline(sandbox, setti
     assert response.status_code == 200
     assert any("did not answer" in str(message) for message in response.context["messages"])
     assert elapsed < DEADLINE + SLACK
+
+
+def test_a_call_on_the_poll_loop_that_never_ends_frees_its_caller_and_is_cancelled():
+    """`http_async.run` waits a bounded time: a coroutine stuck on the loop cannot hold a worker."""
+    ended = threading.Event()
+
+    async def stuck() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+
+    error, elapsed = within(10, lambda: http_async.run(stuck(), timeout=0.3))
+    assert isinstance(error, TimeoutError), error
+    assert elapsed < 0.3 + SLACK
+    assert ended.wait(2), "left running on the loop"

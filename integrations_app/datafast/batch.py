@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ QUIET_FIELDS = [*SOURCE_FIELDS, "has_disconnect", *PADDLE_FIELDS, "problem_rank"
 @dataclass(frozen=True)
 class BatchResult:
     outcomes: list[PollOutcome | None]  # one per website asked about, None when skipped
-    interrupted: int = 0  # websites not asked about: the worker is stopping
+    interrupted: int = 0  # websites not asked about: the worker is stopping, or no slot came in time
 
 
 def load_sites(site_ids: Sequence[int]) -> list[DataFastSite]:
@@ -74,7 +75,10 @@ def poll_sites(site_ids: Sequence[int], *, dispatched_at: datetime | None = None
     due = [site for site in sites if not polled_since(site, dispatched_at)]
     skipped += [None] * (len(sites) - len(due))
     if settings.POLL_ASYNC:
-        pending, interrupted = http_async.run(_ask_all(due))
+        # The last website to get a slot still has its whole deadline after the queue's cut-off.
+        queue_until = time.monotonic() + settings.POLL_QUEUE_SECONDS
+        bound = settings.POLL_QUEUE_SECONDS + settings.POLL_DEADLINE_SECONDS + http_async.RUN_SLACK
+        pending, interrupted = http_async.run(_ask_all(due, queue_until), timeout=bound)
     else:
         pending, interrupted = _ask_each(due)
     return BatchResult([*skipped, *(future.result() for future in pending)], interrupted)
@@ -91,13 +95,13 @@ def _ask_each(sites: Sequence[DataFastSite]) -> tuple[list[Future[PollOutcome]],
     return pending, 0
 
 
-async def _ask_all(sites: Sequence[DataFastSite]) -> tuple[list[Future[PollOutcome]], int]:
+async def _ask_all(sites: Sequence[DataFastSite], queue_until: float) -> tuple[list[Future[PollOutcome]], int]:
     pending: list[Future[PollOutcome]] = []
     left = len(sites)
 
     async def ask(site: DataFastSite) -> None:
         nonlocal left
-        asked = await ask_site_async(site)
+        asked = await ask_site_async(site, queue_until=queue_until)
         left -= 1
         pending.append(writer.submit(record_sites, (site, asked), urgent=left == 0))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
+
 from integrations_app.alerts.changes import record_change
 from integrations_app.datafast.client import PROVIDERS, DataFastClient, WebsiteIntegrations
 from integrations_app.models import DataFastSite, ProviderState, StatusChange
@@ -45,12 +47,15 @@ def ask_site(site: DataFastSite) -> Asked[WebsiteIntegrations]:
     )
 
 
-async def ask_site_async(site: DataFastSite) -> Asked[WebsiteIntegrations]:
-    """`ask_site` on the poll loop. `site.account` must be loaded already: no query runs there."""
+async def ask_site_async(site: DataFastSite, *, queue_until: float | None = None) -> Asked[WebsiteIntegrations]:
+    """`ask_site` on the poll loop. `site.account` must be loaded already: no query runs there.
+    Past `queue_until` (time.monotonic()) without a slot for the host: `http_async.NotAsked`."""
     return await ask_upstream_async(
         lambda deadline: DataFastClient(site.account.secret, deadline=deadline).website_integrations_async(
             site.website_id
-        )
+        ),
+        url=settings.DATAFAST_BASE_URL,
+        queue_until=queue_until,
     )
 
 

@@ -20,6 +20,7 @@ from integrations_app.polling.schedule import next_poll_time
 from integrations_app.polling.transitions import claim
 from integrations_app.polling.write_queue import write_transaction
 from integrations_app.text import fit
+from integrations_app.upstream import http_async
 from integrations_app.upstream.errors import CredentialError, NotFoundError, TransientError, UpstreamError
 from integrations_app.upstreams import links
 
@@ -83,14 +84,20 @@ def ask_upstream(ask: Callable[[float], T]) -> Asked[T]:
     return _asked(answer, None, started, clock)
 
 
-async def ask_upstream_async(ask: Callable[[float], Awaitable[T]]) -> Asked[T]:
-    """`ask_upstream` for a coroutine (the poll loop, `upstream/http_async.py`)."""
-    started, clock = timezone.now(), time.monotonic()
-    try:
-        answer = await ask(clock + settings.POLL_DEADLINE_SECONDS)
-    except (UpstreamError, SecretUnreadable) as error:
-        return _asked(None, error, started, clock)
-    return _asked(answer, None, started, clock)
+async def ask_upstream_async(
+    ask: Callable[[float], Awaitable[T]], *, url: str, queue_until: float | None = None
+) -> Asked[T]:
+    """`ask_upstream` for a coroutine (the poll loop, `upstream/http_async.py`). The poll's clock,
+    its deadline and its `started` start once it has a slot for `url`'s host (`http_async.turn`):
+    waiting in this process's queue is not the upstream's time. Past `queue_until` without a slot,
+    `http_async.NotAsked` (nothing sent, nothing to record)."""
+    async with http_async.turn(url, until=queue_until):
+        started, clock = timezone.now(), time.monotonic()
+        try:
+            answer = await ask(clock + settings.POLL_DEADLINE_SECONDS)
+        except (UpstreamError, SecretUnreadable) as error:
+            return _asked(None, error, started, clock)
+        return _asked(answer, None, started, clock)
 
 
 def _asked(

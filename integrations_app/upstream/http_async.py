@@ -9,10 +9,11 @@ is asked, retried, waited for, budgeted and masked is `http.Policy`, the same ob
   read, whatever the server sends); connect and read timeouts inside it; the body has its own
   limit once the headers are in, an error body a shorter one and a size cap, and is then dropped
   with its connection, not drained;
-- the same retries, `Retry-After`, budgets (`http.Policy`), User-Agent, and no proxy from the
-  environment (aiohttp's `trust_env` is off);
+- the same retries, `Retry-After`, User-Agent, and no proxy from the environment (aiohttp's
+  `trust_env` is off); no budgets (a reservation is a blocking Redis call: not on the loop);
 - at most `in_flight` requests at once per upstream host in this process (`configure`; a worker
-  sets it to its share of POLL_CONCURRENCY);
+  sets it to its share of POLL_CONCURRENCY). A request's deadline, and a poll's clock, start once
+  it has its slot (`turn`), and the slot is given back while it waits to retry;
 - `http.interrupt_all` cuts these calls too: they end as `http.Interrupted`.
 
 `requests` stays for forms, commands and the one-off checks (a page thread has no loop to lend).
@@ -23,22 +24,23 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 from django.conf import settings
 
-from integrations_app.upstream import budget as budgets
 from integrations_app.upstream import http
 from integrations_app.upstream.errors import SchemaError, TransientError
 from integrations_app.upstream.secret import Secret
 
 T = TypeVar("T")
 READ_CHUNK = 65_536
+RUN_SLACK = 5.0  # seconds `run` waits past the deadline it was given
 
 
 class _Loop:
@@ -89,8 +91,7 @@ class _Loop:
         return self.session
 
     def slot(self, url: str) -> asyncio.Semaphore:
-        parts = urlsplit(url)
-        host = f"{parts.scheme}://{parts.netloc}"
+        host = _host(url)
         if host not in self.slots:
             self.slots[host] = asyncio.Semaphore(self.in_flight or settings.POLL_CONCURRENCY)
         return self.slots[host]
@@ -119,9 +120,90 @@ def configure(*, in_flight: int) -> None:
     _state.slots = {}
 
 
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run `coroutine` on this process's poll loop and wait for it (from any thread but the loop's)."""
-    return asyncio.run_coroutine_threadsafe(coroutine, _state.get()).result()
+def run(coroutine: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
+    """Run `coroutine` on this process's poll loop and wait for it (from any thread but the loop's),
+    at most `timeout` seconds (default: a little past one request's deadline), so a loop that never
+    answers cannot hold the caller for ever."""
+    wait = timeout if timeout is not None else settings.UPSTREAM_REQUEST_DEADLINE + RUN_SLACK
+    future = asyncio.run_coroutine_threadsafe(coroutine, _state.get())
+    try:
+        return future.result(timeout=wait)
+    except TimeoutError:
+        future.cancel()  # not left running on the loop, holding its slot
+        raise
+
+
+class NotAsked(http.Interrupted):
+    """A poll that found no free slot for its host before `turn`'s `until`: nothing was sent, so,
+    like a shutdown's cut, it records nothing and comes back after its lease."""
+
+
+class _Turn:
+    """A task's claim on its host's slot. Held while it sends, given back while it sleeps between
+    attempts, so a storm of Retry-After answers leaves the other polls free to send."""
+
+    def __init__(self, slot: asyncio.Semaphore) -> None:
+        self.slot, self.held = slot, False
+
+    async def take(self, until: float | None = None) -> bool:
+        """Hold the slot; False if `until` (a loop-clock time) came first."""
+        if not self.held:
+            try:
+                async with asyncio.timeout_at(until):
+                    await self.slot.acquire()
+            except TimeoutError:
+                return False
+            self.held = True
+        return True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self.slot.release()
+
+    async def rest(self, seconds: float, limit: float) -> bool:
+        """Sleep `seconds` without the slot, then take it again before `limit`; False if it could not."""
+        self.give_back()
+        await _pause(seconds)
+        return await self.take(until=limit)
+
+
+_turns: contextvars.ContextVar[dict[str, _Turn] | None] = contextvars.ContextVar("http_async_turns", default=None)
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@contextlib.asynccontextmanager
+async def turn(url: str, *, until: float | None = None) -> AsyncIterator[None]:
+    """Wait for a slot on `url`'s host (at most until `until`, a time.monotonic() value: past it,
+    `NotAsked`), then hold it for the body of the block; the requests inside use it. A poll starts
+    its clock inside (`polling.outcome.ask_upstream_async`): the wait in this process's queue is
+    neither the upstream's time nor its fault. `http.interrupt_all` cuts the wait too."""
+    turns = _turns.get()
+    if turns is not None and _host(url) in turns:
+        yield  # the caller's turn
+        return
+    held = _Turn(_state.slot(url))
+    token = _turns.set({**(turns or {}), _host(url): held})
+    task = asyncio.current_task()
+    assert task is not None
+    _state.calls.add(task)
+    try:
+        if not await held.take(until):
+            raise NotAsked("no free slot for this host before the batch's cut-off; nothing was sent")
+        yield
+    except asyncio.CancelledError:
+        if not http.stopping():
+            raise
+        task.uncancel()
+        raise http.Interrupted("the worker is shutting down") from None
+    finally:
+        held.give_back()
+        _state.calls.discard(task)
+        _turns.reset(token)
 
 
 async def request(
@@ -133,19 +215,11 @@ async def request(
     params: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
     deadline: float | None = None,
-    budget: budgets.Budget | None = None,
 ) -> tuple[int, Any]:
     """`http.request`, on the poll loop: the same answers and the same errors."""
     return (
         await request_sized(
-            method,
-            url,
-            token=token,
-            parse_error=parse_error,
-            params=params,
-            body=body,
-            deadline=deadline,
-            budget=budget,
+            method, url, token=token, parse_error=parse_error, params=params, body=body, deadline=deadline
         )
     )[:2]
 
@@ -159,33 +233,24 @@ async def request_sized(
     params: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
     deadline: float | None = None,
-    budget: budgets.Budget | None = None,
 ) -> tuple[int, Any, int]:
-    """`http.request_sized`, on the poll loop."""
-    policy = http.Policy(method, url, token, budget, deadline)
-    task = asyncio.current_task()
-    assert task is not None
-    _state.calls.add(task)
-    try:
-        async with _state.slot(url):
-            while True:
-                try:
-                    await _pause(policy.before_attempt())
-                    status, raw, retry_after = await _send(policy, params, body)
-                except http._Retryable as failure:
-                    await _pause(policy.after_failure(failure))
-                    continue
-                wait = policy.after_answer(status, retry_after)
-                if wait is None:
-                    return policy.result(status, raw, parse_error)
-                await _pause(wait)
-    except asyncio.CancelledError:
-        if not http.stopping():
-            raise
-        task.uncancel()
-        raise http.Interrupted("the worker is shutting down") from None
-    finally:
-        _state.calls.discard(task)
+    """`http.request_sized`, on the poll loop. No `budget`: reserving a slot is a blocking Redis call
+    that would stall the loop, and no poll on it has one yet. The request's deadline starts once it
+    has its host's slot; the slot is held for each send and given back for the waits between."""
+    async with turn(url):
+        held = (_turns.get() or {})[_host(url)]
+        await held.take()
+        policy = http.Policy(method, url, token, None, deadline)
+        while True:
+            try:
+                status, raw, retry_after = await _send(policy, params, body)
+            except http._Retryable as failure:
+                if not await held.rest(policy.after_failure(failure), policy.limit):
+                    raise failure.error from None
+                continue
+            wait = policy.after_answer(status, retry_after)
+            if wait is None or not await held.rest(wait, policy.limit):
+                return policy.result(status, raw, parse_error)
 
 
 async def _pause(seconds: float) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from integrations_app.datafast.batch import poll_sites
 from integrations_app.models import DataFastSite, Health, PollAttempt, StatusChange
@@ -101,3 +103,54 @@ def test_interrupting_a_batch_on_the_loop_records_nothing_for_the_websites_cut(s
         http.resume()
     assert result.interrupted == len(WEBSITES)
     assert not PollAttempt.objects.exists()
+
+
+@pytest.fixture
+def one_slot() -> Any:
+    """One request in flight per host: every website of the batch queues behind the others."""
+    http_async.configure(in_flight=1)
+    yield 1
+    http_async.configure(in_flight=0)
+
+
+def test_a_website_queued_for_a_slot_gets_its_whole_deadline_after_it(sandbox, settings, one_slot, redis_clean):
+    """Seven answers of LATENCY one at a time outlast a deadline: the queue is not the upstream's."""
+    settings.POLL_ASYNC = True
+    settings.UPSTREAM_REQUEST_DEADLINE = settings.POLL_DEADLINE_SECONDS = 1.0
+    assert len(WEBSITES) * LATENCY > 2 * settings.UPSTREAM_REQUEST_DEADLINE
+    pks = sites()
+    sandbox.state.faults.add("/api/v1/admin/websites/", kind="latency", seconds=LATENCY)
+    started = time.monotonic()
+    result = run_batch("site", pks)
+    assert time.monotonic() - started >= len(WEBSITES) * LATENCY  # asked one at a time
+    assert [outcome and outcome.ok for outcome in result.outcomes] == [True] * len(WEBSITES)
+    assert not PollAttempt.objects.filter(ok=False).exists()
+    # Each attempt's duration is its own answer's, not the wait for its turn.
+    assert max(PollAttempt.objects.values_list("duration_ms", flat=True)) < 1000 * 3 * LATENCY
+
+
+def test_a_website_told_to_retry_later_does_not_hold_the_slot_while_it_waits(sandbox, settings, one_slot, redis_clean):
+    settings.POLL_ASYNC = True
+    pks = sites()
+    sandbox.state.faults.add(
+        f"/api/v1/admin/websites/{WEBSITES[0]}/", kind="status", status=503, retry_after=2, times=1
+    )
+    started = timezone.now()
+    result = run_batch("site", pks)
+    assert [outcome and outcome.ok for outcome in result.outcomes] == [True] * len(WEBSITES)
+    others = PollAttempt.objects.exclude(site__website_id=WEBSITES[0])
+    # The others were answered while the first slept on its Retry-After, not after it.
+    ended = max(attempt.started_at + timedelta(milliseconds=attempt.duration_ms) for attempt in others)
+    assert ended - started < timedelta(seconds=1)
+
+
+def test_a_website_with_no_slot_before_the_cut_off_is_not_asked_and_records_nothing(sandbox, settings, one_slot):
+    settings.POLL_ASYNC = True
+    settings.POLL_QUEUE_SECONDS = 0.5
+    pks = sites()
+    sandbox.state.faults.add("/api/v1/admin/websites/", kind="latency", seconds=LATENCY)
+    result = poll_sites(pks)
+    asked = [outcome for outcome in result.outcomes if outcome]
+    assert 1 <= len(asked) < len(WEBSITES) and all(outcome.ok for outcome in asked)
+    assert result.interrupted == len(WEBSITES) - len(asked)
+    assert PollAttempt.objects.count() == len(asked) == sandbox.state.stats()["datafast"]["requests"]
