@@ -12,13 +12,16 @@
   were, nothing flapping, healthy, not a first observation) is *quiet*: its attempt goes into one
   INSERT and its website into one UPDATE statement for all of them. Everything else (an error, a
   new answer, any transition) goes through `poller.record_site`, the one path that records
-  changes, through `alerts/changes.record`.
+  changes, through `alerts/changes.record`. An unexpected error there spoils only its own
+  website (its savepoint): logged, counted as failed, and left to its lease; the batch goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -46,6 +49,8 @@ from integrations_app.polling.writer import writer
 from integrations_app.problems import is_disconnect
 from integrations_app.upstream import http, http_async
 
+logger = logging.getLogger(__name__)
+UNRECORDED = "unrecorded"  # an outcome's error kind: recording the answer failed (a bug), nothing written
 ATTEMPT_FIELDS = ["site", "started_at", "duration_ms", "ok", "error_kind", "message", "requests"]
 QUIET_FIELDS = [*SOURCE_FIELDS, "has_disconnect", *PADDLE_FIELDS, "problem_rank", "problem_recheck_at"]
 
@@ -126,12 +131,24 @@ def record_sites(items: Sequence[tuple[DataFastSite, Asked[WebsiteIntegrations]]
                 results[position] = record_site(site, asked)
         except DatabaseError:
             raise  # the whole transaction is lost: every poll of it retries
-        except Exception as error:  # reported to that website's task alone
-            results[position] = error
+        except Exception as error:
+            # A bug tripped by this website's answer: its savepoint rolled back, so nothing is
+            # recorded for it (not a disconnect, not a poll error) and its lease brings it back.
+            # The rest of the batch is recorded and its alerts queued as usual.
+            results[position] = _unrecorded(site, error)
     _write_quiet([(site, asked) for _, site, asked in quiet])
     for position, site, _ in quiet:
         results[position] = PollOutcome(str(site), ok=True)
     return results
+
+
+def _unrecorded(site: DataFastSite, error: Exception) -> PollOutcome:
+    # The type and where it was raised, not the message nor the frames' values: either may hold
+    # what the upstream sent or a decrypted secret.
+    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else ""
+    logger.error("poll of site %s could not be recorded: %s%s", site.pk, type(error).__name__, where)
+    return PollOutcome(str(site), ok=False, error_kind=UNRECORDED)
 
 
 def _quiet(site: DataFastSite, result: WebsiteIntegrations, now: datetime) -> bool:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from integrations_app.datafast.batch import poll_sites
+from integrations_app.datafast.batch import UNRECORDED, poll_sites
+from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.polling.dispatch import run_batch
 from integrations_app.upstream import http, http_async
@@ -87,6 +88,21 @@ def test_a_changed_answer_in_a_batch_goes_through_the_change_recorder(sandbox, c
     changed = [outcome for outcome in result.outcomes if outcome and outcome.changes]
     assert len(changed) == 1 and changed[0].alerts == 1
     assert StatusChange.objects.filter(notify=True, site__website_id=demo.BLUEBIRD_BOOKS).count() == 1
+
+
+def test_a_website_whose_answer_cannot_be_recorded_fails_alone(sandbox, client):
+    """A key "expiring" in year 1 passes the client's checks but not the problem state's date sums:
+    that website is a failed outcome with nothing written, the rest of the batch is recorded."""
+    pks = sites()
+    entry: dict[str, object] = {provider: {"connected": True} for provider in PROVIDERS}
+    entry["paddle"] = {"connected": True, "keyExpiresAt": "0001-01-03T00:00:00.000Z"}
+    hostile = {"status": "success", "data": [{**entry, "currency": "USD"}]}
+    sandbox.state.faults.add(f"/api/v1/admin/websites/{WEBSITES[0]}/", kind="status", status=200, body=hostile)
+    result = poll_sites(pks)
+    failed = [outcome for outcome in result.outcomes if outcome and not outcome.ok]
+    assert [(outcome.error_kind, outcome.changes) for outcome in failed] == [(UNRECORDED, [])]
+    assert not PollAttempt.objects.filter(site_id=pks[0]).exists()
+    assert PollAttempt.objects.filter(ok=True).count() == len(WEBSITES) - 1
 
 
 def test_interrupting_a_batch_on_the_loop_records_nothing_for_the_websites_cut(sandbox, settings, in_flight):
