@@ -4,7 +4,7 @@ decoded, and refused pages logged in one line instead of with a traceback each."
 from __future__ import annotations
 
 import io
-import logging
+import json
 import os
 import subprocess
 import sys
@@ -46,30 +46,53 @@ def test_the_console_email_url_selects_the_framed_backend() -> None:
     assert result.stdout.strip() == "dashboard.console_mail.EmailBackend"
 
 
-def _console_output(record: logging.LogRecord) -> str:
-    handler = logging.getLogger().handlers[0]
+# Run in a fresh process configured as `make run`'s web process is: in this one, a test that ran a
+# Celery worker in-process may have replaced the root logger's handlers with Celery's.
+CONSOLE_OUTPUT = """
+import json, io, logging, sys
+import django
+django.setup()
+handler = logging.getLogger().handlers[0]
+out = {}
+for status in (403, 500):
+    try:
+        raise PermissionError("refused on purpose")
+    except PermissionError:
+        record = logging.getLogger("django.request").makeRecord(
+            "django.request", logging.WARNING, "console", 1, "Forbidden: %s", ("/credentials/",), sys.exc_info()
+        )
+    record.status_code = status
     stream = io.StringIO()
     copy = logging.StreamHandler(stream)
     copy.setFormatter(handler.formatter)
     for one in handler.filters:
         copy.addFilter(one)
     copy.handle(record)
-    return stream.getvalue()
+    out[status] = stream.getvalue()
+print(json.dumps(out))
+"""
 
 
-def _request_record(status: int) -> logging.LogRecord:
-    try:
-        raise PermissionError("refused on purpose")
-    except PermissionError:
-        record = logging.getLogger("django.request").makeRecord(
-            "django.request", logging.WARNING, __file__, 1, "Forbidden: %s", ("/credentials/",), sys.exc_info()
-        )
-    record.status_code = status
-    return record
+def _console_outputs() -> dict[str, str]:
+    """{status: what the web process's console prints for a refused (403) or failed (500) request}."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "PAYSTATUS_SKIP_DOTENV": "true"}
+    env |= {"SECRET_KEY": "x" * 50}
+    env.pop("FIELD_ENCRYPTION_KEYS", None)
+    result = subprocess.run(
+        [sys.executable, "-c", CONSOLE_OUTPUT],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    outputs: dict[str, str] = json.loads(result.stdout)
+    return outputs
 
 
 def test_a_refused_page_is_logged_in_one_line_and_a_server_error_keeps_its_traceback() -> None:
     assert product_settings.LOGGING["handlers"]["console"]["filters"] == ["client_errors"]
-    assert _console_output(_request_record(403)).strip().endswith("Forbidden: /credentials/")
-    assert "Traceback" not in _console_output(_request_record(403))
-    assert "Traceback" in _console_output(_request_record(500))
+    outputs = _console_outputs()
+    assert outputs["403"].strip().endswith("Forbidden: /credentials/")
+    assert "Traceback" not in outputs["403"]
+    assert "Traceback" in outputs["500"]
