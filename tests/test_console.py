@@ -35,10 +35,16 @@ def test_a_console_email_is_a_framed_block_with_its_subject_decoded() -> None:
     assert {len(line) for line in lines} == {78}  # a frame, whatever the lines hold
 
 
-def test_the_console_email_url_selects_the_framed_backend() -> None:
+def _product_env() -> dict[str, str]:
+    """The environment of a fresh process on the product's settings (not the tests'), no .env read."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "PAYSTATUS_SKIP_DOTENV": "true"}
-    env |= {"SECRET_KEY": "x" * 50, "EMAIL_URL": "consolemail://"}
+    env["SECRET_KEY"] = "x" * 50
     env.pop("FIELD_ENCRYPTION_KEYS", None)
+    return env
+
+
+def test_the_console_email_url_selects_the_framed_backend() -> None:
+    env = _product_env() | {"EMAIL_URL": "consolemail://"}
     code = "import django; django.setup(); from django.conf import settings; print(settings.EMAIL_BACKEND)"
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True
@@ -75,9 +81,7 @@ print(json.dumps(out))
 
 def _console_outputs() -> dict[str, str]:
     """{status: what the web process's console prints for a refused (403) or failed (500) request}."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "PAYSTATUS_SKIP_DOTENV": "true"}
-    env |= {"SECRET_KEY": "x" * 50}
-    env.pop("FIELD_ENCRYPTION_KEYS", None)
+    env = _product_env()
     result = subprocess.run(
         [sys.executable, "-c", CONSOLE_OUTPUT],
         env=env,
