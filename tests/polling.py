@@ -3,9 +3,14 @@ its outcome is always there, and typed so."""
 
 from __future__ import annotations
 
+import pytest
+
 from integrations_app.chargebackstop import poller as chargebackstop
+from integrations_app.datafast import batch
 from integrations_app.datafast import poller as datafast
-from integrations_app.polling.outcome import PollOutcome
+from integrations_app.datafast.client import WebsiteIntegrations
+from integrations_app.datafast.models import DataFastSite
+from integrations_app.polling.outcome import Asked, PollOutcome
 from tests.factories import present
 
 
@@ -15,3 +20,21 @@ def poll_site(site_id: int) -> PollOutcome:
 
 def poll_key(key_id: int) -> PollOutcome:
     return present(chargebackstop.poll_key(key_id))
+
+
+class RecordingBug(Exception):
+    """What `break_recording` raises: a bug in recording an answer, which no upstream answer
+    trips any more (each one that did is now refused by the client as a SchemaError)."""
+
+
+def break_recording(monkeypatch: pytest.MonkeyPatch, site_id: int) -> None:
+    """Recording website `site_id`'s answer raises in the batch path, as a bug there would; the
+    other websites are recorded as usual."""
+    record = batch.record_site
+
+    def record_or_raise(site: DataFastSite, asked: Asked[WebsiteIntegrations]) -> PollOutcome:
+        if site.pk == site_id:
+            raise RecordingBug("a bug in recording this website")
+        return record(site, asked)
+
+    monkeypatch.setattr(batch, "record_site", record_or_raise)

@@ -129,6 +129,9 @@ def parse_integrations(payload: Any) -> WebsiteIntegrations:
     )
 
 
+EARLIEST_EXPIRY = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _expiry(paddle: dict[str, Any]) -> datetime | None:
     value = paddle.get("keyExpiresAt")
     if value is None:
@@ -144,11 +147,17 @@ def _expiry(paddle: dict[str, Any]) -> datetime | None:
     if parsed is None:
         raise SchemaError("DataFast 'paddle.keyExpiresAt' is not an ISO 8601 timestamp")
     # The docs do not name a zone; a timestamp without one is read as UTC. Stored and compared in
-    # UTC, so an instant that has none (year 9999 west of Greenwich) is refused here, not in a save.
+    # UTC, so an instant that has none (year 9999 west of Greenwich) is refused here, not in a save;
+    # so is one before 1970, a date no key has, whose warning date (fourteen days before) may be
+    # no date at all: refused later, in the problem state's sums, it would keep the website from
+    # ever being recorded.
     try:
-        return parsed.astimezone(UTC) if is_aware(parsed) else parsed.replace(tzinfo=UTC)
+        expiry = parsed.astimezone(UTC) if is_aware(parsed) else parsed.replace(tzinfo=UTC)
     except OverflowError:
-        raise SchemaError("DataFast 'paddle.keyExpiresAt' is outside the range of dates") from None
+        expiry = None
+    if expiry is None or expiry < EARLIEST_EXPIRY:
+        raise SchemaError("DataFast 'paddle.keyExpiresAt' is outside the range of dates")
+    return expiry
 
 
 def _currency(value: Any) -> str:

@@ -18,6 +18,7 @@ from integrations_app.models import DataFastSite, Health, PollAttempt, StatusCha
 from integrations_app.polling.dispatch import run_batch
 from integrations_app.upstream import http, http_async
 from tests import demo, factories
+from tests.polling import break_recording
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the writer thread has its own connection
 WEBSITES = [f"6650a1f2c4e8b90012ab340{digit}" for digit in "1234567"]  # the demo token's seven
@@ -90,19 +91,37 @@ def test_a_changed_answer_in_a_batch_goes_through_the_change_recorder(sandbox, c
     assert StatusChange.objects.filter(notify=True, site__website_id=demo.BLUEBIRD_BOOKS).count() == 1
 
 
-def test_a_website_whose_answer_cannot_be_recorded_fails_alone(sandbox, client):
-    """A key "expiring" in year 1 passes the client's checks but not the problem state's date sums:
-    that website is a failed outcome with nothing written, the rest of the batch is recorded."""
+def test_a_website_whose_answer_cannot_be_recorded_fails_alone(sandbox, client, monkeypatch):
+    """A bug in recording one website's answer: that website is a failed outcome with nothing
+    written, the rest of the batch is recorded."""
     pks = sites()
-    entry: dict[str, object] = {provider: {"connected": True} for provider in PROVIDERS}
-    entry["paddle"] = {"connected": True, "keyExpiresAt": "0001-01-03T00:00:00.000Z"}
-    hostile = {"status": "success", "data": [{**entry, "currency": "USD"}]}
-    sandbox.state.faults.add(f"/api/v1/admin/websites/{WEBSITES[0]}/", kind="status", status=200, body=hostile)
+    break_recording(monkeypatch, pks[0])
+    sandbox.state.set_connected(WEBSITES[0], "stripe", False)  # not quiet: recorded by record_site
     result = poll_sites(pks)
     failed = [outcome for outcome in result.outcomes if outcome and not outcome.ok]
     assert [(outcome.error_kind, outcome.changes) for outcome in failed] == [(UNRECORDED, [])]
     assert not PollAttempt.objects.filter(site_id=pks[0]).exists()
     assert PollAttempt.objects.filter(ok=True).count() == len(WEBSITES) - 1
+
+
+@pytest.mark.parametrize(
+    ("expiry", "recorded"),
+    [("0001-01-03T00:00:00.000Z", "schema"), ("9999-12-31T23:59:59Z", "")],
+)
+def test_a_paddle_expiry_at_either_end_of_the_calendar_is_recorded(sandbox, client, expiry, recorded):
+    """Year 1 is refused by the client, a poll error (never a disconnect); the end of year 9999 is
+    a date like any other. Either way the website is recorded, and the batch with it."""
+    pks = sites()
+    entry: dict[str, object] = {provider: {"connected": True} for provider in PROVIDERS}
+    entry["paddle"] = {"connected": True, "keyExpiresAt": expiry}
+    hostile = {"status": "success", "data": [{**entry, "currency": "USD"}]}
+    sandbox.state.faults.add(f"/api/v1/admin/websites/{WEBSITES[0]}/", kind="status", status=200, body=hostile)
+    result = poll_sites(pks)
+    assert all(outcome is not None for outcome in result.outcomes)
+    attempt = PollAttempt.objects.get(site_id=pks[0])
+    assert (attempt.ok, attempt.error_kind) == (not recorded, recorded)
+    assert PollAttempt.objects.filter(ok=True).count() == len(WEBSITES) - bool(recorded)
+    assert not DataFastSite.objects.get(pk=pks[0]).has_disconnect
 
 
 def test_interrupting_a_batch_on_the_loop_records_nothing_for_the_websites_cut(sandbox, settings, in_flight):

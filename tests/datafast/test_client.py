@@ -41,6 +41,29 @@ def test_it_reports_a_paddle_key_without_expiry_as_none(client, sandbox):
     assert client.website_integrations(demo.ACME_STORE).paddle_key_expires_at is None
 
 
+@pytest.mark.parametrize("expiry", ["0001-01-03T00:00:00.000Z", "1969-12-31T23:59:59Z"])
+def test_a_paddle_expiry_before_1970_is_a_schema_error(client, sandbox, expiry):
+    """Parsed, it is a date no key has, and fourteen days before year 1 is no date at all: refused
+    here, so that recording it cannot fail later (the site would then never be recorded)."""
+    entry: dict[str, object] = {provider: {"connected": True} for provider in PROVIDERS}
+    entry["paddle"] = {"connected": True, "keyExpiresAt": expiry}
+    hostile = {"status": "success", "data": [{**entry, "currency": "USD"}]}
+    sandbox.state.faults.add(PATH, kind="status", status=200, body=hostile)
+    with pytest.raises(SchemaError, match="outside the range of dates"):
+        client.website_integrations(demo.ACME_STORE)
+
+
+def test_a_paddle_expiry_at_the_end_of_9999_is_read(client, sandbox):
+    entry: dict[str, object] = {provider: {"connected": True} for provider in PROVIDERS}
+    entry["paddle"] = {"connected": True, "keyExpiresAt": "9999-12-31T23:59:59Z"}
+    sandbox.state.faults.add(
+        PATH, kind="status", status=200, body={"status": "success", "data": [{**entry, "currency": "USD"}]}
+    )
+    assert client.website_integrations(demo.ACME_STORE).paddle_key_expires_at == datetime(
+        9999, 12, 31, 23, 59, 59, tzinfo=UTC
+    )
+
+
 def test_it_sees_a_provider_switched_off(client, sandbox):
     sandbox.state.set_connected(demo.ACME_STORE, "stripe", False)
     assert client.website_integrations(demo.ACME_STORE).connected["stripe"] is False
