@@ -30,7 +30,7 @@ class RecordingBug(Exception):
 def break_recording(monkeypatch: pytest.MonkeyPatch, site_id: int) -> None:
     """Recording website `site_id`'s answer raises in the batch path, as a bug there would; the
     other websites are recorded as usual."""
-    record = batch.record_site
+    record = datafast.record_site
 
     def record_or_raise(site: DataFastSite, asked: Asked[WebsiteIntegrations]) -> PollOutcome:
         if site.pk == site_id:
