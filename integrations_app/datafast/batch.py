@@ -96,6 +96,9 @@ def _ask_each(sites: Sequence[DataFastSite]) -> tuple[list[Future[PollOutcome]],
             asked = ask_site(site)
         except http.Interrupted:
             return pending, len(sites) - index  # nothing recorded for these: their lease brings them back
+        except Exception as error:
+            pending.append(_failed_alone(site, error))
+            continue
         pending.append(writer.submit(record_sites, (site, asked), urgent=index == len(sites) - 1))
     return pending, 0
 
@@ -106,7 +109,14 @@ async def _ask_all(sites: Sequence[DataFastSite], queue_until: float) -> tuple[l
 
     async def ask(site: DataFastSite) -> None:
         nonlocal left
-        asked = await ask_site_async(site, queue_until=queue_until)
+        try:
+            asked = await ask_site_async(site, queue_until=queue_until)
+        except http.Interrupted:
+            raise
+        except Exception as error:
+            left -= 1
+            pending.append(_failed_alone(site, error))
+            return
         left -= 1
         pending.append(writer.submit(record_sites, (site, asked), urgent=left == 0))
 
@@ -140,6 +150,15 @@ def record_sites(items: Sequence[tuple[DataFastSite, Asked[WebsiteIntegrations]]
     for position, site, _ in quiet:
         results[position] = PollOutcome(str(site), ok=True)
     return results
+
+
+def _failed_alone(site: DataFastSite, error: Exception) -> Future[PollOutcome]:
+    """A bug tripped while asking about this website (the client raises only upstream errors for
+    whatever the upstream sends): nothing is recorded for it and its lease brings it back; the
+    rest of the batch is asked and recorded as usual."""
+    failed: Future[PollOutcome] = Future()
+    failed.set_result(_unrecorded(site, error))
+    return failed
 
 
 def _unrecorded(site: DataFastSite, error: Exception) -> PollOutcome:

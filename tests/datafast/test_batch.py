@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from integrations_app.datafast import batch
 from integrations_app.datafast.batch import UNRECORDED, poll_sites
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.polling.dispatch import run_batch
 from integrations_app.upstream import http, http_async
 from tests import demo, factories
-from tests.polling import break_recording
+from tests.polling import RecordingBug, break_recording
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the writer thread has its own connection
 WEBSITES = [f"6650a1f2c4e8b90012ab340{digit}" for digit in "1234567"]  # the demo token's seven
@@ -102,6 +103,35 @@ def test_a_website_whose_answer_cannot_be_recorded_fails_alone(sandbox, client, 
     assert [(outcome.error_kind, outcome.changes) for outcome in failed] == [(UNRECORDED, [])]
     assert not PollAttempt.objects.filter(site_id=pks[0]).exists()
     assert PollAttempt.objects.filter(ok=True).count() == len(WEBSITES) - 1
+
+
+def test_a_bug_while_asking_about_one_website_fails_it_alone(sandbox, client, monkeypatch, caplog):
+    """Asking (the client, on the loop or through `requests`) raises something no upstream error
+    is, for one website: that website is a failed outcome with nothing written, the rest of the
+    batch is asked and recorded, and the task does not fail."""
+    pks = sites()
+    ask_async, ask = batch.ask_site_async, batch.ask_site
+
+    def broken(site: DataFastSite) -> None:
+        if site.pk == pks[3]:
+            raise RecordingBug("a bug in asking about this website")
+
+    async def ask_or_raise_async(site: DataFastSite, **options: Any) -> Any:
+        broken(site)
+        return await ask_async(site, **options)
+
+    def ask_or_raise(site: DataFastSite) -> Any:
+        broken(site)
+        return ask(site)
+
+    monkeypatch.setattr(batch, "ask_site_async", ask_or_raise_async)
+    monkeypatch.setattr(batch, "ask_site", ask_or_raise)
+    result = poll_sites(pks)
+    failed = [outcome for outcome in result.outcomes if outcome and not outcome.ok]
+    assert [(outcome.error_kind, outcome.changes) for outcome in failed] == [(UNRECORDED, [])]
+    assert not PollAttempt.objects.filter(site_id=pks[3]).exists()
+    assert PollAttempt.objects.filter(ok=True).count() == len(WEBSITES) - 1
+    assert f"poll of site {pks[3]} could not be recorded: RecordingBug" in caplog.text
 
 
 @pytest.mark.parametrize(
