@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from integrations_app.datafast import batch
+from integrations_app.datafast import batch, poller
 from integrations_app.datafast.batch import UNRECORDED, poll_sites
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Health, PollAttempt, StatusChange
@@ -110,7 +110,7 @@ def test_a_bug_while_asking_about_one_website_fails_it_alone(sandbox, client, mo
     is, for one website: that website is a failed outcome with nothing written, the rest of the
     batch is asked and recorded, and the task does not fail."""
     pks = sites()
-    ask_async, ask = batch.ask_site_async, batch.ask_site
+    ask_async, ask = poller.ask_site_async, poller.ask_site
 
     def broken(site: DataFastSite) -> None:
         if site.pk == pks[3]:
