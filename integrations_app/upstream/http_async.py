@@ -90,8 +90,7 @@ class _Loop:
             )
         return self.session
 
-    def slot(self, url: str) -> asyncio.Semaphore:
-        host = _host(url)
+    def slot(self, host: str) -> asyncio.Semaphore:
         if host not in self.slots:
             self.slots[host] = asyncio.Semaphore(self.in_flight or settings.POLL_CONCURRENCY)
         return self.slots[host]
@@ -148,11 +147,14 @@ class _Turn:
     async def take(self, until: float | None = None) -> bool:
         """Hold the slot; False if `until` (a loop-clock time) came first."""
         if not self.held:
-            try:
-                async with asyncio.timeout_at(until):
-                    await self.slot.acquire()
-            except TimeoutError:
-                return False
+            if until is None or not self.slot.locked():
+                await self.slot.acquire()  # at once, or for as long as it takes: no timer to arm
+            else:
+                try:
+                    async with asyncio.timeout_at(until):
+                        await self.slot.acquire()
+                except TimeoutError:
+                    return False
             self.held = True
         return True
 
@@ -177,24 +179,24 @@ def _host(url: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def turn(url: str, *, until: float | None = None) -> AsyncIterator[None]:
+async def turn(url: str, *, until: float | None = None) -> AsyncIterator[_Turn]:
     """Wait for a slot on `url`'s host (at most until `until`, a time.monotonic() value: past it,
     `NotAsked`), then hold it for the body of the block; the requests inside use it. A poll starts
     its clock inside (`polling.outcome.ask_upstream_async`): the wait in this process's queue is
     neither the upstream's time nor its fault. `http.interrupt_all` cuts the wait too."""
-    turns = _turns.get()
-    if turns is not None and _host(url) in turns:
-        yield  # the caller's turn
+    turns, host = _turns.get(), _host(url)
+    if turns is not None and host in turns:
+        yield turns[host]  # the caller's turn
         return
-    held = _Turn(_state.slot(url))
-    token = _turns.set({**(turns or {}), _host(url): held})
+    held = _Turn(_state.slot(host))
+    token = _turns.set({**(turns or {}), host: held})
     task = asyncio.current_task()
     assert task is not None
     _state.calls.add(task)
     try:
         if not await held.take(until):
             raise NotAsked("no free slot for this host before the batch's cut-off; nothing was sent")
-        yield
+        yield held
     except asyncio.CancelledError:
         if not http.stopping():
             raise
@@ -237,8 +239,7 @@ async def request_sized(
     """`http.request_sized`, on the poll loop. No `budget`: reserving a slot is a blocking Redis call
     that would stall the loop, and no poll on it has one yet. The request's deadline starts once it
     has its host's slot; the slot is held for each send and given back for the waits between."""
-    async with turn(url):
-        held = (_turns.get() or {})[_host(url)]
+    async with turn(url) as held:
         await held.take()
         policy = http.Policy(method, url, token, None, deadline)
         while True:
