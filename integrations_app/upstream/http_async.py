@@ -26,6 +26,7 @@ import atexit
 import contextlib
 import contextvars
 import os
+import re
 import threading
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
@@ -173,9 +174,17 @@ class _Turn:
 _turns: contextvars.ContextVar[dict[str, _Turn] | None] = contextvars.ContextVar("http_async_turns", default=None)
 
 
+_ORIGIN = re.compile(r"[^:/?#]+://[^/?#]*")  # scheme://netloc, as `urlsplit` cuts them
+
+
 def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    """The origin (scheme and host, either case) whose slots `url` takes: twice a poll, so a regex,
+    not `urlsplit` (3 % of a poll's CPU in a profile)."""
+    origin = _ORIGIN.match(url)
+    if origin is None:  # not an absolute URL: the HTTP layer refuses it when sending
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+    return origin.group().lower()
 
 
 @contextlib.asynccontextmanager
