@@ -49,9 +49,19 @@ def fit(model: type[models.Model] | models.Model, field_name: str, text: str) ->
 def one_line(text: str, limit: int | None = None) -> str:
     """`text` for a single line: control and bidirectional characters dropped (the whitespace
     among them becomes a space), runs of whitespace collapsed to one space, ends trimmed."""
-    kept = "".join(" " if char.isspace() else char for char in text if char.isspace() or not _is_invisible(char))
-    line = " ".join(kept.split())
+    # Fast path (the overview cleans some 250 names a page, and the per-character test of
+    # `_cleaned` was a tenth of its time): printable text has no control, format, surrogate,
+    # private-use or unassigned character and no whitespace but the plain space, so only runs of
+    # spaces are left to collapse. tests/properties/test_one_line.py proves it equal to `_cleaned`
+    # on every code point.
+    line = " ".join(text.split()) if text.isprintable() else _cleaned(text)
     return line if limit is None else cut(line, limit)
+
+
+def _cleaned(text: str) -> str:
+    """`one_line` character by character (before its limit)."""
+    kept = "".join(" " if char.isspace() else char for char in text if char.isspace() or not _is_invisible(char))
+    return " ".join(kept.split())
 
 
 def refuse_invisible(value: str) -> None:

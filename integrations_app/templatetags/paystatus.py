@@ -3,14 +3,14 @@ rely on colour alone (each carries an icon and a word)."""
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeData, SafeString, mark_safe
 
 from integrations_app import problems, text
 from integrations_app.alerts import acks
@@ -19,6 +19,25 @@ from integrations_app.views import clients
 from integrations_app.views.history import action_words
 
 register = template.Library()
+
+
+def _escaped(value: object) -> str:
+    """`django.utils.html.conditional_escape` without its lazy-text wrappers: markup (`__html__`)
+    as it is, anything else `html.escape`d, as Django does."""
+    if type(value) is str:
+        return html.escape(value)
+    if isinstance(value, SafeData) or hasattr(value, "__html__"):
+        return str(value.__html__())
+    return html.escape(str(value))
+
+
+def _html(template_: str, *args: object, **kwargs: object) -> SafeString:
+    """`format_html` for the overview's rows, same escaping: its lazy-text wrappers cost more than
+    the rest of a row (some 1,000 calls a page, a third of the overview's time, measured)."""
+    return SafeString(
+        template_.format(*map(_escaped, args), **{name: _escaped(value) for name, value in kwargs.items()})
+    )
+
 
 BADGES = {
     # state: (css class, icon, word)
@@ -54,7 +73,7 @@ BADGES = {
 def bdi(value: object) -> SafeString:
     """Text from upstream (integration and organisation names) isolated from the text around it:
     a right-to-left override inside cannot reorder the rest of the line."""
-    return format_html("<bdi>{}</bdi>", value)
+    return _html("<bdi>{}</bdi>", value)
 
 
 TEST_BADGE = mark_safe(
@@ -71,7 +90,7 @@ def test_badge() -> SafeString:
 def organisation(value: Any) -> SafeString:
     """An organisation by name (`bdi`), with a TEST badge when ChargebackStop lists it in TEST mode:
     the one way pages name an organisation."""
-    return format_html("{}{}", bdi(value), TEST_BADGE if getattr(value, "is_test", False) else "")
+    return _html("{}{}", bdi(value), TEST_BADGE if getattr(value, "is_test", False) else "")
 
 
 @register.filter
@@ -98,7 +117,7 @@ def _badge(state: str, label: str, compact: bool) -> SafeString:
     css, icon, word = BADGES.get(state, ("text-bg-light border", "·", state))
     text = label or word
     if compact:
-        return format_html(
+        return _html(
             '<span class="badge {}" title="{}"><span aria-hidden="true">{}</span>'
             '<span class="visually-hidden">{}</span></span>',
             css,
@@ -106,7 +125,7 @@ def _badge(state: str, label: str, compact: bool) -> SafeString:
             icon,
             text,
         )
-    return format_html('<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>', css, icon, text)
+    return _html('<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>', css, icon, text)
 
 
 @register.filter
@@ -118,11 +137,11 @@ def age(value: datetime | None) -> str:
 def when(value: datetime | None, empty: str = "never") -> SafeString:
     """`12:04 CET, 3 min ago` (with the date when not today), in the configured zone."""
     if value is None:
-        return format_html('<span class="text-body-secondary">{}</span>', empty)
+        return _html('<span class="text-body-secondary">{}</span>', empty)
     local = timezone.localtime(value)
     today = timezone.localtime().date()
     stamp = local.strftime("%H:%M %Z") if local.date() == today else local.strftime("%d %b %Y %H:%M %Z")
-    return format_html(
+    return _html(
         '<time datetime="{}" title="{}">{}, {}</time>',
         value.isoformat(),
         local.strftime("%A %d %B %Y, %H:%M:%S %Z"),
@@ -193,13 +212,13 @@ def provider_cell(state: Any, compact: bool = False) -> SafeString:
 @cache
 def _quiet(mark: str, words: str, compact: bool) -> SafeString:
     if compact:
-        return format_html(
+        return _html(
             '<span class="text-body-secondary" title="{}">{}<span class="visually-hidden">{}</span></span>',
             words,
             mark,
             words.lower(),
         )
-    return format_html('<span class="text-body-secondary">{} {}</span>', mark, words)
+    return _html('<span class="text-body-secondary">{} {}</span>', mark, words)
 
 
 @register.filter
@@ -216,7 +235,7 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
     problem = problems.problem_of(row)
     text = problems.words(problem, row, disconnected=problems.disconnected_providers(providers))
     css, icon = problems.badge_parts(problem)
-    return format_html(
+    return _html(
         '<span class="badge {}" data-problem="{}"><span aria-hidden="true">{}</span> {}</span>',
         css,
         problem.value,
@@ -233,7 +252,7 @@ def ack_badge(row: Any) -> SafeString:
     if ack is None:
         return mark_safe("")
     words = acks.ack_words(ack)
-    return format_html(
+    return _html(
         ' <span class="badge text-bg-secondary" data-acknowledged="{}" title="{}"><span aria-hidden="true">☑</span>'
         '<span class="visually-hidden">{}</span></span>',
         ack.username,
@@ -252,25 +271,22 @@ def problem_words(row: Any, providers: Any = None) -> str:
 @register.simple_tag
 def provider_cells(cells: list[Any]) -> SafeString:
     """A row's six provider cells, as `<td>`s."""
-    return format_html_join("", "<td>{}</td>", ((provider_cell(cell, compact=True),) for cell in cells))
+    return SafeString("".join([f"<td>{provider_cell(cell, compact=True)}</td>" for cell in cells]))
 
 
 @register.simple_tag
 def organisation_options(choices: Any, selected: str) -> SafeString:
     """`<option>`s for (pk, label, name, mode, organisation_id) rows; the filter lists every
     organisation by name, TEST ones saying so (an option holds no badge)."""
-    return format_html_join(
-        "",
-        '<option value="{}"{}>{}{}</option>',
-        (
-            (
-                pk,
-                " selected" if str(pk) == selected else "",
-                label or name or org_id,
-                " (TEST)" if mode == "TEST" else "",
-            )
-            for pk, label, name, mode, org_id in choices
-        ),
+    # An f-string per option, the name escaped (format_html_join cost 4 ms for 200 options).
+    return SafeString(
+        "".join(
+            [
+                f'<option value="{html.escape(str(pk))}"{" selected" if str(pk) == selected else ""}>'
+                f"{_escaped(label or name or org_id)}{' (TEST)' if mode == 'TEST' else ''}</option>"
+                for pk, label, name, mode, org_id in choices
+            ]
+        )
     )
 
 
@@ -317,13 +333,13 @@ def _paddle(site: Any) -> SafeString:
     state = problems.site_paddle_state(site)
     left = expires - timezone.now()
     if state == "expired":
-        shown, title = format_html(_BADGE, "text-bg-danger", "✖", f"{_days(left)} ago"), "Paddle key expired"
+        shown, title = _html(_BADGE, "text-bg-danger", "✖", f"{_days(left)} ago"), "Paddle key expired"
     elif state == "expiring":
-        shown, title = format_html(_BADGE, "text-bg-warning", "⚠", _days(left)), "Paddle key expires"
+        shown, title = _html(_BADGE, "text-bg-warning", "⚠", _days(left)), "Paddle key expires"
     else:
-        shown, title = format_html("in {}", _days(left)), "Paddle key expires"
+        shown, title = _html("in {}", _days(left)), "Paddle key expires"
     stamp = _stamp(expires)
-    return format_html('<time datetime="{}" title="{} {}">{}</time>', expires.isoformat(), title, stamp, shown)
+    return _html('<time datetime="{}" title="{} {}">{}</time>', expires.isoformat(), title, stamp, shown)
 
 
 _BADGE = '<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>'
@@ -332,8 +348,8 @@ _BADGE = '<span class="badge {}"><span aria-hidden="true">{}</span> {}</span>'
 def short_when(value: datetime | None, empty: str = "never") -> SafeString:
     """ "3 min ago", the full time as a tooltip: for dense tables."""
     if value is None:
-        return format_html('<span class="text-body-secondary">{}</span>', empty)
-    return format_html(
+        return _html('<span class="text-body-secondary">{}</span>', empty)
+    return _html(
         '<time datetime="{}" title="{}">{}</time>', value.isoformat(), _stamp(value), age_words(timezone.now() - value)
     )
 
@@ -354,7 +370,7 @@ def heartbeat(strip: Any) -> SafeString:
 def _pick(name: str, pk: int, label: str) -> SafeString:
     """A row's checkbox for "Move to project": it belongs to the form above the live region (the
     `form` attribute), so a refresh of the rows keeps neither the form nor its choice inside."""
-    return format_html(
+    return _html(
         '<td class="pick"><input class="form-check-input" type="checkbox" form="move-form" name="{}" value="{}" '
         'aria-label="Select {}"></td>',
         name,
@@ -377,24 +393,24 @@ def _with_groups(rows: list[SafeString], keys: list[Any], columns: int) -> SafeS
     for row, key in zip(rows, keys, strict=True):
         group = (key.client_kind, key.client_name)
         if group != previous:
-            out.append(format_html(GROUP_ROW, columns, clients.heading(key)))
+            out.append(_html(GROUP_ROW, columns, clients.heading(key)))
             previous = group
         out.append(row)
-    return mark_safe("\n".join(out))  # noqa: S308 (each part built by format_html)
+    return mark_safe("\n".join(out))  # noqa: S308 (each part built by _html)
 
 
 @register.simple_tag
 def site_rows(
     rows: list[tuple[Any, list[Any]]], strips: dict[int, Any], selectable: bool = False, grouped: bool = False
 ) -> SafeString:
-    html = [
-        format_html(
+    built = [
+        _html(
             SITE_ROW,
             pick=_pick("sites", site.pk, site.name) if selectable else "",
             url=site.get_absolute_url(),
             name=site.name,
             title=text.one_line(site.name),
-            paused=format_html(
+            paused=_html(
                 "{}{}",
                 UNLISTED if site.unlisted_since else "",
                 "" if site.enabled else mark_safe(' <span class="badge text-bg-light border">paused</span>'),
@@ -409,27 +425,27 @@ def site_rows(
         for site, cells in rows
     ]
     if grouped:
-        return _with_groups(html, [site for site, _ in rows], 12 if selectable else 11)
-    return mark_safe("\n".join(html))  # noqa: S308 (each row built by format_html)
+        return _with_groups(built, [site for site, _ in rows], 12 if selectable else 11)
+    return mark_safe("\n".join(built))  # noqa: S308 (each row built by _html)
 
 
 @register.simple_tag
 def organisation_rows(organisations: Any, selectable: bool = False, grouped: bool = False) -> SafeString:
     listed = list(organisations)
-    html = [
-        format_html(
+    built = [
+        _html(
             ORGANISATION_ROW,
             pick=_pick("organisations", organisation.pk, str(organisation)) if selectable else "",
             url=organisation.get_absolute_url(),
             name=bdi(organisation),
             test=TEST_BADGE if organisation.is_test else "",
             title=text.one_line(str(organisation)),
-            org_id=format_html(' <small class="text-body-secondary">{}</small>', bdi(organisation.organisation_id))
+            org_id=_html(' <small class="text-body-secondary">{}</small>', bdi(organisation.organisation_id))
             if organisation.label
             else "",
             status=problem_badge(organisation) + ack_badge(organisation),
             enabled=organisation.enabled,
-            disabled=format_html('<strong class="text-danger">✖ {}</strong>', organisation.disabled)
+            disabled=_html('<strong class="text-danger">✖ {}</strong>', organisation.disabled)
             if organisation.disabled
             else 0,
             gone=f"⌀ {organisation.gone}" if organisation.gone else 0,
@@ -437,17 +453,17 @@ def organisation_rows(organisations: Any, selectable: bool = False, grouped: boo
         for organisation in listed
     ]
     if grouped:
-        return _with_groups(html, listed, 6 if selectable else 5)
-    return mark_safe("\n".join(html))  # noqa: S308 (each row built by format_html)
+        return _with_groups(built, listed, 6 if selectable else 5)
+    return mark_safe("\n".join(built))  # noqa: S308 (each row built by _html)
 
 
 @register.simple_tag
 def sort_header(column: Any, extra_class: str = "") -> SafeString:
     """A sortable column header: a link that sorts by it, and aria-sort on the sorted one."""
-    return format_html(
+    return _html(
         '<th scope="col"{}{}><a class="sort" href="{}">{} <span aria-hidden="true">{}</span></a></th>',
-        format_html(' class="{}"', extra_class) if extra_class else "",
-        format_html(' aria-sort="{}"', column.aria_sort) if column.aria_sort else "",
+        _html(' class="{}"', extra_class) if extra_class else "",
+        _html(' aria-sort="{}"', column.aria_sort) if column.aria_sort else "",
         column.href,
         column.label,
         column.arrow,

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 
 from integrations_app.datafast.poller import poll_site
-from integrations_app.models import DataFastSite, Health, Organisation
+from integrations_app.models import Acknowledgement, DataFastSite, Health, Organisation, StatusChange
+from integrations_app.models.history import ChangeKind, Severity
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +77,27 @@ def test_an_empty_dashboard_offers_to_add_a_website(client):
     client.force_login(factories.staff())
     html = client.get(reverse("overview")).content.decode()
     assert "Add a DataFast website" in html and "Clear filters" not in html
+
+
+HOSTILE = '<script>alert(1)</script>" onmouseover="alert(2)\' &amp;'
+HOSTILE_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;&quot; onmouseover=&quot;alert(2)&#x27; &amp;amp;"
+
+
+@pytest.mark.parametrize("query", ["", "?group=client"])
+def test_names_from_outside_are_escaped_in_every_part_of_the_rows(staff_client, query):
+    """The rows are built in Python (templatetags/paystatus.py), not by the template's autoescape:
+    every name, ID, comment and username from outside still reaches the page as text."""
+    project = factories.project(HOSTILE)
+    site = factories.site(name=HOSTILE, currency="<b>", health=Health.CREDENTIAL_REJECTED, project=project)
+    opened = StatusChange.objects.create(
+        site=site, kind=ChangeKind.PROVIDER, provider="stripe", severity=Severity.PROBLEM, old="x", new="y"
+    )
+    Acknowledgement.objects.create(opened_by=opened, username=HOSTILE, comment=HOSTILE)
+    Organisation.objects.create(organisation_id=HOSTILE, label=HOSTILE, name=HOSTILE, project=project)
+    Organisation.objects.create(organisation_id="org-2", name=HOSTILE)
+    html = staff_client.get(reverse("overview") + query).content.decode()
+    assert 'data-acknowledged="' in html, "the acknowledgement's badge is drawn"
+    assert "<script>alert" not in html and 'onmouseover="' not in html and "<b>" not in html
+    assert "&lt;b&gt;" in html, "the currency"
+    # The name, title, checkbox label, ID, ack and option of each row; the group's heading.
+    assert html.count(HOSTILE_ESCAPED) >= 12
