@@ -200,3 +200,18 @@ def test_an_account_that_asks_for_them_gets_an_alert_when_a_watched_website_is_u
     body = message.get_body(preferencelist=("plain",)).get_content()
     assert "Acme Store is no longer listed by the token of Acme (still watched)" in body
     assert "Acme Store is listed by the token of Acme again" in body
+
+
+def test_the_overview_counts_new_websites_at_the_scale_target(admin_client):
+    """Issue 15's 50,000 websites, all listed by tokens: the notices' one query names every listed
+    website (SQLite here allows 250,000 parameters, psycopg binds client-side), and counts right."""
+    first, second = factories.account(name="Big token"), factories.account(name="Other token")
+    listed = [{"id": f"{index:024x}", "name": f"Site {index}"} for index in range(50_000)]
+    first.listed_websites, second.listed_websites = listed[:25_000], listed[25_000:]
+    first.discovered_at = second.discovered_at = timezone.now()
+    DataFastAccount.objects.bulk_update([first, second], ["listed_websites", "discovered_at"])
+    factories.site(website_id=listed[0]["id"], account=first)
+    factories.site(website_id=listed[30_000]["id"], account=second)
+    notices = [text for text in notices_on(admin_client) if "new" in text]
+    assert len(notices) == 2, notices
+    assert any("24,999" in text or "24999" in text for text in notices), notices
