@@ -115,9 +115,12 @@ def _ask_each(sites: Sequence[DataFastSite], providers: Providers) -> tuple[list
         try:
             asked = ask_site(site)
         except http.Interrupted:
+            _write_now()
             return pending, len(sites) - index  # nothing recorded for these: their lease brings them back
         except Exception as error:
             pending.append(_failed_alone(site, error))
+            if index == len(sites) - 1:
+                _write_now()
             continue
         pending.append(writer.submit(record_sites, (site, asked, providers[site.pk]), urgent=index == len(sites) - 1))
     return pending, 0
@@ -128,9 +131,10 @@ async def _ask_all(
 ) -> tuple[list[Future[PollOutcome]], int]:
     pending: list[Future[PollOutcome]] = []
     left = len(sites)
+    urgent_sent = False
 
     async def ask(site: DataFastSite) -> None:
-        nonlocal left
+        nonlocal left, urgent_sent
         try:
             asked = await ask_site_async(site, queue_until=queue_until)
         except http.Interrupted:
@@ -140,9 +144,12 @@ async def _ask_all(
             pending.append(_failed_alone(site, error))
             return
         left -= 1
-        pending.append(writer.submit(record_sites, (site, asked, providers[site.pk]), urgent=left == 0))
+        urgent_sent = left == 0
+        pending.append(writer.submit(record_sites, (site, asked, providers[site.pk]), urgent=urgent_sent))
 
     results = await asyncio.gather(*(ask(site) for site in sites), return_exceptions=True)
+    if not urgent_sent:  # the last website was cut, found no slot or failed alone
+        _write_now()
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, http.Interrupted):
             raise result
@@ -182,6 +189,16 @@ def record_sites(items: Sequence[Item]) -> list[object]:
     for position, (site, _, _) in quiet:
         results[position] = PollOutcome(str(site), ok=True)
     return results
+
+
+def _write_now() -> None:
+    """Have the writer write what this batch handed in now, not after its window: the batch's last
+    website handed in nothing urgent (it was cut, found no slot, or failed alone)."""
+    writer.submit(_nothing, None, urgent=True)
+
+
+def _nothing(items: Sequence[None]) -> list[None]:
+    return [None] * len(items)
 
 
 def _failed_alone(site: DataFastSite, error: Exception) -> Future[PollOutcome]:

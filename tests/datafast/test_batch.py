@@ -4,6 +4,7 @@ either way; on the loop, never more requests in flight than the process's share.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from datetime import timedelta
@@ -16,6 +17,7 @@ from integrations_app.datafast import batch, poller
 from integrations_app.datafast.batch import UNRECORDED, poll_sites
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Health, PollAttempt, StatusChange
+from integrations_app.polling import writer as writer_module
 from integrations_app.polling.dispatch import run_batch
 from integrations_app.upstream import http, http_async
 from tests import demo, factories
@@ -132,6 +134,34 @@ def test_a_bug_while_asking_about_one_website_fails_it_alone(sandbox, client, mo
     assert not PollAttempt.objects.filter(site_id=pks[3]).exists()
     assert PollAttempt.objects.filter(ok=True).count() == len(WEBSITES) - 1
     assert f"poll of site {pks[3]} could not be recorded: RecordingBug" in caplog.text
+
+
+def test_a_batch_whose_last_website_fails_alone_is_written_at_once(sandbox, client, monkeypatch):
+    """The writer waits its window for more work unless a job is urgent, and the batch's last answer
+    is handed in urgent. When the last website fails alone instead, the batch still has its rows
+    written at once, not a window later (a long window here makes the difference plain)."""
+    monkeypatch.setattr(writer_module, "WINDOW", 5.0)
+    pks = sites()
+    ask_async, ask = poller.ask_site_async, poller.ask_site
+
+    async def last_fails_async(site: DataFastSite, **options: Any) -> Any:
+        if site.pk == pks[-1]:
+            await asyncio.sleep(0.5)  # after every other answer
+            raise RecordingBug("a bug in asking about this website")
+        return await ask_async(site, **options)
+
+    def last_fails(site: DataFastSite) -> Any:
+        if site.pk == pks[-1]:
+            raise RecordingBug("a bug in asking about this website")
+        return ask(site)
+
+    monkeypatch.setattr(batch, "ask_site_async", last_fails_async)
+    monkeypatch.setattr(batch, "ask_site", last_fails)
+    started = time.monotonic()
+    result = poll_sites(pks)
+    assert time.monotonic() - started < 3, "the writer waited out its window"
+    assert sum(not outcome.ok for outcome in result.outcomes if outcome) == 1
+    assert PollAttempt.objects.count() == len(WEBSITES) - 1
 
 
 @pytest.mark.parametrize(
