@@ -108,10 +108,10 @@ return kept
 """
 
 
-def _script(source: str) -> Callable[..., Any]:
-    """A Lua script sent once and then called by its digest (EVALSHA), on the client of now (a
-    test may replace it): building one only hashes its source."""
-    script: Script = redis_client().register_script(source)
+def _script(client: redis.Redis, source: str) -> Callable[..., Any]:
+    """A Lua script sent once and then called by its digest (EVALSHA) on `client`, the one a batch
+    took its locks with: building one only hashes its source."""
+    script: Script = client.register_script(source)
     return script
 
 
@@ -128,7 +128,7 @@ def exclusive_many(names: list[str], *, timeout: int, required: bool = True) -> 
     token = uuid.uuid4().hex
     keys = [f"paystatus:lock:{name}" for name in names]
     try:
-        taken = _script(_TAKE_MANY)(keys=keys, args=[token, timeout * 1000])
+        taken = _script(client, _TAKE_MANY)(keys=keys, args=[token, timeout * 1000])
     except RedisError:
         if required:
             raise
@@ -143,7 +143,7 @@ def exclusive_many(names: list[str], *, timeout: int, required: bool = True) -> 
         if renewer is not None:
             renewer.stop()
             try:
-                _script(_RELEASE_MANY)(keys=held, args=[token])
+                _script(client, _RELEASE_MANY)(keys=held, args=[token])
             except RedisError:
                 logger.warning("could not release %d poll locks; they run out on their own", len(held))
 
@@ -158,7 +158,7 @@ class _BatchRenewer(threading.Thread):
     def run(self) -> None:
         while not self._done.wait(self.timeout / 3):
             try:
-                kept = _script(_RENEW_MANY)(keys=self.keys, args=[self.token, self.timeout * 1000])
+                kept = _script(self.client, _RENEW_MANY)(keys=self.keys, args=[self.token, self.timeout * 1000])
             except RedisError:
                 logger.warning("could not renew %d poll locks; trying again", len(self.keys))
                 continue

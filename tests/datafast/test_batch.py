@@ -4,7 +4,6 @@ either way; on the loop, never more requests in flight than the process's share.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from datetime import timedelta
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from integrations_app.datafast import batch, poller
 from integrations_app.datafast.batch import UNRECORDED, poll_sites
 from integrations_app.datafast.client import PROVIDERS
 from integrations_app.models import DataFastSite, Health, PollAttempt, StatusChange
@@ -21,7 +19,7 @@ from integrations_app.polling import writer as writer_module
 from integrations_app.polling.dispatch import run_batch
 from integrations_app.upstream import http, http_async
 from tests import demo, factories
-from tests.polling import RecordingBug, break_recording
+from tests.polling import break_asking, break_recording
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the writer thread has its own connection
 WEBSITES = [f"6650a1f2c4e8b90012ab340{digit}" for digit in "1234567"]  # the demo token's seven
@@ -112,22 +110,7 @@ def test_a_bug_while_asking_about_one_website_fails_it_alone(sandbox, client, mo
     is, for one website: that website is a failed outcome with nothing written, the rest of the
     batch is asked and recorded, and the task does not fail."""
     pks = sites()
-    ask_async, ask = poller.ask_site_async, poller.ask_site
-
-    def broken(site: DataFastSite) -> None:
-        if site.pk == pks[3]:
-            raise RecordingBug("a bug in asking about this website")
-
-    async def ask_or_raise_async(site: DataFastSite, **options: Any) -> Any:
-        broken(site)
-        return await ask_async(site, **options)
-
-    def ask_or_raise(site: DataFastSite) -> Any:
-        broken(site)
-        return ask(site)
-
-    monkeypatch.setattr(batch, "ask_site_async", ask_or_raise_async)
-    monkeypatch.setattr(batch, "ask_site", ask_or_raise)
+    break_asking(monkeypatch, pks[3])
     result = poll_sites(pks)
     failed = [outcome for outcome in result.outcomes if outcome and not outcome.ok]
     assert [(outcome.error_kind, outcome.changes) for outcome in failed] == [(UNRECORDED, [])]
@@ -142,21 +125,7 @@ def test_a_batch_whose_last_website_fails_alone_is_written_at_once(sandbox, clie
     written at once, not a window later (a long window here makes the difference plain)."""
     monkeypatch.setattr(writer_module, "WINDOW", 5.0)
     pks = sites()
-    ask_async, ask = poller.ask_site_async, poller.ask_site
-
-    async def last_fails_async(site: DataFastSite, **options: Any) -> Any:
-        if site.pk == pks[-1]:
-            await asyncio.sleep(0.5)  # after every other answer
-            raise RecordingBug("a bug in asking about this website")
-        return await ask_async(site, **options)
-
-    def last_fails(site: DataFastSite) -> Any:
-        if site.pk == pks[-1]:
-            raise RecordingBug("a bug in asking about this website")
-        return ask(site)
-
-    monkeypatch.setattr(batch, "ask_site_async", last_fails_async)
-    monkeypatch.setattr(batch, "ask_site", last_fails)
+    break_asking(monkeypatch, pks[-1], after=0.5)  # on the loop, after every other answer
     started = time.monotonic()
     result = poll_sites(pks)
     assert time.monotonic() - started < 3, "the writer waited out its window"
