@@ -30,6 +30,8 @@ def _escaped(value: object) -> str:
         return html.escape(value)
     if type(value) is SafeString:  # the rows' own parts, most of what a row joins
         return value
+    if type(value) is int:  # pks and counts
+        return str(value)
     if isinstance(value, SafeData) or hasattr(value, "__html__"):
         return str(value.__html__())
     return html.escape(str(value))
@@ -242,14 +244,14 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
 def _problem_badge(row: Any, providers: Any, now: datetime) -> SafeString:
     problem = problems.problem_of(row)
     text = problems.words(problem, row, disconnected=problems.disconnected_providers(providers), now=now)
+    return SafeString(f"{_problem_badge_start(problem)}{_escaped(text)}</span>")
+
+
+@cache  # one per problem; the words after it are the row's own
+def _problem_badge_start(problem: problems.Problem) -> SafeString:
     css, icon = problems.badge_parts(problem)
-    return _html(
-        '<span class="badge {}" data-problem="{}"><span aria-hidden="true">{}</span> {}</span>',
-        css,
-        problem.value,
-        icon,
-        text,
-    )
+    start = '<span class="badge {}" data-problem="{}"><span aria-hidden="true">{}</span> '
+    return _html(start, css, problem.value, icon)
 
 
 NOTHING = SafeString("")
@@ -456,7 +458,7 @@ def site_rows(
             url=link(site.pk),
             name=site.name,
             title=text.one_line(site.name),
-            paused=_html("{}{}", UNLISTED if site.unlisted_since else "", "" if site.enabled else PAUSED),
+            paused=(UNLISTED if site.unlisted_since else NOTHING) + (NOTHING if site.enabled else PAUSED),
             status=_problem_badge(site, cells, clock.now) + ack_badge(site),
             strip=heartbeat(strips[site.pk]),
             providers=provider_cells(cells),
