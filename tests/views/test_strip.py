@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from integrations_app.models import DataFastSite, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
@@ -61,3 +63,16 @@ def test_the_summary_is_words_for_a_screen_reader():
     PollAttempt.objects.create(site=site, ok=False)
     row = DataFastSite.objects.get(pk=site.pk)
     assert strips([row])[site.pk].summary == "Last 24 h: 1 h with poll errors"
+
+
+def test_the_hours_are_labelled_in_the_readers_zone_whoever_drew_the_window_first():
+    """The window's cells are built once per hour and zone (views/strip.py `_window`): a reader in
+    another zone gets their own labels, not those of whoever asked first."""
+    site = factories.site()
+    row = DataFastSite.objects.get(pk=site.pk)
+    with timezone.override(zoneinfo.ZoneInfo("UTC")):
+        utc = strips([row], NOW)[site.pk].hours[-1].label
+    with timezone.override(zoneinfo.ZoneInfo("Asia/Kolkata")):
+        kolkata = strips([row], NOW)[site.pk].hours[-1].label
+    assert utc == "12:00–13:00: not polled"
+    assert kolkata == "17:30–18:30: not polled"
