@@ -451,6 +451,7 @@ def site_rows(
 ) -> SafeString:
     link = _row_link("site-detail")  # DataFastSite.get_absolute_url
     clock = Clock.read()
+    drawn = {strip: heartbeat(strip) for strip in set(strips.values())}  # rows share strips (views/strip.py)
     built = [
         _html(
             SITE_ROW,
@@ -460,7 +461,7 @@ def site_rows(
             title=text.one_line(site.name),
             paused=(UNLISTED if site.unlisted_since else NOTHING) + (NOTHING if site.enabled else PAUSED),
             status=_problem_badge(site, cells, clock.now) + ack_badge(site),
-            strip=heartbeat(strips[site.pk]),
+            strip=drawn[strips[site.pk]],
             providers=provider_cells(cells),
             currency=site.currency or "—",
             paddle=_paddle(site, clock),

@@ -41,7 +41,7 @@ class Hour:
     label: str  # "14:00 to 15:00: OK" (with an en dash), built once per page for all rows: strftime is slow
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: rows with the same day share one
 class Strip:
     hours: list[Hour]
 
@@ -100,16 +100,20 @@ def strips(sites: Sequence[DataFastSite], now: datetime | None = None) -> dict[i
             polls[site_id][at][1] += failed
     down = _problem_hours(pks, first)
     result = {}
+    # Rows with the same 24 hours (all OK, say) share one Strip: its summary and its SVG
+    # (templatetags heartbeat) are then made once, not once per row.
+    shared: dict[tuple[str, ...], Strip] = {}
     for site in sites:
         site_down = down[site.pk]
         if is_problem(problem_of(site)):
             site_down.add(HOURS - 1)
-        result[site.pk] = Strip(
-            [
-                hour["down" if index in site_down else "warn" if failed else "up" if total else "none"]
-                for index, (hour, (total, failed)) in enumerate(zip(cells, polls[site.pk], strict=True))
-            ]
+        states = tuple(
+            "down" if index in site_down else "warn" if failed else "up" if total else "none"
+            for index, (total, failed) in enumerate(polls[site.pk])
         )
+        if states not in shared:
+            shared[states] = Strip([hour[state] for hour, state in zip(cells, states, strict=True)])
+        result[site.pk] = shared[states]
     return result
 
 
