@@ -243,7 +243,9 @@ def problem_badge(row: Any, providers: Any = None) -> SafeString:
 
 def _problem_badge(row: Any, providers: Any, now: datetime) -> SafeString:
     problem = problems.problem_of(row)
-    text = problems.words(problem, row, disconnected=problems.disconnected_providers(providers), now=now)
+    # Only a disconnect's words name providers: the other rows need not look at theirs.
+    disconnected = problems.disconnected_providers(providers) if problem == problems.Problem.DISCONNECTED else ()
+    text = problems.words(problem, row, disconnected=disconnected, now=now)
     return SafeString(f"{_problem_badge_start(problem)}{_escaped(text)}</span>")
 
 
