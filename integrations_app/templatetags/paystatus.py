@@ -436,15 +436,15 @@ def _with_groups(rows: list[SafeString], keys: list[Any], columns: int) -> SafeS
     return mark_safe("\n".join(out))  # noqa: S308 (each part built by _html)
 
 
+_PK_MARKER = 9876543210  # stands for the pk in the one `reverse` of a table
+
+
 def _row_link(name: str) -> Callable[[int], str]:
     """`reverse(name, args=[pk])` for every row of a table: reversed once, with a marker where the
     pk goes (a `reverse` per row was some 2 ms of the overview). The pk is the last thing in the
     path, hence `rpartition`."""
     prefix, _, suffix = reverse(name, args=[_PK_MARKER]).rpartition(str(_PK_MARKER))
     return lambda pk: f"{prefix}{pk}{suffix}"
-
-
-_PK_MARKER = 9876543210
 
 
 @register.simple_tag
