@@ -225,16 +225,23 @@ class Notice(NamedTuple):
         return " ".join(parts)
 
 
+NOTICE_FIELDS = ["pk", "name", "listed_websites", "ignored_website_ids", "unlisted_seen_at"]
+
+
 def with_notices(accounts: QuerySet[DataFastAccount]) -> list[Notice]:
     """A notice for every account with something to say: three queries whatever the number of
     accounts and websites."""
-    rows = list(accounts.defer("secret").order_by("name"))
+    # Only what a notice reads (its template shows the name and links by pk): loading the other
+    # fields, three datetimes among them, was some 0.4 ms of each overview.
+    rows = list(accounts.only(*NOTICE_FIELDS).order_by("name"))
     every_listed = {entry.get("id") for row in rows for entry in row.listed_websites if isinstance(entry, dict)}
-    watched = set(DataFastSite.objects.filter(website_id__in=every_listed).values_list("website_id", flat=True))
+    watched = set(
+        DataFastSite.objects.filter(website_id__in=every_listed).values_list("website_id", flat=True).order_by()
+    )
     seen = {account.pk: account.unlisted_seen_at for account in rows}
     unlisted: dict[int, int] = {}
-    gone = DataFastSite.objects.filter(account__in=rows, unlisted_since__isnull=False)
-    for account_id, since in gone.values_list("account_id", "unlisted_since"):
+    gone = DataFastSite.objects.filter(account__in=rows, unlisted_since__isnull=False)  # site_unlisted_idx
+    for account_id, since in gone.values_list("account_id", "unlisted_since").order_by():  # counted: no order
         last_seen = seen[account_id]
         if since is not None and (last_seen is None or since > last_seen):
             unlisted[account_id] = unlisted.get(account_id, 0) + 1

@@ -104,6 +104,9 @@ class DataFastSite(PolledSource):
             models.Index(fields=["name", "id"], name="site_name_idx"),
             # The overview's default order: problems first, then by name ignoring case.
             models.Index(F("problem_rank"), Lower("name"), F("id"), name="site_problem_idx"),
+            # The overview's discovery notices count the websites no longer listed, a few among
+            # thousands: without it that count read every website row (2.5 ms at 5,000).
+            models.Index(fields=["account"], condition=Q(unlisted_since__isnull=False), name="site_unlisted_idx"),
         ]
 
     def __str__(self) -> str:

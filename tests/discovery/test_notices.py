@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -215,3 +217,19 @@ def test_the_overview_counts_new_websites_at_the_scale_target(admin_client):
     notices = [text for text in notices_on(admin_client) if "new" in text]
     assert len(notices) == 2, notices
     assert any("24,999" in text or "24999" in text for text in notices), notices
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's planner scans a table this small")
+def test_the_notices_count_the_unlisted_websites_through_their_own_index():
+    """Every overview counts the websites no longer listed, a few among thousands: through
+    site_unlisted_idx, not by reading every website row (2.5 ms of the overview at 5,000), and unsorted."""
+    account = factories.account()
+    factories.site(account=account, unlisted_since=timezone.now())
+    with CaptureQueriesContext(connection) as captured:
+        (notice,) = discovery.with_notices(DataFastAccount.objects.all())
+    assert notice.unlisted == 1
+    (counting,) = [query["sql"] for query in captured if '"unlisted_since" IS NOT NULL' in query["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {counting}")
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "site_unlisted_idx" in plan and "TEMP B-TREE" not in plan, plan

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
+from django.test.utils import override_script_prefix
 from django.urls import reverse
 
+from integrations_app import timezones
 from integrations_app.datafast.poller import poll_site
 from integrations_app.models import Acknowledgement, DataFastSite, Health, Organisation, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
@@ -101,3 +105,22 @@ def test_names_from_outside_are_escaped_in_every_part_of_the_rows(staff_client, 
     assert "&lt;b&gt;" in html, "the currency"
     # The name, title, checkbox label, ID, ack and option of each row; the group's heading.
     assert html.count(HOSTILE_ESCAPED) >= 12
+
+
+def test_rows_link_under_the_script_prefix_and_show_times_in_the_readers_zone(viewer_client):
+    """The rows reverse their link and read the clock and the zone once per table
+    (templatetags/paystatus.py): each row still links to its own page under the prefix the
+    dashboard is served at, and its times are the reader's."""
+    at = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    site = factories.site(last_polled_at=at - timedelta(minutes=3))
+    other = factories.site(website_id="0" * 24, name="Other", last_polled_at=at - timedelta(hours=2))
+    organisation = Organisation.objects.create(organisation_id="org-1", name="Acme")
+    session = viewer_client.session
+    session[timezones.SESSION_KEY] = "Asia/Tokyo"
+    session.save()
+    with time_machine.travel(at, tick=False), override_script_prefix("/paystatus/"):
+        html = viewer_client.get("/").content.decode()
+    assert f'href="/paystatus/sites/{site.pk}/"' in html and f'href="/paystatus/sites/{other.pk}/"' in html
+    assert f'href="/paystatus/organisations/{organisation.pk}/"' in html
+    assert 'title="Monday 01 June 2026, 20:57:00 JST">3 min ago</time>' in html
+    assert 'title="Monday 01 June 2026, 19:00:00 JST">2 h 0 min ago</time>' in html

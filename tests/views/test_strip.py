@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
+from django.utils import timezone
 
 from integrations_app.models import DataFastSite, PollAttempt, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
@@ -61,3 +64,31 @@ def test_the_summary_is_words_for_a_screen_reader():
     PollAttempt.objects.create(site=site, ok=False)
     row = DataFastSite.objects.get(pk=site.pk)
     assert strips([row])[site.pk].summary == "Last 24 h: 1 h with poll errors"
+
+
+def test_the_hours_are_labelled_in_the_readers_zone_whoever_drew_the_window_first():
+    """The window's cells are built once per hour and zone (views/strip.py `_window`): a reader in
+    another zone gets their own labels, not those of whoever asked first."""
+    site = factories.site()
+    row = DataFastSite.objects.get(pk=site.pk)
+    with timezone.override(zoneinfo.ZoneInfo("UTC")):
+        utc = strips([row], NOW)[site.pk].hours[-1].label
+    with timezone.override(zoneinfo.ZoneInfo("Asia/Kolkata")):
+        kolkata = strips([row], NOW)[site.pk].hours[-1].label
+    assert utc == "12:00–13:00: not polled"
+    assert kolkata == "17:30–18:30: not polled"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_rows_with_the_same_day_share_one_strip_and_the_others_keep_their_own(viewer_client):
+    """One Strip per distinct day (its summary and SVG made once), yet each row still shows its own."""
+    quiet, also_quiet, failing = (factories.site(f"{index:024x}", name=f"Shop {index}") for index in range(3))
+    PollAttempt.objects.create(site=failing, started_at=ago(2), ok=False)
+    rows = list(DataFastSite.objects.order_by("pk"))
+    drawn = strips(rows, NOW)
+    assert drawn[quiet.pk] is drawn[also_quiet.pk]
+    assert drawn[quiet.pk].summary == "Last 24 h: not polled"
+    assert drawn[failing.pk].summary == "Last 24 h: 1 h with poll errors"
+    html = viewer_client.get(reverse("overview")).content.decode()
+    assert html.count('aria-label="Last 24 h: not polled"') == 2
+    assert html.count('aria-label="Last 24 h: 1 h with poll errors"') == 1
