@@ -297,7 +297,7 @@ def organisation_options(choices: Any, selected: str) -> SafeString:
     return SafeString(
         "".join(
             [
-                f'<option value="{html.escape(str(pk))}"{" selected" if str(pk) == selected else ""}>'
+                f'<option value="{_escaped(pk)}"{" selected" if str(pk) == selected else ""}>'
                 f"{_escaped(label or name or org_id)}{' (TEST)' if mode == 'TEST' else ''}</option>"
                 for pk, label, name, mode, org_id in choices
             ]
