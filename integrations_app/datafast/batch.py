@@ -81,7 +81,10 @@ def load_sites(site_ids: Sequence[int]) -> tuple[list[DataFastSite], Providers]:
     """The websites of `site_ids` (those that still exist, in that order) with their accounts, and
     their provider rows: three queries."""
     sites = DataFastSite.objects.in_bulk(site_ids)
-    accounts = DataFastAccount.objects.in_bulk({site.account_id for site in sites.values()})
+    # Not an account's listing from discovery (a JSON list of every website behind its token, parsed
+    # on load): a poll never reads it, and a batch may load a hundred accounts.
+    listings = DataFastAccount.objects.defer("listed_websites", "ignored_website_ids")
+    accounts = listings.in_bulk({site.account_id for site in sites.values()})
     for site in sites.values():
         site.account = accounts[site.account_id]
     providers: Providers = {pk: [] for pk in sites}

@@ -10,11 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations_app.datafast.batch import UNRECORDED, poll_sites
 from integrations_app.datafast.client import PROVIDERS
-from integrations_app.models import DataFastSite, Health, PollAttempt, StatusChange
+from integrations_app.models import DataFastAccount, DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.polling import writer as writer_module
 from integrations_app.polling.dispatch import run_batch
 from integrations_app.upstream import http, http_async
@@ -67,6 +69,22 @@ def test_a_batch_records_every_website_and_its_second_poll_is_quiet(sandbox, cli
     )
     assert site.last_polled_at is not None and site.next_poll_at > site.last_polled_at
     assert site.failing_since is None and site.currency == "USD"
+
+
+def test_a_batch_does_not_load_its_accounts_listings(sandbox, client):
+    """An account keeps the listing of every website behind its token (discovery's), a JSON list
+    that grows with the token: polling never reads it, so loading the batch does not parse it."""
+    pks = sites()
+    DataFastAccount.objects.update(
+        listed_websites=[{"id": f"{n:024x}", "name": f"shop {n}"} for n in range(2_000)],
+        ignored_website_ids=[f"{n:024x}" for n in range(1_000)],
+    )
+    with CaptureQueriesContext(connection) as queries:
+        result = poll_sites(pks)
+    assert [outcome.ok for outcome in result.outcomes if outcome] == [True] * len(WEBSITES)
+    account_reads = [query["sql"] for query in queries if "integrations_app_datafastaccount" in query["sql"]]
+    assert account_reads, "the batch reads its accounts"
+    assert not [sql for sql in account_reads if "listed_websites" in sql or "ignored_website_ids" in sql]
 
 
 def test_the_poll_loop_asks_the_whole_batch_at_once_within_the_process_share(sandbox, settings, in_flight, redis_clean):
