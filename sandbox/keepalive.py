@@ -79,6 +79,11 @@ class KeepAliveHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # the app logs one safer line per request
 
+    def log_error(self, format: str, *args: Any) -> None:
+        if format.startswith("Request timed out"):
+            return  # a connection idle for IDLE_SECONDS, closed as real servers close one: no error
+        super().log_error(format, *args)
+
     def run_wsgi(self) -> None:
         length = self.headers.get("Content-Length", "0").strip() or "0"
         if "Transfer-Encoding" in self.headers or not length.isdigit():

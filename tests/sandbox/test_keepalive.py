@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
+import time
 
 import pytest
 
+from sandbox.keepalive import KeepAliveHandler
 from sandbox.server import SandboxServer
 from tests import demo
 
@@ -100,3 +103,17 @@ def test_a_stopped_sandbox_closes_its_kept_alive_connections():
     server.stop()
     with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
         get(connection)
+
+
+def test_an_idle_connection_is_closed_without_an_error_in_the_log(sandbox, monkeypatch, caplog):
+    """Closing a kept-alive connection after its idle time is what real servers do, not an error:
+    `make run` printed "Request timed out" for every one, once a minute."""
+    monkeypatch.setattr(KeepAliveHandler, "timeout", 0.3)
+    connection = connect(sandbox)
+    assert get(connection).status == 200
+    assert connection.sock is not None
+    connection.sock.settimeout(5)
+    with caplog.at_level(logging.DEBUG):
+        assert connection.sock.recv(1) == b""  # the sandbox hung up once idle
+        time.sleep(0.1)  # its handler logs as it ends
+    assert "timed out" not in caplog.text
