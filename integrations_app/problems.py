@@ -81,9 +81,22 @@ def problem_of(row: Any) -> Problem:
     return ORDER[rank]
 
 
+# The row `counts` adds for the total: no rank is negative.
+_ALL = -1
+
+
 def counts(queryset: QuerySet[Any]) -> dict[str, int]:
-    """How many rows have each problem, every problem listed (zeros too), in one GROUP BY."""
-    grouped = dict(queryset.values_list("problem_rank").annotate(total=models.Count("pk")).order_by())
+    """How many rows have each problem, every problem listed (zeros too), in one query.
+
+    Only the rows not OK are grouped, through the index on `problem_rank`, and OK is the rest of
+    a plain COUNT(*): most rows are OK, and grouping all of them read every row through the
+    index (5 ms of the overview at 50,000 websites on SQLite, against 0.7 ms for the count)."""
+    ok = RANK[Problem.OK]
+    ranked = queryset.filter(problem_rank__lt=ok).values_list("problem_rank").annotate(total=models.Count("*"))
+    # A constant groups nothing: one row, even for an empty table (0).
+    everything = queryset.values_list(models.Value(_ALL)).annotate(total=models.Count("*"))
+    grouped = dict(ranked.order_by().union(everything.order_by(), all=True))
+    grouped[ok] = grouped.pop(_ALL) - sum(grouped.values())
     return {problem.value: grouped.get(RANK[problem], 0) for problem in ORDER}
 
 

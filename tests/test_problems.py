@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -280,3 +282,32 @@ def test_beats_dispatch_tick_refreshes_the_problems(redis_clean, settings):
     with time_machine.travel(HEALTHY["stale_after"] + timedelta(seconds=1), tick=False):
         dispatch_due_polls()
     assert problems.problem_of(DataFastSite.objects.get(pk=site.pk)) == Problem.STALE
+
+
+def test_the_counts_give_every_problem_its_rows_and_zeros_for_the_others():
+    """`counts` groups the rows not OK and takes OK as the rest of the total: every rank must come
+    out as a plain GROUP BY counts it, an empty table and a filtered one too."""
+    assert problems.counts(DataFastSite.objects.all()) == {problem.value: 0 for problem in problems.ORDER}
+    sites = [factories.site(website_id=f"w{index}", name=f"Site {index}") for index in range(14)]
+    ranks = [problems.RANK[problem] for problem in problems.ORDER]
+    for site, rank in zip(sites, [*ranks, problems.RANK[Problem.OK], problems.RANK[Problem.STALE], 0], strict=True):
+        DataFastSite.objects.filter(pk=site.pk).update(problem_rank=rank)
+    for queryset in (DataFastSite.objects.all(), DataFastSite.objects.filter(name__endswith="1")):
+        expected = {problem.value: 0 for problem in problems.ORDER}
+        for rank in queryset.values_list("problem_rank", flat=True):
+            expected[problems.ORDER[rank].value] += 1
+        assert problems.counts(queryset) == expected
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the plan is SQLite's")
+def test_the_counts_read_only_the_rows_with_a_problem_through_the_index():
+    """Most websites are OK: grouping them all read every row of site_problem_idx on each overview
+    (5 ms at 50,000). The grouped part must be a range of the index, the rest a plain count."""
+    factories.site()
+    with CaptureQueriesContext(connection) as captured:
+        problems.counts(DataFastSite.objects.all())
+    (counting,) = [query["sql"] for query in captured]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {counting}")
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "USING COVERING INDEX site_problem_idx (problem_rank<?)" in plan, plan
