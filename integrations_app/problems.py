@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import models
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -81,22 +82,28 @@ def problem_of(row: Any) -> Problem:
     return ORDER[rank]
 
 
-# The row `counts` adds for the total: no rank is negative.
-_ALL = -1
-
-
 def counts(queryset: QuerySet[Any]) -> dict[str, int]:
     """How many rows have each problem, every problem listed (zeros too), in one query.
 
-    Only the rows not OK are grouped, through the index on `problem_rank`, and OK is the rest of
-    a plain COUNT(*): most rows are OK, and grouping all of them read every row through the
-    index (5 ms of the overview at 50,000 websites on SQLite, against 0.7 ms for the count)."""
+    Only the rows not OK (every rank below OK's) are grouped, through the index on `problem_rank`,
+    and OK is the rest of a plain COUNT(*): most rows are OK, and grouping all of them read every
+    row of the index (5 ms of the overview at 50,000 websites on SQLite, against 0.7 ms for the
+    count). Written around the queryset's own SQL, which keeps its scope: the ORM's union of the
+    two took 0.4 ms more to build than its SQL took to run on a small table."""
     ok = RANK[Problem.OK]
-    ranked = queryset.filter(problem_rank__lt=ok).values_list("problem_rank").annotate(total=models.Count("*"))
-    # A constant groups nothing: one row, even for an empty table (0).
-    everything = queryset.values_list(models.Value(_ALL)).annotate(total=models.Count("*"))
-    grouped = dict(ranked.order_by().union(everything.order_by(), all=True))
-    grouped[ok] = grouped.pop(_ALL) - sum(grouped.values())
+    try:
+        rows, params = queryset.order_by().values("problem_rank").query.sql_with_params()
+    except EmptyResultSet:  # a scope that sees nothing (a member of no project): no query, as the ORM does
+        return {problem.value: 0 for problem in ORDER}
+    # The ORM's SQL and placeholders only; no rank is -1: that row is the total, there even when empty.
+    sql = (
+        f"SELECT problem_rank, COUNT(*) FROM ({rows}) AS r WHERE problem_rank < %s GROUP BY problem_rank "  # noqa: S608
+        f"UNION ALL SELECT -1, COUNT(*) FROM ({rows}) AS r"
+    )
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, [*params, ok, *params])
+        grouped: dict[int, int] = dict(cursor.fetchall())
+    grouped[ok] = grouped.pop(-1) - sum(grouped.values())
     return {problem.value: grouped.get(RANK[problem], 0) for problem in ORDER}
 
 

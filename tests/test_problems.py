@@ -292,6 +292,7 @@ def test_the_counts_give_every_problem_its_rows_and_zeros_for_the_others():
     ranks = [problems.RANK[problem] for problem in problems.ORDER]
     for site, rank in zip(sites, [*ranks, problems.RANK[Problem.OK], problems.RANK[Problem.STALE], 0], strict=True):
         DataFastSite.objects.filter(pk=site.pk).update(problem_rank=rank)
+    assert problems.counts(DataFastSite.objects.none()) == {problem.value: 0 for problem in problems.ORDER}
     for queryset in (DataFastSite.objects.all(), DataFastSite.objects.filter(name__endswith="1")):
         expected = {problem.value: 0 for problem in problems.ORDER}
         for rank in queryset.values_list("problem_rank", flat=True):
