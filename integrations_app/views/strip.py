@@ -16,11 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cached_property, lru_cache
-from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q
-from django.db.models.functions import Substr, TruncHour
 from django.utils import timezone
 
 from integrations_app.models import DataFastSite, PollAttempt, StatusChange
@@ -62,13 +59,25 @@ def _hour_index(at: datetime, first: datetime) -> int:
     return int((at - first).total_seconds() // 3600)
 
 
-def _hour_of_attempt() -> Any:
-    """The hour of a poll attempt, in SQL. On SQLite a datetime is stored as UTC text
-    ("2026-11-30 12:34:56.789"), and its first 13 characters are the hour: a native function, where
-    TruncHour calls back into Python for every row (150 ms for 50 sites polled every 5 min)."""
-    if connection.vendor == "sqlite":
-        return Substr("started_at", 1, 13)
-    return TruncHour("started_at", tzinfo=UTC)
+def _attempts(pks: list[int], first: datetime) -> list[tuple[int, datetime | str, int, int]]:
+    """(site pk, hour, attempts, failed) for the window, grouped in SQL. Written as SQL: the ORM took
+    1 ms to build this query, five times what it takes to run. The hour on SQLite is the first 13
+    characters of the stored UTC text ("2026-11-30 12"), a native function where TruncHour calls
+    back into Python for every row; on PostgreSQL the connection's zone is UTC (USE_TZ), so
+    DATE_TRUNC gives the UTC hour as an aware datetime."""
+    if not pks:
+        return []
+    table = connection.ops.quote_name(PollAttempt._meta.db_table)
+    hour = "SUBSTR(started_at, 1, 13)" if connection.vendor == "sqlite" else "DATE_TRUNC('hour', started_at)"
+    marks = ", ".join(["%s"] * len(pks))
+    sql = (
+        f"SELECT site_id, {hour}, COUNT(*), COUNT(*) FILTER (WHERE NOT ok) FROM {table} "  # noqa: S608 (no input)
+        f"WHERE site_id IN ({marks}) AND started_at >= %s GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*pks, connection.ops.adapt_datetimefield_value(first)])
+        rows: list[tuple[int, datetime | str, int, int]] = cursor.fetchall()
+    return rows
 
 
 def _as_hour(value: datetime | str) -> datetime:
@@ -84,15 +93,8 @@ def strips(sites: Sequence[DataFastSite], now: datetime | None = None) -> dict[i
     first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
     pks = [site.pk for site in sites]
     polls: dict[int, list[list[int]]] = {pk: [[0, 0] for _ in range(HOURS)] for pk in pks}
-    attempts = (
-        PollAttempt.objects.filter(site__in=pks, started_at__gte=first)
-        .annotate(hour=_hour_of_attempt())
-        .values_list("site_id", "hour")
-        .annotate(total=Count("pk"), failed=Count("pk", filter=Q(ok=False)))
-        .order_by()
-    )
     cells, index_of = _window(first, timezone.get_current_timezone())
-    for site_id, hour, total, failed in attempts:
+    for site_id, hour, total, failed in _attempts(pks, first):
         found = index_of.get(hour)
         at = _hour_index(_as_hour(hour), first) if found is None else found  # None: a clock moved, an odd zone
         if 0 <= at < HOURS:
