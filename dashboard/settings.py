@@ -195,10 +195,10 @@ POLL_TASK_TIME_LIMIT = 120
 # With many sources due, up to this many are polled one after another by one task (see dispatch).
 POLL_BATCH_MAX = 8
 # An upstream whose batches are polled concurrently on the worker's poll loop (asyncio + aiohttp,
-# upstream/http_async.py) takes two batches per polling thread of up to this many: fewer broker
-# messages, and the loop's per-host semaphore, not the batch, bounds the requests in flight.
+# upstream/http_async.py) takes batches of up to this many: fewer broker messages, and the loop's
+# per-host semaphore, not the batch, bounds the requests in flight.
 POLL_ASYNC = env.boolean("POLL_ASYNC", default=True)  # off: the batch is asked on the task's thread
-POLL_ASYNC_BATCH_MAX = 256
+POLL_ASYNC_BATCH_MAX = 64
 # A website of such a batch waits at most this long for a free slot on the loop (its deadline starts
 # once it has one); past it, it is not asked, records nothing, and comes back after its lease.
 POLL_QUEUE_SECONDS = float(env.positive_int("POLL_QUEUE_SECONDS", default=60))

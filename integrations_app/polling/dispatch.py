@@ -41,12 +41,8 @@ def batch_size(due: int, *, concurrent: bool = False) -> int:
     there are many, so thousands of polls do not cost thousands of broker messages (each costs the
     worker as much CPU as a poll). A batch polled `concurrent`ly on the poll loop takes up to
     POLL_ASYNC_BATCH_MAX: its size no longer decides how many requests are in flight."""
-    if concurrent:
-        # Two batches per polling thread keep every process's loop full to the end of the cycle
-        # (a process whose threads run out of batches early leaves its share of the bound unused);
-        # more only adds messages, each of which costs the dispatch and a worker a fixed price.
-        per_thread = math.ceil(due / (settings.POLL_CONCURRENCY * 2))
-        return max(1, min(settings.POLL_ASYNC_BATCH_MAX, per_thread))
+    if concurrent:  # one batch per polling thread is enough to keep its process's loop full
+        return max(1, min(settings.POLL_ASYNC_BATCH_MAX, math.ceil(due / settings.POLL_CONCURRENCY)))
     per_thread = math.ceil(due / (settings.POLL_CONCURRENCY * 4))
     return max(1, min(settings.POLL_BATCH_MAX, per_thread))
 
