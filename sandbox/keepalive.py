@@ -81,7 +81,9 @@ class KeepAliveHandler(WSGIRequestHandler):
 
     def log_error(self, format: str, *args: Any) -> None:
         if format.startswith("Request timed out"):
-            return  # a connection idle for IDLE_SECONDS, closed as real servers close one: no error
+            # A connection idle for IDLE_SECONDS (or a client stalled inside its request line or
+            # headers as long), closed as real servers close one: not the sandbox's error.
+            return
         super().log_error(format, *args)
 
     def run_wsgi(self) -> None:

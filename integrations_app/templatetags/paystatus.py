@@ -443,7 +443,8 @@ def _row_link(name: str) -> Callable[[int], str]:
     """`reverse(name, args=[pk])` for every row of a table: reversed once, with a marker where the
     pk goes (a `reverse` per row was some 2 ms of the overview). The pk is the last thing in the
     path, hence `rpartition`."""
-    prefix, _, suffix = reverse(name, args=[_PK_MARKER]).rpartition(str(_PK_MARKER))
+    prefix, marker, suffix = reverse(name, args=[_PK_MARKER]).rpartition(str(_PK_MARKER))
+    assert marker, f"{name}'s path does not end with its pk"  # else every row would link wrongly
     return lambda pk: f"{prefix}{pk}{suffix}"
 
 

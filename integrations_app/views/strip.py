@@ -30,12 +30,13 @@ WORDS = {"down": "a problem", "warn": "poll errors", "up": "OK", "none": "not po
 
 @dataclass(frozen=True)
 class Hour:
-    """One cell. The 96 possible ones (4 states of 24 hours) are built once per page and shared by
-    every row: building 1,200 of them, with their labels, was a sixth of the overview's time."""
+    """One cell. The 96 possible ones (4 states of 24 hours) are built once per hour and zone
+    (`_window`, cached for every request and thread: a cell is never changed) and shared by every
+    row: building 1,200 of them a page, with their labels, was a sixth of the overview's time."""
 
     start: datetime
     state: str  # down, warn, up, none
-    label: str  # "14:00 to 15:00: OK" (with an en dash), built once per page for all rows: strftime is slow
+    label: str  # "14:00 to 15:00: OK" (with an en dash), built once with the cell: strftime is slow
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: rows with the same day share one
