@@ -65,14 +65,21 @@ def _dispatch_events(stack: Stack) -> list[dict[str, Any]]:
     return [json.loads(raw) for raw in stack.redis().lrange(DISPATCH_LOG, 0, -1)]
 
 
-def _dispatch_window(stack: Stack) -> tuple[float, float] | None:
-    """Start and end of the first dispatch that handed out polls."""
-    events = _dispatch_events(stack)
+def dispatch_window(events: list[dict[str, Any]], sources: int) -> tuple[float, float] | None:
+    """From the start of the first dispatch that handed out polls to the end of the one that had
+    handed out all `sources`: a tick can land while the cycle's sources are being made due, and
+    then claim only those already due (a 0.2 s "dispatch" of 50,000 that was a part of them)."""
     starts = {event["id"]: event["at"] for event in events if event["event"] == "start"}
+    first: float | None = None
+    last = 0.0
+    handed_out = 0
     for event in events:
         if event["event"] == "end" and event.get("dispatched", 0) > 0 and event["id"] in starts:
-            return starts[event["id"]], event["at"]
-    return None
+            first = starts[event["id"]] if first is None else first
+            last, handed_out = event["at"], handed_out + event["dispatched"]
+            if handed_out >= sources:
+                break
+    return None if first is None else (first, last)
 
 
 def _polled_since(since: datetime) -> int:
@@ -107,7 +114,7 @@ def run_cycle(stack: Stack, sandbox: SandboxControl, *, label: str, worker_pids:
                 [cpu_seconds(pid) for pid in [*worker_pids, sandbox_pid]], cpu_before, strict=True
             )
         ]
-    window = _dispatch_window(stack)
+    window = dispatch_window(_dispatch_events(stack), sources)
     if window is None:
         raise CycleError(f"{label}: no dispatch was recorded (is the worker running bench.celeryapp?)")
     started, dispatched = window
