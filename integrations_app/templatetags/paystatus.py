@@ -323,7 +323,7 @@ ORGANISATION_ROW = (
 def paddle_badge(site: Any) -> SafeString:
     """ "Expired" or "Expiring soon" for a website's Paddle key as of now, or nothing."""
     state = problems.site_paddle_state(site)
-    return badge(state) if state in ("expired", "expiring") else mark_safe("")
+    return badge(state) if state in ("expired", "expiring") else NOTHING
 
 
 class Clock(NamedTuple):
