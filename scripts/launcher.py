@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,10 +52,13 @@ def worker_command(
     log_level: str = "INFO",
     heartbeat: bool = True,
     banner: bool = True,
+    queues: Sequence[str] = (),
 ) -> list[str]:
-    """A Celery worker with a thread pool (polls wait on the network, see docs/decisions.md)."""
+    """A Celery worker with a thread pool (polls wait on the network, see docs/decisions.md), taking
+    the tasks of `queues` (dashboard/queues.py), or of every queue."""
     argv = [PYTHON, "-m", "celery", "-A", app, *([] if banner else ["--quiet"]), "worker"]
     argv += ["--pool", "threads", "--concurrency", str(threads), "--hostname", f"{name}@%h"]
+    argv += ["--queues", ",".join(queues)] if queues else []
     argv += ["--without-mingle", "--without-gossip", "--loglevel", log_level]
     return argv + ([] if heartbeat else ["--without-heartbeat"])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,9 +116,12 @@ class Launcher:
         env.update(overrides)
         return env
 
-    def worker(self, name: str = "w1", *, concurrency: int = 4, wait: bool = True, **env: str) -> CeleryProcess:
-        """A worker with a thread pool, as `make run` starts it; returned once it consumes tasks."""
-        command = stack.worker_command(name, threads=concurrency, heartbeat=False)
+    def worker(
+        self, name: str = "w1", *, concurrency: int = 4, wait: bool = True, queues: Sequence[str] = (), **env: str
+    ) -> CeleryProcess:
+        """A worker with a thread pool, as `make run` starts it (of every queue unless told); returned
+        once it consumes tasks."""
+        command = stack.worker_command(name, threads=concurrency, heartbeat=False, queues=queues)
         worker = self._start(name, command, env, ready="ready.")
         if wait:
             self.wait_ready(worker)
