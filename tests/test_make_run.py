@@ -94,8 +94,9 @@ def test_make_run_stops_everything_within_10_s(make_run: MakeRun, clone: Path, h
     up = make_run.wait_until_up()
     time.sleep(7)  # more than one beat tick (5 s): a dispatch would have printed by now
     processes = make_run.descendants()
-    # gunicorn and its 2 workers, 2 Celery workers, beat, Redis, the sandbox and the launcher
-    assert len(processes) == 9, make_run.output()
+    # gunicorn and its 2 workers, 2 polling Celery workers and the control one, beat, Redis, the
+    # sandbox and the launcher
+    assert len(processes) == 10, make_run.output()
 
     started = time.monotonic()
     if how == "make stop":
