@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+import redis
+
+from integrations_app.polling import locks
 from integrations_app.polling.locks import exclusive
 
 
@@ -23,3 +26,25 @@ def test_a_lock_without_renewal_still_expires_on_its_own(redis_clean):
         time.sleep(1.3)
         with exclusive("expiry-test", timeout=1) as theirs:
             assert theirs
+
+
+def test_a_batch_takes_renews_and_frees_its_locks_on_one_redis_client(redis_clean, monkeypatch):
+    """One client (one connection pool) a batch: a client each for taking, renewing and freeing
+    opened a Redis connection apiece, per batch, thousands of times a cycle."""
+    made: list[redis.Redis] = []
+
+    def counted() -> redis.Redis:
+        made.append(client := make_client())
+        return client
+
+    make_client = locks.redis_client
+    monkeypatch.setattr(locks, "redis_client", counted)
+    names = [f"batch-test:{number}" for number in range(3)]
+    with locks.exclusive_many(names, timeout=1) as held:
+        assert held == set(names)
+        time.sleep(1.5)  # renewed at least once, past its timeout
+        with locks.exclusive_many(names, timeout=1) as theirs:
+            assert theirs == set(), "a lock expired while its batch was running"
+    assert len(made) == 2  # the batch's one client, and the second batch's
+    with locks.exclusive_many(names, timeout=1) as again:
+        assert again == set(names), "the batch did not free its locks"
