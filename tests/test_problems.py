@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import connection
+from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +29,7 @@ from integrations_app.models import (
     ProviderState,
 )
 from integrations_app.problems import PADDLE_WARNING, Problem
+from integrations_app.scoping import EVERYTHING, Scope
 from integrations_app.views.summary import summary
 from tests import factories
 
@@ -300,15 +302,71 @@ def test_the_counts_give_every_problem_its_rows_and_zeros_for_the_others():
         assert problems.counts(queryset) == expected
 
 
+def test_counting_refuses_a_distinct_queryset():
+    """A DISTINCT would collapse the rows counted: no count, rather than a wrong one."""
+    with pytest.raises(AssertionError, match="DISTINCT"):
+        problems.counts(DataFastSite.objects.distinct())
+    with pytest.raises(AssertionError, match="DISTINCT"):
+        problems.column_sql(Integration.objects.distinct(), "status")
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the plan is SQLite's")
-def test_the_counts_read_only_the_rows_with_a_problem_through_the_index():
+@pytest.mark.parametrize(
+    "count", [lambda: problems.counts(DataFastSite.objects.all()), summary], ids=["counts", "summary"]
+)
+def test_the_counts_read_only_the_rows_with_a_problem_through_the_index(count):
     """Most websites are OK: grouping them all read every row of site_problem_idx on each overview
-    (5 ms at 50,000). The grouped part must be a range of the index, the rest a plain count."""
+    (5 ms at 50,000). The grouped part must be a range of the index, the rest a plain count, in
+    `counts` and in the summary's one statement that joins it to the others."""
     factories.site()
     with CaptureQueriesContext(connection) as captured:
-        problems.counts(DataFastSite.objects.all())
+        count()
     (counting,) = [query["sql"] for query in captured]
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN QUERY PLAN {counting}")
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "USING COVERING INDEX site_problem_idx (problem_rank<?)" in plan, plan
+
+
+def test_the_summary_is_one_query_giving_what_each_count_gives_in_every_scope():
+    """`summary` joins the counts of websites, keys and organisations and the integrations by status
+    in one statement: each number as its own query gives it, for everything, for a member (whose
+    scope has no key: that part is left out), and none at all for a member of no project."""
+    project, other = factories.project("A"), factories.project("B")
+    ranks = [problems.RANK[problem] for problem in problems.ORDER]
+    for index in range(30):
+        site = factories.site(f"w{index}", f"Site {index}", project=(project, other, None)[index % 3])
+        DataFastSite.objects.filter(pk=site.pk).update(problem_rank=ranks[index % len(ranks)])
+    for index in range(4):
+        key = factories.key(name=f"Key {index}")
+        ChargebackStopKey.objects.filter(pk=key.pk).update(problem_rank=ranks[index * 3])
+    statuses = ["ENABLED", "DISABLED", "GONE"]
+    for index in range(9):
+        organisation = Organisation.objects.create(
+            organisation_id=f"o{index}", project=(project, other, None)[index % 3]
+        )
+        Organisation.objects.filter(pk=organisation.pk).update(problem_rank=ranks[index])
+        for number in range(index % 4):
+            Integration.objects.create(
+                integration_id=f"i{index}-{number}", organisation=organisation, type="CUSTOM_ORDERS",
+                status=statuses[(index + number) % 3],
+            )  # fmt: skip
+    member = Scope(everything=False, staff_wide=False, projects=frozenset({project.pk}))
+    nobody = Scope(everything=False, staff_wide=False)
+    for scope, queries in ((EVERYTHING, 1), (member, 1), (nobody, 0)):
+        by_status = dict(
+            scope.filter(Integration.objects.all()).values_list("status").annotate(n=Count("pk")).order_by()
+        )
+        expected = {
+            "sites_by_problem": problems.counts(scope.filter(DataFastSite.objects.all())),
+            "keys_by_problem": problems.counts(scope.filter(ChargebackStopKey.objects.all())),
+            "organisations_by_problem": problems.counts(scope.filter(Organisation.objects.all())),
+            **{f"integrations_{status.lower()}": by_status.get(status, 0) for status in statuses},
+        }
+        with CaptureQueriesContext(connection) as captured:
+            numbers = summary(scope).as_dict()
+        assert len(captured) == queries, scope
+        assert {name: numbers[name] for name in expected} == expected, scope
+        assert numbers["sites"] == sum(expected["sites_by_problem"].values())
+    assert summary().sites == 30 and summary().keys == 4 and summary().integrations_gone == 4
+    assert summary(member).sites == 10 and summary(member).keys == 0 and summary(nobody).sites == 0

@@ -1,7 +1,7 @@
-"""The overview's numbers, built in a constant number of queries whatever the size.
+"""The overview's numbers, in one query whatever the size.
 
 Shared by the overview page and `/api/status.json`, so both always agree. Every count of what is
-wrong comes from `problems.counts`, so the cards add up to the totals.
+wrong is the SQL of `problems.counts`, so the cards add up to the totals.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from django.db import connections
 from django.db.models import Count
 
 from integrations_app import problems
@@ -70,13 +71,40 @@ class Summary:
         ]
 
 
+# The parts of the summary's one statement, the first column of each of its rows.
+SITES, KEYS, ORGANISATIONS, INTEGRATIONS = range(4)
+SOURCES: dict[int, type[DataFastSite | ChargebackStopKey | Organisation]] = {
+    SITES: DataFastSite,
+    KEYS: ChargebackStopKey,
+    ORGANISATIONS: Organisation,
+}
+
+
 def summary(scope: Scope = EVERYTHING) -> Summary:
-    """The numbers of what `scope` sees (a member's never count another project's sources)."""
-    sites = problems.counts(scope.filter(DataFastSite.objects.all()))
-    keys = problems.counts(scope.filter(ChargebackStopKey.objects.all()))
-    organisations = problems.counts(scope.filter(Organisation.objects.all()))
-    integrations = scope.filter(Integration.objects.all())
-    statuses = dict(integrations.values_list("status").annotate(total=Count("pk")).order_by())
+    """The numbers of what `scope` sees (a member's never count another project's sources).
+
+    One UNION ALL: the statement of `problems.counts` for each kind of source, and the
+    integrations grouped by status, each around its scoped queryset's SQL. Four queries cost three
+    more round trips and plannings: 1.2 ms of 11 on PostgreSQL at 50,000 websites, 0.6 of 2.6 on
+    SQLite. A row is (part, status, rank, count): a status for the integrations, a rank for the
+    others."""
+    parts = [
+        problems.counting_sql(scope.filter(model._default_manager.all()), f"{part}, NULL, ")
+        for part, model in SOURCES.items()
+    ]
+    statuses_of = problems.column_sql(scope.filter(Integration.objects.all()), "status")
+    if statuses_of is not None:
+        rows, params = statuses_of
+        grouped = f"SELECT {INTEGRATIONS}, status, NULL, COUNT(*) FROM ({rows}) AS r GROUP BY status"  # noqa: S608
+        parts.append((grouped, params))
+    ranks: dict[int, list[tuple[int, int]]] = {part: [] for part in SOURCES}
+    statuses: dict[str, int] = {}
+    for part, status, rank, total in _union([part for part in parts if part is not None]):
+        if part == INTEGRATIONS:
+            statuses[status] = total
+        else:
+            ranks[part].append((rank, total))
+    sites, keys, organisations = (problems.counted(ranks[part]) for part in SOURCES)
     return Summary(
         sites=sum(sites.values()),
         sites_by_problem=sites,
@@ -88,6 +116,17 @@ def summary(scope: Scope = EVERYTHING) -> Summary:
         integrations_disabled=statuses.get(IntegrationStatus.DISABLED, 0),
         integrations_gone=statuses.get(IntegrationStatus.GONE, 0),
     )
+
+
+def _union(parts: list[problems.Statement]) -> list[tuple[Any, ...]]:
+    """The rows of `parts` in one statement. A part whose scope sees nothing was left out (its
+    numbers are zeros), and with none left there is no query, as the ORM runs none."""
+    if not parts:
+        return []
+    with connections[DataFastSite.objects.db].cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(sql for sql, _ in parts), [value for _, params in parts for value in params])
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
 
 
 def count_integrations(organisations: Iterable[Organisation]) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test.utils import override_script_prefix
 from django.urls import reverse
 
@@ -105,6 +106,19 @@ def test_names_from_outside_are_escaped_in_every_part_of_the_rows(staff_client, 
     assert "&lt;b&gt;" in html, "the currency"
     # The name, title, checkbox label, ID, ack and option of each row; the group's heading.
     assert html.count(HOSTILE_ESCAPED) >= 12
+
+
+def test_the_organisation_filter_lists_upstream_names_on_one_clean_line(viewer_client):
+    """An option holds no `<bdi>`: a direction override or a line break in an upstream name would
+    reorder or break the dropdown, so its text is `one_line`'s, as the rows' titles are."""
+    nul = "\x00" if connection.vendor == "sqlite" else ""  # PostgreSQL stores no NUL (nor does the client)
+    hostile = Organisation.objects.create(
+        organisation_id="org-1", name=f"Acme\r\nRetail\t{nul}Group \u202eLIPA\u2066x\u2069\u200b"
+    )
+    labelled = Organisation.objects.create(organisation_id="org-2", label="\u202bCedar\u2028Hotels", mode="TEST")
+    html = viewer_client.get(reverse("overview")).content.decode()
+    assert f'<option value="{hostile.pk}">Acme Retail Group LIPAx</option>' in html
+    assert f'<option value="{labelled.pk}">Cedar Hotels (TEST)</option>' in html
 
 
 def test_rows_link_under_the_script_prefix_and_show_times_in_the_readers_zone(viewer_client):
