@@ -17,6 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard import queues
 from dashboard.celery import app as celery_app
 from integrations_app.models import AuditEntry, ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.upstream.secret import mask
@@ -446,10 +447,10 @@ def test_actions_refuse_get(staff_client, name):
 
 def test_poll_now_queues_the_task_in_redis(staff_client, broker):
     site = factories.site()
-    before = broker.llen("celery")
+    before = broker.llen(queues.UPSTREAM)
     response = staff_client.post(reverse("site-poll", args=[site.pk]), follow=True)
-    assert broker.llen("celery") == before + 1
-    queued = json.loads(broker.lindex("celery", 0))
+    assert broker.llen(queues.UPSTREAM) == before + 1
+    queued = json.loads(broker.lindex(queues.UPSTREAM, 0))
     assert queued["headers"]["task"] == "integrations_app.tasks.poll_site"
     [(level, text)] = messages_of(response)
     assert level == constants.SUCCESS and text.startswith("Poll queued for Acme Store")
@@ -463,8 +464,8 @@ def test_poll_now_queues_the_task_in_redis(staff_client, broker):
 def test_poll_now_queues_a_key_poll(staff_client, broker):
     key = factories.key()
     staff_client.post(reverse("key-poll", args=[key.pk]))
-    assert broker.llen("celery") == 1
-    assert json.loads(broker.lindex("celery", 0))["headers"]["task"] == "integrations_app.tasks.poll_key"
+    assert broker.llen(queues.UPSTREAM) == 1
+    assert json.loads(broker.lindex(queues.UPSTREAM, 0))["headers"]["task"] == "integrations_app.tasks.poll_key"
 
 
 def test_poll_now_with_the_broker_down_says_so_and_leaves_the_source_due(staff_client, broker_down):
@@ -491,7 +492,7 @@ def test_poll_now_survives_the_broker_dying_after_the_check(staff_client, broker
     [(level, text)] = messages_of(response)
     assert level == constants.ERROR and text == "The worker/broker is unreachable; the poll will run when it is back."
     assert "Could not queue integrations_app.tasks.poll_key" in caplog.text  # `.delay` itself failed
-    assert broker.llen("celery") == 0
+    assert broker.llen(queues.UPSTREAM) == 0
 
 
 # --- Access and secrets ------------------------------------------------------------------------
