@@ -13,8 +13,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from bench.processes import environment
-from dashboard import queues
-from scripts.launcher import Launcher, beat_command, redis_command, sandbox_command, worker_command
+from scripts.launcher import Launcher, beat_command, redis_command, sandbox_command, worker_command, worker_processes
 from tests.ports import free_port
 from tests.redis_server import redis_binary
 
@@ -82,8 +81,7 @@ class Stack:
         queue and one on the control queue, as `make run` starts them (the app module adds only the
         bench's dispatch-timing hook). Returns the pids of all of them: the dispatch is the poller's CPU too."""
         pids = []
-        plan = [(f"worker{number}", threads, queues.UPSTREAM) for number in range(1, workers + 1)]
-        for name, count, queue in [*plan, ("control", queues.CONTROL_THREADS, queues.CONTROL)]:
+        for name, count, queue in worker_processes(workers, threads):
             argv = worker_command(f"bench-{name}", threads=count, app="bench.celeryapp", queues=[queue])
             log = self.supervisor.log_path(name)
             offset = log.stat().st_size if log.exists() else 0

@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dashboard import queues
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable  # every launcher runs under the venv's Python; its children do too
 
@@ -61,6 +63,14 @@ def worker_command(
     argv += ["--queues", ",".join(queues)] if queues else []
     argv += ["--without-mingle", "--without-gossip", "--loglevel", log_level]
     return argv + ([] if heartbeat else ["--without-heartbeat"])
+
+
+def worker_processes(polling: int, threads: int) -> list[tuple[str, int, str]]:
+    """(name, threads, queue) of each Celery worker a stack starts: `polling` workers of `threads`
+    threads on the upstream queue, and one worker of its own for the control queue, so a dispatch
+    tick or an alert never waits behind a cycle's polls (dashboard/queues.py)."""
+    pollers = [(f"worker-{number}", threads, queues.UPSTREAM) for number in range(1, polling + 1)]
+    return [*pollers, ("control", queues.CONTROL_THREADS, queues.CONTROL)]
 
 
 def beat_command(

@@ -41,7 +41,6 @@ from cryptography.fernet import Fernet  # noqa: E402
 from honcho.colour import get_colours  # noqa: E402
 from honcho.printer import Message, Printer  # noqa: E402
 
-from dashboard import queues  # noqa: E402
 from dashboard.env import read_dotenv  # noqa: E402
 from scripts.launcher import (  # noqa: E402
     Child,
@@ -52,6 +51,7 @@ from scripts.launcher import (  # noqa: E402
     sandbox_command,
     web_command,
     worker_command,
+    worker_processes,
 )
 
 DOTENV = ROOT / ".env"
@@ -293,15 +293,9 @@ def start(launcher: Launcher, plan: Plan, *, verbose: bool) -> None:
     # The login page, not /healthz: that one answers 503 until the first polls have run, and
     # Django logs each 503 as an error on the quiet console.
     waits.append((child, lambda: answers_http(f"http://127.0.0.1:{port}/accounts/login/")))
-    # The polling workers take only the upstream queue; one worker of its own takes the rest, so a
-    # dispatch tick or an alert never waits behind a cycle's polls (dashboard/queues.py).
-    workers = [
-        *((f"worker.{n}", f"worker-{n}", plan.threads, queues.UPSTREAM) for n in range(1, plan.workers + 1)),
-        ("control", "control", queues.CONTROL_THREADS, queues.CONTROL),
-    ]
-    for label, hostname, threads, queue in workers:
-        argv = worker_command(hostname, threads=threads, log_level=level, banner=verbose, queues=[queue])
-        child = launcher.start(label, argv)
+    for name, threads, queue in worker_processes(plan.workers, plan.threads):
+        argv = worker_command(name, threads=threads, log_level=level, banner=verbose, queues=[queue])
+        child = launcher.start(name, argv)
 
         def said_ready(child: Child = child) -> bool:
             # Celery says it is ready in an INFO line; the settings keep that one logger at INFO.
