@@ -196,7 +196,7 @@ def report_cycle(
     report.add(f"{name}: dispatch task (claim, then enqueue the batches)", seconds(result.dispatch))
     user, system = result.worker_cpu
     per_poll = (user + system) / max(result.polled, 1) * 1000
-    busy = (user + system) / result.wall / scale.workers
+    busy = share_per_worker(result, scale)
     report.add(
         f"{name}: CPU of worker(s), user + system / sandbox / whole machine",
         f"{user:.1f} + {system:.1f} s = {per_poll:.1f} ms per poll, {busy:.0%} of one core per worker "
@@ -210,6 +210,12 @@ def report_cycle(
     )
 
 
+def share_per_worker(result: cycle.Cycle, scale: Scale) -> float:
+    """The worker processes' CPU over the cycle, as a share of one core each: the polling workers
+    and the control one, whose CPU `worker_cpu` counts too (`Stack.start_workers`)."""
+    return sum(result.worker_cpu) / result.wall / (scale.workers + 1)
+
+
 def explain_cycle(report: Report, scale: Scale, result: cycle.Cycle, sequential: cycle.Sequential) -> None:
     """What bounds the cycle, in numbers, for the notes under the table."""
     per_request = statistics.fmean(sequential.site_seconds)
@@ -221,7 +227,7 @@ def explain_cycle(report: Report, scale: Scale, result: cycle.Cycle, sequential:
         f"≥ 40× needs about {math.ceil(40 * scale.latency / per_request)} requests in flight."
     )
     cpu = sum(result.worker_cpu)
-    busy = cpu / result.wall / scale.workers
+    busy = share_per_worker(result, scale)
     if busy >= 0.85:
         verdict = "each worker process is CPU-bound (its threads share one core), not waiting on the upstream"
     elif result.machine_busy >= 0.85:
