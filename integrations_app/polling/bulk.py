@@ -48,6 +48,42 @@ def insert_many(model: type[models.Model], fields: Sequence[str], rows: Sequence
         cursor.executemany(sql, params)
 
 
+def read_many(
+    model: type[models.Model], fields: Sequence[str], *, key: str, values: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """`SELECT <fields> FROM <table> WHERE <key> IN (…)` as tuples, each value converted as the ORM
+    converts it (the backend's converters, then the field's): what `values_list` reads, without
+    building and compiling a queryset for it, which costs a batch's read as much as its rows do.
+    In no particular order; one statement per 1,000 values."""
+    meta = model._meta
+    columns = [field for name in fields if isinstance(field := meta.get_field(name), models.Field)]
+    key_field = meta.get_field(key)
+    assert isinstance(key_field, models.Field)
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(str(field.column)) for field in columns)
+    where = f"{quote(meta.db_table)} WHERE {quote(str(key_field.column))}"
+    converters = []
+    for position, field in enumerate(columns):
+        column = field.get_col(meta.db_table)
+        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        converters += [(position, converter, column) for converter in found]
+    rows: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), 1000):
+            chunk = list(values[start : start + 1000])
+            cursor.execute(f"SELECT {names} FROM {where} IN ({', '.join(['%s'] * len(chunk))})", chunk)  # noqa: S608
+            rows += cursor.fetchall()
+    if not converters:
+        return rows
+    converted = []
+    for row in rows:
+        cells = list(row)
+        for position, converter, column in converters:
+            cells[position] = converter(cells[position], column, connection)
+        converted.append(tuple(cells))
+    return converted
+
+
 # Django's own classes (not subclasses, which may prepare differently) whose Python values both
 # database drivers take as they are: `get_db_prep_save` only converts them to the same type again.
 _AS_IS: frozenset[type] = frozenset(
