@@ -28,12 +28,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
-from django.db.models import Field, prefetch_related_objects
+from django.db import DatabaseError, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from integrations_app.datafast.client import WebsiteIntegrations
@@ -46,7 +45,7 @@ from integrations_app.datafast.poller import (
     record_site,
 )
 from integrations_app.models import Health, PollAttempt, ProviderState
-from integrations_app.polling.bulk import insert_many, read_many, save_many
+from integrations_app.polling.bulk import insert_many, load_many, read_many, save_many
 from integrations_app.polling.outcome import SOURCE_FIELDS, Asked, PollOutcome, polled_since
 from integrations_app.polling.schedule import next_poll_time
 from integrations_app.polling.snapshots import digest
@@ -99,22 +98,13 @@ QUIET_READS = [
 ]
 
 
-@cache
-def _quiet_columns() -> list[Field[Any, Any]]:
-    """The key and QUIET_READS in the model's order, which `from_db` takes them in."""
-    return [field for field in DataFastSite._meta.concrete_fields if field.primary_key or field.name in QUIET_READS]
-
-
 def load_sites(site_ids: Sequence[int]) -> tuple[list[DataFastSite], Providers]:
     """The websites of `site_ids` (those that still exist, in that order), their QUIET_READS only,
     with their accounts, and their provider rows: three queries."""
-    fields = _quiet_columns()
-    rows = read_many(DataFastSite, [field.name for field in fields], key="id", values=site_ids)
-    # Instances with the other columns deferred, as `only(*QUIET_READS)` makes them.
-    attnames = [field.attname for field in fields]
-    sites = {row[0]: DataFastSite.from_db(DEFAULT_DB_ALIAS, attnames, row) for row in rows}
+    sites = load_many(DataFastSite, QUIET_READS, site_ids)
     # Not an account's listing from discovery (a JSON list of every website behind its token, parsed
-    # on load): a poll never reads it, and a batch may load a hundred accounts.
+    # on load): a poll never reads it, and a batch may load a hundred accounts. (A queryset: read
+    # with `load_many`, one statement of a few rows, it measured no cheaper.)
     listings = DataFastAccount.objects.defer("listed_websites", "ignored_website_ids")
     accounts = listings.in_bulk({site.account_id for site in sites.values()})
     for site in sites.values():
