@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
 
@@ -13,7 +14,13 @@ from django.utils import timezone
 from dashboard.celery import app
 from integrations_app.models import DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.polling.locks import exclusive
-from integrations_app.tasks import dispatch_due_polls, poll_batch, poll_site
+from integrations_app.tasks import (
+    YOUNG_COLLECTION_THRESHOLD,
+    collect_garbage_less_often,
+    dispatch_due_polls,
+    poll_batch,
+    poll_site,
+)
 from tests import demo, factories
 from tests.polling import break_recording
 
@@ -110,3 +117,19 @@ def test_one_websites_recording_error_does_not_hold_back_the_batchs_alerts(
     assert not StatusChange.objects.filter(site=bluebird, notify=True).exists()
     logged = [record for record in caplog.records if "could not be recorded" in record.getMessage()]
     assert len(logged) == 1 and f"site {bluebird.pk}" in logged[0].getMessage()
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_a_starting_worker_freezes_what_it_loaded_and_collects_young_objects_less_often(collector):
+    """Run at `worker_init`, as `bound_requests_in_flight` is."""
+    gc.unfreeze()
+    collect_garbage_less_often()
+    assert gc.get_freeze_count() > 10_000  # the modules and state loaded so far
+    assert gc.get_threshold()[0] == YOUNG_COLLECTION_THRESHOLD

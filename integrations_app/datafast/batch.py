@@ -1,8 +1,10 @@
 """Poll a batch of DataFast websites in a worker: the same requests and the same rows as
 `poller.poll_site`, read and written in a few statements for the whole batch.
 
-- Read: the websites, their accounts (each shared account loaded once) and their provider rows,
-  three queries for the batch instead of two per website.
+- Read: what asking and the quiet check need of the websites (`QUIET_READS`), their accounts
+  (each shared account loaded once) and their provider rows, three queries for the batch instead
+  of two per website; the whole rows of the few answers that change something when they are
+  recorded, two more.
 - Ask: every website of the batch at once on the process's poll loop (`upstream/http_async.py`:
   asyncio and aiohttp under the one HTTP policy), whose per-host semaphore bounds the requests in
   flight; with POLL_ASYNC off, one after another on this thread through `requests`.
@@ -43,7 +45,7 @@ from integrations_app.datafast.poller import (
     record_site,
 )
 from integrations_app.models import Health, PollAttempt, ProviderState
-from integrations_app.polling.bulk import insert_many, save_many
+from integrations_app.polling.bulk import insert_many, load_many, read_many, save_many
 from integrations_app.polling.outcome import SOURCE_FIELDS, Asked, PollOutcome, polled_since
 from integrations_app.polling.schedule import next_poll_time
 from integrations_app.polling.snapshots import digest
@@ -76,20 +78,39 @@ class Provider(NamedTuple):
 
 Providers = dict[int, list[Provider]]  # by website pk
 
+# What asking and a quiet answer read of a website; the rest of its row a quiet answer only writes
+# (`_write_quiet`). Loading the whole row (32 columns, 12 datetimes parsed) was most of a batch's
+# reading time; the few answers that change something load their whole rows when they are
+# recorded (`_whole_rows`), so nothing reads a column left out here (each would cost a query).
+QUIET_READS = [
+    "name",
+    "website_id",
+    "account",
+    "enabled",
+    "poll_interval_seconds",
+    "last_polled_at",
+    "last_success_at",
+    "health",
+    "paddle_expiry_state",
+    "snapshot_digest",
+    "problem_rank",  # `derive_problem` compares the problem it derives with the one stored
+    "problem_recheck_at",
+]
+
 
 def load_sites(site_ids: Sequence[int]) -> tuple[list[DataFastSite], Providers]:
-    """The websites of `site_ids` (those that still exist, in that order) with their accounts, and
-    their provider rows: three queries."""
-    sites = DataFastSite.objects.in_bulk(site_ids)
+    """The websites of `site_ids` (those that still exist, in that order), their QUIET_READS only,
+    with their accounts, and their provider rows: three queries."""
+    sites = load_many(DataFastSite, QUIET_READS, site_ids)
     # Not an account's listing from discovery (a JSON list of every website behind its token, parsed
-    # on load): a poll never reads it, and a batch may load a hundred accounts.
+    # on load): a poll never reads it, and a batch may load a hundred accounts. (A queryset: read
+    # with `load_many`, one statement of a few rows, it measured no cheaper.)
     listings = DataFastAccount.objects.defer("listed_websites", "ignored_website_ids")
     accounts = listings.in_bulk({site.account_id for site in sites.values()})
     for site in sites.values():
         site.account = accounts[site.account_id]
     providers: Providers = {pk: [] for pk in sites}
-    rows = ProviderState.objects.filter(site__in=list(sites)).order_by()
-    for site_id, *fields in rows.values_list("site_id", *Provider._fields):
+    for site_id, *fields in read_many(ProviderState, ["site", *Provider._fields], key="site", values=list(sites)):
         providers[site_id].append(Provider._make(fields))
     return [sites[pk] for pk in site_ids if pk in sites], providers
 
@@ -174,13 +195,13 @@ def record_sites(items: Sequence[Item]) -> list[object]:
             quiet.append((position, item))
         else:
             loud.append((position, item))
-    # `record_site` reads and moves the provider rows as models: one query for all it records.
-    answered = [site for _, (site, asked, _) in loud if asked.answer is not None]
-    prefetch_related_objects(answered, "providers")
+    whole = _whole_rows([(site, asked) for _, (site, asked, _) in loud])
     for position, (site, asked, _) in loud:
+        if site.pk not in whole:
+            continue  # deleted since the batch was loaded: skipped, as `load_sites` skips it
         try:
             with transaction.atomic():
-                results[position] = record_site(site, asked)
+                results[position] = record_site(whole[site.pk], asked)
         except DatabaseError:
             raise  # the whole transaction is lost: every poll of it retries
         except Exception as error:
@@ -192,6 +213,23 @@ def record_sites(items: Sequence[Item]) -> list[object]:
     for position, (site, _, _) in quiet:
         results[position] = PollOutcome(str(site), ok=True)
     return results
+
+
+def _whole_rows(loud: Sequence[tuple[DataFastSite, Asked[WebsiteIntegrations]]]) -> dict[int, DataFastSite]:
+    """The whole rows of the websites `record_site` records (it reads and writes every column),
+    with their accounts, and the provider rows of those answered as models (it moves them): two
+    queries for all of them, inside the writer's transaction."""
+    if not loud:
+        return {}
+    rows = DataFastSite.objects.in_bulk([site.pk for site, _ in loud])
+    answered = []
+    for site, asked in loud:
+        if (row := rows.get(site.pk)) is not None:
+            row.account = site.account
+            if asked.answer is not None:
+                answered.append(row)
+    prefetch_related_objects(answered, "providers")
+    return rows
 
 
 def _write_now() -> None:

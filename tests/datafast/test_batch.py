@@ -14,11 +14,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integrations_app.datafast.batch import UNRECORDED, poll_sites
+from integrations_app.datafast.batch import UNRECORDED, load_sites, poll_sites, record_sites
 from integrations_app.datafast.client import PROVIDERS
+from integrations_app.datafast.poller import ask_site
 from integrations_app.models import DataFastAccount, DataFastSite, Health, PollAttempt, StatusChange
 from integrations_app.polling import writer as writer_module
 from integrations_app.polling.dispatch import run_batch
+from integrations_app.polling.outcome import PollOutcome
 from integrations_app.upstream import http, http_async
 from tests import demo, factories
 from tests.polling import break_asking, break_recording
@@ -85,6 +87,36 @@ def test_a_batch_does_not_load_its_accounts_listings(sandbox, client):
     account_reads = [query["sql"] for query in queries if "integrations_app_datafastaccount" in query["sql"]]
     assert account_reads, "the batch reads its accounts"
     assert not [sql for sql in account_reads if "listed_websites" in sql or "ignored_website_ids" in sql]
+
+
+def test_a_steady_batch_reads_of_its_websites_only_what_asking_and_quiet_answers_need(sandbox, client):
+    """A steady poll reads a few columns of its website and writes the rest: the whole row (with
+    its dozen datetimes parsed) is loaded only for an answer that changes something."""
+    pks = sites()
+    poll_sites(pks)
+    with CaptureQueriesContext(connection) as queries:
+        result = poll_sites(pks)
+    assert all(outcome and outcome.ok and not outcome.changes for outcome in result.outcomes)
+    sqls = [query["sql"] for query in queries]
+    site_reads = [sql for sql in sqls if sql.startswith("SELECT") and ' FROM "integrations_app_datafastsite" ' in sql]
+    assert len(site_reads) == 1
+    assert "last_error_message" not in site_reads[0] and "paddle_key_expires_at" not in site_reads[0]
+
+
+def test_asking_and_writing_quiet_answers_read_no_column_the_batch_left_out(sandbox):
+    """A column `load_sites` leaves out would be read by a query of its own, per website, when
+    touched: asking and recording a quiet batch are its two writes and nothing else."""
+    pks = sites()
+    poll_sites(pks)
+    loaded, providers = load_sites(pks)
+    with CaptureQueriesContext(connection) as queries:
+        items = [(site, ask_site(site), providers[site.pk]) for site in loaded]
+        results = record_sites(items)
+    assert all(isinstance(outcome, PollOutcome) and outcome.ok and not outcome.changes for outcome in results)
+    assert [query["sql"].split()[:3] for query in queries] == [
+        [f"{len(WEBSITES)}", "times:", "INSERT"],
+        [f"{len(WEBSITES)}", "times:", "UPDATE"],
+    ]
 
 
 def test_the_poll_loop_asks_the_whole_batch_at_once_within_the_process_share(sandbox, settings, in_flight, redis_clean):
