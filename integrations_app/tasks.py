@@ -13,6 +13,7 @@ from celery.signals import worker_init, worker_shutting_down
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
+from kombu import Producer
 
 from integrations_app.alerts import digest, policy, reminders
 from integrations_app.alerts.batching import GROUP_QUIET
@@ -58,9 +59,26 @@ def dispatch_due_polls() -> int:
     return sum(len(batch.pks) for batch in batches)
 
 
-def enqueue(batches: list[Batch]) -> None:
-    for batch in batches:
-        poll_batch.apply_async((batch.kind, batch.pks, batch.dispatched_at.isoformat()), expires=batch.expires)
+# Batches a dispatch hands Redis in one pipeline: the first ones reach the idle workers soon, and
+# a cycle of 50,000 websites (~800 batches) costs a dozen round trips instead of one each.
+PUBLISHED_TOGETHER = 64
+
+
+def enqueue(batches: list[Batch], producer: Producer | None = None) -> None:
+    """Publish each batch as one `poll_batch` message, PUBLISHED_TOGETHER at a time (kombu's publish
+    batch: one pipeline, no reply awaited per message). On a machine busy with the polls this
+    dispatch has started, each awaited reply was also a wait to be scheduled again: ~3 ms a message.
+    Its logged arguments name the batch (Celery would otherwise render every key of it, per
+    message: a third of the publishing CPU)."""
+    with poll_batch.app.producer_or_acquire(producer) as publisher, publisher.batch(max_size=PUBLISHED_TOGETHER):
+        for batch in batches:
+            poll_batch.apply_async(  # type: ignore[call-arg]  # celery-types lacks the two reprs
+                (batch.kind, batch.pks, batch.dispatched_at.isoformat()),
+                expires=batch.expires,
+                producer=publisher,
+                argsrepr=f"({batch.kind!r}, <{len(batch.pks)} sources from {batch.pks[0]}>)",
+                kwargsrepr="{}",
+            )
 
 
 def _poll(kind: str, pks: list[int], dispatched_at: str | None) -> dict[str, int]:

@@ -1,6 +1,8 @@
 """A TCP relay the tests can cut: while closed, its port refuses connections and every connection
 through it is dropped; reopened, it listens on the same port again. Put between a worker and the
-sandbox it makes "connection refused"; between a worker and PostgreSQL, an unreachable database."""
+sandbox it makes "connection refused"; between a worker and PostgreSQL, an unreachable database.
+It counts the reads it relays back from the target (`replies`): a client that awaits an answer per
+command causes one each, one that pipelines a few."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ class TcpRelay:
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self.replies = 0  # reads relayed from the target to a client
 
     @property
     def url(self) -> str:
@@ -70,11 +73,14 @@ class TcpRelay:
             with self._lock:
                 self._sockets.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+                threading.Thread(target=self._pump, args=(source, sink, source is upstream), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, replying: bool) -> None:
         try:
             while data := source.recv(65_536):
+                if replying:
+                    with self._lock:
+                        self.replies += 1
                 sink.sendall(data)
         except OSError:
             pass
