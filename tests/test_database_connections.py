@@ -3,6 +3,7 @@ close what is obsolete) keep their thread's database connection from one request
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -25,8 +26,9 @@ def serve(path: str) -> str:
     }
     statuses: list[str] = []
 
-    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+    def start_response(status: str, headers: Any, exc_info: Any = None, /) -> Callable[[bytes], object]:
         statuses.append(status)
+        return lambda data: None
 
     response = WSGIHandler()(environ, start_response)
     b"".join(response)
