@@ -10,9 +10,11 @@ from django.test import Client
 from pytest_django import Settings
 
 from integrations_app.upstream import budget
+from integrations_app.views import context as broker_context
 from sandbox.server import SandboxServer
 from tests import factories
 from tests.chat_sink import ChatSink
+from tests.ports import free_port
 from tests.redis_server import RedisServer
 from tests.smtp_sink import SmtpSink
 
@@ -114,3 +116,23 @@ def other_chat_sink() -> Iterator[ChatSink]:
     sink = ChatSink().start()
     yield sink
     sink.stop()
+
+
+def forget_broker_check() -> None:
+    # broker_reachable() remembers its answer for a few seconds, and its client the URL it was made with.
+    broker_context._quick_client.cache_clear()
+    broker_context._last.update(at=-1000.0, ok=1.0)
+
+
+def closed_port_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+@pytest.fixture
+def broker_down(settings: Settings) -> Iterator[str]:
+    """Redis (the broker, the locks) refuses connections, for this test's settings."""
+    url = closed_port_url()
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = url
+    forget_broker_check()
+    yield url
+    forget_broker_check()

@@ -23,8 +23,8 @@ from integrations_app.models import AuditEntry, ChargebackStopKey, DataFastAccou
 from integrations_app.upstream.secret import mask
 from integrations_app.views import context as broker_context
 from tests import demo, factories
+from tests.conftest import closed_port_url, forget_broker_check
 from tests.factories import present
-from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -66,29 +66,10 @@ def viewer_client() -> SecretCheckingClient:
     return client
 
 
-def forget_broker_check() -> None:
-    # broker_reachable() remembers its answer for a few seconds, and its client the URL it was made with.
-    broker_context._quick_client.cache_clear()
-    broker_context._last.update(at=-1000.0, ok=1.0)
-
-
 @pytest.fixture
 def broker(redis_clean: Any) -> Iterator[redis.Redis]:
     forget_broker_check()
     yield redis.Redis.from_url(redis_clean.url)
-    forget_broker_check()
-
-
-def closed_port_url() -> str:
-    return f"redis://127.0.0.1:{free_port()}/0"
-
-
-@pytest.fixture
-def broker_down(settings: Any) -> Iterator[str]:
-    url = closed_port_url()
-    settings.REDIS_URL = settings.CELERY_BROKER_URL = url
-    forget_broker_check()
-    yield url
     forget_broker_check()
 
 

@@ -5,12 +5,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.polling.dispatch import claim_due, run_poll
 from integrations_app.polling.outcome import PollOutcome
+from integrations_app.views.context import broker_reachable
+
+# Not the URL: it may carry Redis's password.
+BROKER_UNREACHABLE = "Redis (REDIS_URL), the workers' broker, is unreachable."
 
 
 def _poll_in_thread(source: tuple[str, int]) -> PollOutcome | None:
@@ -32,14 +38,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, sync: bool = False, **options: Any) -> None:
+        if not sync:
+            self.queue_everything()
+            return
         batches = claim_due(everything=True)
         sources = [(batch.kind, pk) for batch in batches for pk in batch.pks]
-        if not sync:
-            from integrations_app.tasks import enqueue
-
-            enqueue(batches)
-            self.stdout.write(f"Queued {len(sources)} polls for the workers.")
-            return
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=settings.POLL_CONCURRENCY) as pool:
             outcomes = [outcome for outcome in pool.map(_poll_in_thread, sources) if outcome is not None]
@@ -55,3 +58,20 @@ class Command(BaseCommand):
         )
         for outcome in failed:
             self.stdout.write(f"  failed: {outcome.source} ({outcome.error_kind})")
+
+    def queue_everything(self) -> None:
+        """Lease every source and queue its poll; with Redis unreachable, say so before leasing any
+        (a leased source waits its lease before it is dispatched again)."""
+        from integrations_app.tasks import enqueue
+
+        if not broker_reachable():
+            raise CommandError(f"{BROKER_UNREACHABLE} Start it, or poll in this process with --sync.")
+        batches = claim_due(everything=True)
+        try:
+            enqueue(batches)
+        except (KombuError, RedisError, OSError) as error:
+            raise CommandError(
+                f"{BROKER_UNREACHABLE} Queuing failed ({type(error).__name__}); the sources it leased are "
+                f"dispatched again within {settings.POLL_LEASE_SECONDS} s, or poll them now with --sync."
+            ) from None
+        self.stdout.write(f"Queued {sum(len(batch.pks) for batch in batches)} polls for the workers.")
