@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -63,7 +64,7 @@ def test_more_than_a_page_says_which_rows_are_shown(viewer_client):
 PAGER_COUNT = r'"__count" FROM "integrations_app_(datafastsite|organisation)"'
 
 
-def _pager_counts(client, url: str) -> tuple[object, list[str]]:
+def _pager_counts(client, url: str) -> tuple[Any, list[str]]:
     """The response, and the COUNT(*) queries the pagers ran (Django's "__count", on their tables)."""
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
