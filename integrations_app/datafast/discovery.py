@@ -240,8 +240,12 @@ def with_notices(accounts: QuerySet[DataFastAccount]) -> list[Notice]:
     )
     seen = {account.pk: account.unlisted_seen_at for account in rows}
     unlisted: dict[int, int] = {}
-    gone = DataFastSite.objects.filter(account__in=rows, unlisted_since__isnull=False)  # site_unlisted_idx
+    # The accounts as a subquery, not their keys as 200 parameters (1 ms of each overview at 200
+    # accounts); an account created since `rows` was read has no notice on this page.
+    gone = DataFastSite.objects.filter(account__in=accounts.values("pk"), unlisted_since__isnull=False)
     for account_id, since in gone.values_list("account_id", "unlisted_since").order_by():  # counted: no order
+        if account_id not in seen:
+            continue
         last_seen = seen[account_id]
         if since is not None and (last_seen is None or since > last_seen):
             unlisted[account_id] = unlisted.get(account_id, 0) + 1
