@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from integrations_app import timezones
 from integrations_app.datafast.poller import poll_site
-from integrations_app.models import Acknowledgement, DataFastSite, Health, Organisation, StatusChange
+from integrations_app.models import Acknowledgement, DataFastSite, Health, Membership, Organisation, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
 from integrations_app.models.problem import RANK, Problem
 from tests import demo, factories
@@ -99,6 +99,26 @@ def test_the_pagers_use_the_summarys_counts_instead_of_counting_again(viewer_cli
     assert len(response.context["rows"]) == shown
     if websites > 50:
         assert f"Page {2 if 'page=2' in query else 1} of 2" in response.content.decode()
+
+
+def test_a_members_pagers_count_only_their_projects_rows(client):
+    """The summary is of the member's scope, so are the pagers' counts taken from it."""
+    mine, other = factories.project("Mine"), factories.project("Other")
+    account = factories.account()
+    DataFastSite.objects.bulk_create(
+        DataFastSite(account=account, name=f"Shop {n:02}", website_id=f"{n:024x}", project=mine if n < 52 else other)
+        for n in range(60)
+    )
+    Organisation.objects.create(organisation_id="org_mine", name="Mine", project=mine)
+    Organisation.objects.create(organisation_id="org_other", name="Other", project=other)
+    member = factories.viewer("member")
+    Membership.objects.create(project=mine, user=member)
+    client.force_login(member)
+    response, counts = _pager_counts(client, reverse("overview") + "?page=2")
+    assert counts == []
+    assert response.context["site_page"].paginator.count == 52 == response.context["summary"].sites
+    assert response.context["organisation_page"].paginator.count == 1
+    assert names(response) == ["Shop 50", "Shop 51"]
 
 
 def test_a_search_or_a_provider_counts_what_it_lists(viewer_client):
