@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
 from django.db import connection
-from django.test.utils import override_script_prefix
+from django.test.utils import CaptureQueriesContext, override_script_prefix
 from django.urls import reverse
 
 from integrations_app import timezones
 from integrations_app.datafast.poller import poll_site
-from integrations_app.models import Acknowledgement, DataFastSite, Health, Organisation, StatusChange
+from integrations_app.models import Acknowledgement, DataFastSite, Health, Membership, Organisation, StatusChange
 from integrations_app.models.history import ChangeKind, Severity
+from integrations_app.models.problem import RANK, Problem
 from tests import demo, factories
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +59,81 @@ def test_more_than_a_page_says_which_rows_are_shown(viewer_client):
     assert "1–50 of 60 websites" in html
     assert "51–60 of 60 websites" in viewer_client.get(reverse("overview") + "?page=2").content.decode()
     assert "60 shown" not in html
+
+
+PAGER_COUNT = r'"__count" FROM "integrations_app_(datafastsite|organisation)"'
+
+
+def _pager_counts(client, url: str) -> tuple[Any, list[str]]:
+    """The response, and the COUNT(*) queries the pagers ran (Django's "__count", on their tables)."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return response, [query["sql"] for query in queries if re.search(PAGER_COUNT, query["sql"])]
+
+
+@pytest.mark.parametrize(
+    ("query", "websites", "organisations"),
+    [
+        ("", 57, 3),
+        ("?page=2&group=client", 57, 3),
+        ("?problem=ok&page=2", 55, 0),
+        ("?problem=pending", 0, 2),
+        ("?problem=credential_rejected&sort=-name", 2, 0),
+        ("?problem=disconnected", 0, 1),
+    ],
+)
+def test_the_pagers_use_the_summarys_counts_instead_of_counting_again(viewer_client, query, websites, organisations):
+    """The summary counted the scope's rows and each problem's: the pagers take its numbers, which
+    are the cards' (a COUNT(*) of their own read the whole table a second time on PostgreSQL)."""
+    sites(
+        *[(f"Shop {n:02}", Health.OK) for n in range(55)], *[(f"Broken {n}", Health.CREDENTIAL_REJECTED) for n in "ab"]
+    )
+    Organisation.objects.bulk_create(Organisation(organisation_id=f"org_{n}", name=f"Org {n}") for n in "ab")
+    Organisation.objects.create(organisation_id="org_c", name="Org c", problem_rank=RANK[Problem.DISCONNECTED])
+    response, counts = _pager_counts(viewer_client, reverse("overview") + query)
+    assert counts == []
+    assert response.context["site_page"].paginator.count == websites
+    assert response.context["organisation_page"].paginator.count == organisations
+    shown = websites - 50 if "page=2" in query else min(websites, 50)
+    assert len(response.context["rows"]) == shown
+    if websites > 50:
+        assert f"Page {2 if 'page=2' in query else 1} of 2" in response.content.decode()
+
+
+def test_a_members_pagers_count_only_their_projects_rows(client):
+    """The summary is of the member's scope, so are the pagers' counts taken from it."""
+    mine, other = factories.project("Mine"), factories.project("Other")
+    account = factories.account()
+    DataFastSite.objects.bulk_create(
+        DataFastSite(account=account, name=f"Shop {n:02}", website_id=f"{n:024x}", project=mine if n < 52 else other)
+        for n in range(60)
+    )
+    Organisation.objects.create(organisation_id="org_mine", name="Mine", project=mine)
+    Organisation.objects.create(organisation_id="org_other", name="Other", project=other)
+    member = factories.viewer("member")
+    Membership.objects.create(project=mine, user=member)
+    client.force_login(member)
+    response, counts = _pager_counts(client, reverse("overview") + "?page=2")
+    assert counts == []
+    assert response.context["site_page"].paginator.count == 52 == response.context["summary"].sites
+    assert response.context["organisation_page"].paginator.count == 1
+    assert names(response) == ["Shop 50", "Shop 51"]
+
+
+def test_a_search_or_a_provider_counts_what_it_lists(viewer_client):
+    """Rows the summary did not count apart are counted by their pager."""
+    sites(*[(f"Shop {n:02}", Health.OK) for n in range(55)], ("Other", Health.OK))
+    Organisation.objects.create(organisation_id="org_shop", name="Shop group")
+    response, counts = _pager_counts(viewer_client, reverse("overview") + "?q=shop&page=2")
+    assert len(counts) == 2  # the websites and the organisations found
+    assert response.context["site_page"].paginator.count == 55
+    assert "51–55 of 55 websites" in response.content.decode()
+    response, counts = _pager_counts(viewer_client, reverse("overview") + "?provider=stripe")
+    assert len(counts) == 1 and response.context["site_page"].paginator.count == 0  # none polled yet
+    organisation = Organisation.objects.get()
+    response, counts = _pager_counts(viewer_client, reverse("overview") + f"?organisation={organisation.pk}")
+    assert len(counts) == 1 and response.context["organisation_page"].paginator.count == 1
 
 
 def test_the_organisation_filter_says_why_websites_stay(viewer_client, sandbox):
