@@ -205,8 +205,8 @@ def test_an_account_that_asks_for_them_gets_an_alert_when_a_watched_website_is_u
 
 
 def test_the_overview_counts_new_websites_at_the_scale_target(admin_client):
-    """Issue 15's 50,000 websites, all listed by tokens: the notices' one query names every listed
-    website (SQLite here allows 250,000 parameters, psycopg binds client-side), and counts right."""
+    """Issue 15's 50,000 websites, all listed by tokens: the notices read the watched IDs without
+    naming every listed website, and count right."""
     first, second = factories.account(name="Big token"), factories.account(name="Other token")
     listed = [{"id": f"{index:024x}", "name": f"Site {index}"} for index in range(50_000)]
     first.listed_websites, second.listed_websites = listed[:25_000], listed[25_000:]
@@ -214,9 +214,12 @@ def test_the_overview_counts_new_websites_at_the_scale_target(admin_client):
     DataFastAccount.objects.bulk_update([first, second], ["listed_websites", "discovered_at"])
     factories.site(website_id=listed[0]["id"], account=first)
     factories.site(website_id=listed[30_000]["id"], account=second)
-    notices = [text for text in notices_on(admin_client) if "new" in text]
+    with CaptureQueriesContext(connection) as captured:
+        notices = [text for text in notices_on(admin_client) if "new" in text]
     assert len(notices) == 2, notices
     assert any("24,999" in text or "24999" in text for text in notices), notices
+    # Not by naming them: `website_id IN (…50,000…)` took 0.5 s to run on PostgreSQL.
+    assert max(len(query["sql"]) for query in captured) < 10_000
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's planner scans a table this small")
