@@ -242,7 +242,7 @@ class _Listing(NamedTuple):
 LISTED_ASKED_BY_ID = 1_000
 
 
-def _watched_among(website_ids: set[str]) -> set[str]:
+def _watched_among(website_ids: set[Any]) -> set[Any]:
     """Which of `website_ids` a website row watches (one query; none for no IDs)."""
     rows = DataFastSite.objects.values_list("website_id", flat=True).order_by()
     if len(website_ids) <= LISTED_ASKED_BY_ID:
