@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations_app.chargebackstop.models import PartnerAccess
-from integrations_app.datafast.client import PROVIDERS
+from integrations_app.datafast.client import PROVIDERS, parse_websites
 from integrations_app.datafast.models import Discovery
 from integrations_app.models import (
     ChargebackStopKey,
@@ -25,6 +25,7 @@ from integrations_app.models import (
 )
 from integrations_app.polling.bulk import insert_many, save_many
 from integrations_app.polling.snapshots import digest
+from sandbox.world import Website as SandboxWebsite
 
 BATCH = 500
 
@@ -38,6 +39,14 @@ class Registered:
 
 
 @transaction.atomic
+def _listing(websites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A token's listing as discovery stores it (`DataFastAccount.listed_websites`): the sandbox's
+    answer for these websites, read by the product's parser. Every overview reads it for its
+    notices, so a bench without it measured an overview no discovered account has."""
+    payload = {"status": "success", "data": [SandboxWebsite(**website).as_listed("owner") for website in websites]}
+    return [website.as_dict() for website in parse_websites(payload).websites]
+
+
 def register(scenario: dict[str, Any], *, next_poll_at: datetime, site_limit: int | None = None) -> Registered:
     """`site_limit` registers only the first N websites (in token order), for smaller databases."""
     names = {website["id"]: website["name"] for website in scenario["datafast"]["websites"]}
@@ -45,9 +54,15 @@ def register(scenario: dict[str, Any], *, next_poll_at: datetime, site_limit: in
     # here is one the credential lists): the bench measures polling, and a discovery due in the
     # middle of a measured cycle would add its listings to the poll's CPU and requests.
     discovered = timezone.now()
+    listed = {website["id"]: website for website in scenario["datafast"]["websites"]}
     accounts = []
     for token in scenario["datafast"]["tokens"]:
-        account = DataFastAccount(name=token["label"], discovery=Discovery.OK, discovered_at=discovered)
+        account = DataFastAccount(
+            name=token["label"],
+            discovery=Discovery.OK,
+            discovered_at=discovered,
+            listed_websites=_listing([listed[website_id] for website_id in token["websites"]]),
+        )
         account.set_secret(token["token"])
         accounts.append(account)
     DataFastAccount.objects.bulk_create(accounts)
