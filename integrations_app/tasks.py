@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 from kombu import Producer
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from integrations_app.alerts import digest, policy, reminders
 from integrations_app.alerts.batching import GROUP_QUIET
@@ -21,7 +23,7 @@ from integrations_app.alerts.delivery import send_pending_alerts as deliver_aler
 from integrations_app.chargebackstop import discovery as chargebackstop_discovery
 from integrations_app.datafast import discovery as datafast_discovery
 from integrations_app.models.retention import compact, prune
-from integrations_app.polling.dispatch import Batch, claim_due, run_batch
+from integrations_app.polling.dispatch import Batch, claim_due, give_back, run_batch
 from integrations_app.polling.locks import exclusive
 from integrations_app.problems import refresh_due
 from integrations_app.upstream import http, http_async
@@ -55,13 +57,25 @@ def dispatch_due_polls() -> int:
             refresh_due()
         except DatabaseError:
             logger.warning("re-deriving problem states failed; the next tick tries again", exc_info=True)
-    enqueue(batches)
-    return sum(len(batch.pks) for batch in batches)
+    dispatched = sum(len(batch.pks) for batch in batches)
+    try:
+        enqueue(batches)
+    except PUBLISH_ERRORS:
+        give_back(batches)
+        logger.warning("queuing %s polls failed: due again at the next tick", dispatched, exc_info=True)
+        return 0
+    return dispatched
+
+
+# What publishing raises when Redis fails or refuses: kombu wraps most of it (a failed pipeline is
+# its BatchPublishError, "delivery uncertain"), the rest leaks through.
+PUBLISH_ERRORS = (KombuError, RedisError, OSError)
 
 
 def enqueue(batches: list[Batch], producer: Producer | None = None) -> None:
     """Publish each batch as one `poll_batch` message, all of them through one Redis pipeline
-    (kombu's publish batch, which flushes every 1,000 commands): no reply awaited per message. On a
+    (kombu's publish batch, flushed every 1,000 Redis commands, one a message): no reply awaited
+    per message. On a
     machine busy with the polls this dispatch has started, each awaited reply was also a wait to be
     scheduled again, ~3 ms a message, seconds for the ~800 batches of 50,000 websites. Its logged
     arguments name the batch (Celery would otherwise render every key of it, per message: a third

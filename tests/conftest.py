@@ -9,6 +9,7 @@ from django.core.cache import cache, caches
 from django.test import Client
 from pytest_django import Settings
 
+from integrations_app.polling.locks import redis_client
 from integrations_app.upstream import budget
 from integrations_app.views import context as broker_context
 from sandbox.server import SandboxServer
@@ -119,9 +120,11 @@ def other_chat_sink() -> Iterator[ChatSink]:
 
 
 def forget_broker_check() -> None:
-    # broker_reachable() remembers its answer for a few seconds, and its client the URL it was made with.
+    # broker_reachable() remembers its answer for a few seconds, and its client (and the locks' one)
+    # the URL it was made with.
     broker_context._quick_client.cache_clear()
     broker_context._last.update(at=-1000.0, ok=1.0)
+    redis_client.cache_clear()
 
 
 def closed_port_url() -> str:

@@ -28,6 +28,7 @@ from integrations_app.tasks import (
     poll_site,
 )
 from tests import demo, factories
+from tests.conftest import closed_port_url
 from tests.polling import break_recording
 from tests.reliability.relay import TcpRelay
 
@@ -162,3 +163,21 @@ def test_a_dispatch_hands_redis_its_batches_in_a_few_round_trips_not_one_each(re
     args, kwargs, _ = json.loads(base64.b64decode(first["body"]))
     assert args == ["site", list(range(64)), now.isoformat()] and kwargs == {}
     assert first["headers"]["argsrepr"] == "('site', <64 sources from 0>)"
+    assert first["headers"]["expires"]  # a queued batch still runs out with its lease
+
+
+def test_the_broker_as_configured_takes_a_dispatch_in_one_pipeline(redis_clean):
+    """kombu publishes one message at a time, silently, if the Redis connection retries on its
+    own (`retry_on_timeout`, `retry_on_error` in REDIS_URL or the transport options)."""
+    with app.producer_or_acquire() as producer:
+        assert producer.supports_batch_publish
+
+
+def test_a_dispatch_whose_queuing_fails_gives_its_sources_back_for_the_next_tick(redis_clean, monkeypatch, caplog):
+    site = factories.site()
+    monkeypatch.setattr(app.conf, "broker_url", closed_port_url())  # the locks' Redis stays up
+    monkeypatch.setattr(app, "_pool", None)  # connections are pooled per URL: make new ones
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    assert dispatch_due_polls() == 0
+    assert DataFastSite.objects.get(pk=site.pk).next_poll_at <= timezone.now()  # not held by a lease
+    assert "queuing 1 polls failed: due again at the next tick" in caplog.text

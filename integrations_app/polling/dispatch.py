@@ -66,6 +66,14 @@ def claim_due(now: datetime | None = None, *, everything: bool = False) -> list[
     return batches
 
 
+def give_back(batches: list[Batch]) -> None:
+    """Make the sources of batches that could not be queued due again (a failed publish): the next
+    tick dispatches them, instead of their lease holding them for POLL_LEASE_SECONDS. One whose
+    message went out before the failure may then be polled twice, one after the other."""
+    for batch in batches:
+        set_where_pk_in(BY_KIND[batch.kind].model, batch.pks, "next_poll_at", batch.dispatched_at)
+
+
 def run_poll(
     kind: str, pk: int, *, dispatched_at: datetime | None = None, lock_required: bool = True
 ) -> PollOutcome | None:

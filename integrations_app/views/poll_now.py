@@ -11,8 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from kombu.exceptions import OperationalError as KombuOperationalError
-from redis.exceptions import RedisError
 
 from integrations_app import audit, tasks
 from integrations_app.models import ChargebackStopKey, DataFastSite
@@ -26,8 +24,6 @@ from integrations_app.views.credentials import KEY, SITE
 logger = logging.getLogger(__name__)
 
 BROKER_DOWN = "The worker/broker is unreachable; the poll will run when it is back."
-# What `.delay` raises when Redis is gone: kombu wraps most of it, the rest leaks through.
-BROKER_ERRORS = (KombuOperationalError, RedisError, OSError)
 
 
 # The one-source poll tasks: `poll_site(pk, dispatched_at=None)`, `poll_key(pk, dispatched_at=None)`.
@@ -39,7 +35,7 @@ def _enqueue(task: PollTask, pk: int) -> bool:
         return False
     try:
         task.delay(pk)
-    except BROKER_ERRORS:
+    except tasks.PUBLISH_ERRORS:
         logger.warning("Could not queue %s(%s): broker unreachable", task.name, pk, exc_info=True)
         return False
     return True

@@ -183,9 +183,8 @@ def _send_soon(needed: bool) -> None:
     if not needed or not broker_reachable():
         return
     from integrations_app import tasks
-    from integrations_app.views.poll_now import BROKER_ERRORS
 
-    with contextlib.suppress(*BROKER_ERRORS):
+    with contextlib.suppress(*tasks.PUBLISH_ERRORS):
         tasks.send_pending_alerts.apply_async(countdown=4)
 
 

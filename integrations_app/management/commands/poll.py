@@ -7,16 +7,16 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
-from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
 from integrations_app.alerts.delivery import send_pending_alerts
-from integrations_app.polling.dispatch import claim_due, run_poll
+from integrations_app.polling.dispatch import claim_due, give_back, run_poll
+from integrations_app.polling.locks import redis_client
 from integrations_app.polling.outcome import PollOutcome
-from integrations_app.views.context import broker_reachable
 
 # Not the URL: it may carry Redis's password.
-BROKER_UNREACHABLE = "Redis (REDIS_URL), the workers' broker, is unreachable."
+BROKER_UNREACHABLE = "Redis (REDIS_URL), the workers' broker, is unreachable or refused."
+INSTEAD = "Start it, or poll in this process with --sync."
 
 
 def _poll_in_thread(source: tuple[str, int]) -> PollOutcome | None:
@@ -60,18 +60,21 @@ class Command(BaseCommand):
             self.stdout.write(f"  failed: {outcome.source} ({outcome.error_kind})")
 
     def queue_everything(self) -> None:
-        """Lease every source and queue its poll; with Redis unreachable, say so before leasing any
-        (a leased source waits its lease before it is dispatched again)."""
-        from integrations_app.tasks import enqueue
+        """Lease every source and queue its poll; with Redis unreachable, say so before leasing any.
+        A failed publish gives the leases back: beat's next tick dispatches the sources."""
+        from integrations_app.tasks import PUBLISH_ERRORS, enqueue
 
-        if not broker_reachable():
-            raise CommandError(f"{BROKER_UNREACHABLE} Start it, or poll in this process with --sync.")
+        try:
+            redis_client().ping()
+        except RedisError as error:
+            raise CommandError(f"{BROKER_UNREACHABLE} ({type(error).__name__}) {INSTEAD}") from None
         batches = claim_due(everything=True)
         try:
             enqueue(batches)
-        except (KombuError, RedisError, OSError) as error:
+        except PUBLISH_ERRORS as error:
+            give_back(batches)
             raise CommandError(
-                f"{BROKER_UNREACHABLE} Queuing failed ({type(error).__name__}); the sources it leased are "
-                f"dispatched again within {settings.POLL_LEASE_SECONDS} s, or poll them now with --sync."
+                f"{BROKER_UNREACHABLE} Queuing failed ({type(error).__name__}); some polls may have been "
+                f"queued, and every source is due again at beat's next tick. {INSTEAD}"
             ) from None
         self.stdout.write(f"Queued {sum(len(batch.pks) for batch in batches)} polls for the workers.")
