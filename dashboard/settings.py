@@ -89,9 +89,13 @@ TEMPLATES: list[dict[str, Any]] = [
 DATABASES = {"default": env.database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # A page keeps its thread's connection for the next one (gunicorn's threads live on), checked before
 # reuse: a new PostgreSQL connection costs ~6 ms a request. `?conn_max_age=0` in the URL turns it
-# off. Celery closes its own after every task whatever this says (its Django fixup).
-DATABASES["default"].setdefault("CONN_MAX_AGE", 600)
-DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# off; psycopg's pool (`OPTIONS["pool"]`), which Django refuses beside it, replaces it. Celery
+# closes its own after every task whatever this says (its Django fixup).
+if not DATABASES["default"].get("OPTIONS", {}).get("pool"):
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 600)
+# django-environ leaves `?conn_health_checks=false` a string, which Django would take for true.
+health_checks = str(DATABASES["default"].get("CONN_HEALTH_CHECKS", True)).lower()
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = health_checks in {"1", "true", "yes", "on"}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets pages read while a poll writes; IMMEDIATE takes the write lock up front so
     # concurrent pollers queue on `timeout` instead of failing with "database is locked".

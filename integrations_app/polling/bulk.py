@@ -90,6 +90,8 @@ def load_many(model: type[M], fields: Collection[str], pks: Sequence[Any]) -> di
     """`model.objects.only(*fields).in_bulk(pks)` in one `read_many`: instances by key, the columns
     not in `fields` deferred (reading one of those costs a query of its own)."""
     columns = [field for field in model._meta.concrete_fields if field.primary_key or field.name in fields]
+    # A misspelt name would be deferred: read by a query of its own for every row that touches it.
+    assert {field.name for field in columns} >= set(fields), f"not columns of {model.__name__}: {fields}"
     rows = read_many(model, [field.name for field in columns], key=model._meta.pk.name, values=pks)
     attnames = [field.attname for field in columns]
     key = next(position for position, field in enumerate(columns) if field.primary_key)
