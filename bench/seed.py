@@ -57,12 +57,8 @@ def register(scenario: dict[str, Any], *, next_poll_at: datetime, site_limit: in
     listed = {website["id"]: website for website in scenario["datafast"]["websites"]}
     accounts = []
     for token in scenario["datafast"]["tokens"]:
-        account = DataFastAccount(
-            name=token["label"],
-            discovery=Discovery.OK,
-            discovered_at=discovered,
-            listed_websites=_listing([listed[website_id] for website_id in token["websites"]]),
-        )
+        account = DataFastAccount(name=token["label"], discovery=Discovery.OK, discovered_at=discovered)
+        account.set_listing(_listing([listed[website_id] for website_id in token["websites"]]))
         account.set_secret(token["token"])
         accounts.append(account)
     DataFastAccount.objects.bulk_create(accounts)

@@ -105,7 +105,7 @@ def load_sites(site_ids: Sequence[int]) -> tuple[list[DataFastSite], Providers]:
     # Not an account's listing from discovery (a JSON list of every website behind its token, parsed
     # on load): a poll never reads it, and a batch may load a hundred accounts. (A queryset: read
     # with `load_many`, one statement of a few rows, it measured no cheaper.)
-    listings = DataFastAccount.objects.defer("listed_websites", "ignored_website_ids")
+    listings = DataFastAccount.objects.defer("listed_websites", "listed_website_ids", "ignored_website_ids")
     accounts = listings.in_bulk({site.account_id for site in sites.values()})
     for site in sites.values():
         site.account = accounts[site.account_id]

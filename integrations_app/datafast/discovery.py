@@ -72,7 +72,7 @@ def discover(account: DataFastAccount, *, now: datetime | None = None, quick: bo
     message = f"The token lists {count}." + (f" {' '.join(listing.problems)}." if listing.problems else "")
     with transaction.atomic():
         updated = apply(account, websites, now=now, complete=not listing.problems)
-        account.listed_websites = [website.as_dict() for website in websites]
+        account.set_listing([website.as_dict() for website in websites])
         _remember(account, Discovery.OK, message, now)
     outcome = summarise(account)
     outcome.updated = updated
@@ -82,7 +82,8 @@ def discover(account: DataFastAccount, *, now: datetime | None = None, quick: bo
 def _remember(account: DataFastAccount, state: str, message: str, now: datetime) -> Outcome:
     account.discovery, account.discovery_message, account.discovered_at = state, message[:300], now
     fields = ["discovery", "discovery_message", "discovered_at"]
-    account.save(update_fields=[*fields, "listed_websites"] if state == Discovery.OK else fields)
+    listing = ["listed_websites", "listed_website_ids"]
+    account.save(update_fields=[*fields, *listing] if state == Discovery.OK else fields)
     return Outcome(state, account.discovery_message)
 
 
@@ -231,7 +232,7 @@ class _Listing(NamedTuple):
 
     pk: int
     name: str
-    listed_websites: list[Any]
+    listed_website_ids: list[Any]
     ignored_website_ids: list[str]
     unlisted_seen_at: datetime | None
 
@@ -254,7 +255,7 @@ def with_notices(accounts: QuerySet[DataFastAccount]) -> list[Notice]:
     """A notice for every account with something to say: three queries whatever the number of
     accounts and websites."""
     rows = [_Listing._make(row) for row in accounts.order_by("name").values_list(*_Listing._fields)]
-    every_listed = {entry.get("id") for row in rows for entry in row.listed_websites if isinstance(entry, dict)}
+    every_listed = {website_id for row in rows for website_id in row.listed_website_ids}
     watched = _watched_among(every_listed)
     seen = {row.pk: row.unlisted_seen_at for row in rows}
     unlisted: dict[int, int] = {}
@@ -270,11 +271,7 @@ def with_notices(accounts: QuerySet[DataFastAccount]) -> list[Notice]:
     notices = []
     for row in rows:
         ignored = set(row.ignored_website_ids)
-        new = sum(
-            1
-            for entry in row.listed_websites
-            if isinstance(entry, dict) and entry.get("id") not in watched and entry.get("id") not in ignored
-        )
+        new = sum(1 for website_id in row.listed_website_ids if website_id not in watched and website_id not in ignored)
         if new or unlisted.get(row.pk):
             # As `.only("pk", "name")` would load it: what the notice's template shows and links to.
             account = DataFastAccount.from_db(accounts.db, ["id", "name"], [row.pk, row.name])

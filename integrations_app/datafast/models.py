@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from django.core.validators import RegexValidator
 from django.db import models
@@ -40,6 +41,9 @@ class DataFastAccount(HasSecret):
     discovered_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The websites the last successful discovery listed: [{"id", "domain", "name", "timezone", ...}].
     listed_websites = models.JSONField(default=list, blank=True, editable=False)
+    # Their IDs, in the same order (`set_listing` writes both): what every overview's notices read.
+    # Decoding the whole listings was most of their time (137 ms at 50,000 websites).
+    listed_website_ids = models.JSONField(default=list, blank=True, editable=False)
     # Listed websites the operator chose not to watch: no longer flagged as new.
     ignored_website_ids = models.JSONField(default=list, blank=True, editable=False)
     # The operator saw the websites no longer listed up to then ("Keep them"): the notice names only
@@ -53,6 +57,11 @@ class DataFastAccount(HasSecret):
             "listed again). New websites are always notices."
         ),
     )
+
+    def set_listing(self, websites: list[dict[str, Any]]) -> None:
+        """The listing discovery stores (`Website.as_dict()` each), with its IDs beside it."""
+        self.listed_websites = websites
+        self.listed_website_ids = [website["id"] for website in websites]
 
     class Meta:
         ordering = ["name"]
