@@ -139,3 +139,14 @@ def broker_down(settings: Settings) -> Iterator[str]:
     forget_broker_check()
     yield url
     forget_broker_check()
+
+
+@pytest.fixture
+def publishing_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery's broker refuses connections while REDIS_URL (the locks, the pages' check) still
+    answers: a publish fails after everything said Redis was up."""
+    from dashboard.celery import app
+
+    monkeypatch.setattr(app.conf, "broker_url", closed_port_url())
+    monkeypatch.setattr(app, "_pool", None)  # connections are pooled per URL: make new ones
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)

@@ -10,11 +10,9 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from dashboard.celery import app as celery_app
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, KeyOrganisation
 from integrations_app.models.secret_field import SecretUnreadable
 from tests import demo, factories
-from tests.conftest import closed_port_url
 
 pytestmark = pytest.mark.django_db
 
@@ -164,11 +162,8 @@ def test_poll_with_redis_unreachable_says_so_and_leases_nothing(broker_down):
     assert DataFastSite.objects.get(pk=site.pk).next_poll_at == due  # still due: beat's tick takes it
 
 
-def test_poll_whose_queuing_fails_after_the_check_gives_the_sources_back(redis_clean, monkeypatch):
+def test_poll_whose_queuing_fails_after_the_check_gives_the_sources_back(redis_clean, publishing_fails):
     site = factories.site()
-    monkeypatch.setattr(celery_app.conf, "broker_url", closed_port_url())  # the check's Redis stays up
-    monkeypatch.setattr(celery_app, "_pool", None)  # connections are pooled per URL: make new ones
-    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
     with pytest.raises(CommandError, match=r"Queuing failed \(\w+\); some polls may have been queued"):
         run("poll")
     assert DataFastSite.objects.get(pk=site.pk).next_poll_at <= timezone.now()  # due again: not leased

@@ -28,7 +28,6 @@ from integrations_app.tasks import (
     poll_site,
 )
 from tests import demo, factories
-from tests.conftest import closed_port_url
 from tests.polling import break_recording
 from tests.reliability.relay import TcpRelay
 
@@ -173,11 +172,8 @@ def test_the_broker_as_configured_takes_a_dispatch_in_one_pipeline(redis_clean):
         assert producer.supports_batch_publish
 
 
-def test_a_dispatch_whose_queuing_fails_gives_its_sources_back_for_the_next_tick(redis_clean, monkeypatch, caplog):
+def test_a_dispatch_whose_queuing_fails_gives_its_sources_back_for_the_next_tick(redis_clean, publishing_fails, caplog):
     site = factories.site()
-    monkeypatch.setattr(app.conf, "broker_url", closed_port_url())  # the locks' Redis stays up
-    monkeypatch.setattr(app, "_pool", None)  # connections are pooled per URL: make new ones
-    monkeypatch.setattr(app.amqp, "_producer_pool", None)
     assert dispatch_due_polls() == 0
     assert DataFastSite.objects.get(pk=site.pk).next_poll_at <= timezone.now()  # not held by a lease
     assert "queuing 1 polls failed: due again at the next tick" in caplog.text
