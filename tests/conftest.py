@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache, caches
+from django.db import connection
 from django.test import Client
 from pytest_django import Settings
 
@@ -150,3 +152,17 @@ def publishing_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app.conf, "broker_url", closed_port_url())
     monkeypatch.setattr(app, "_pool", None)  # connections are pooled per URL: make new ones
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_left_connected_to_the_test_database(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The poll writer thread keeps its connection for the life of the process (as in a worker):
+    on PostgreSQL that session would keep the test database from being dropped at the end."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
