@@ -275,5 +275,6 @@ def _stop(children: list[Child], timeout: float) -> None:
             child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
     for child in children:
         child.signal_group(signal.SIGKILL)
-        child.process.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):  # bounded: a stop never hangs on one child
+            child.process.wait(timeout=2)
         child._drain()

@@ -146,10 +146,19 @@ class Stop(Exception):
     """Raised in the main thread by SIGINT, SIGTERM or SIGHUP: unwind and stop everything."""
 
 
+# Once everything is up, a stop signal is only noted here, and the main loop raises Stop itself:
+# raised by the handler, Stop could land inside `Popen.poll()` between taking its waitpid lock and
+# the `try` that frees it, and every later wait for that child then hung (once in CI, stop 23).
+_steady: dict[str, str | bool] = {"running": False, "stop": ""}
+
+
 def on_stop_signals() -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(number, signal.SIG_IGN)  # one stop; a second Ctrl-C does not cut it short
+        if _steady["running"]:
+            _steady["stop"] = signal.Signals(signum).name
+            return
         raise Stop(signal.Signals(signum).name)
 
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -341,9 +350,11 @@ def run(verbose: bool) -> int:
         width = max(len(line) for line in lines)
         for line in ["=" * width, *lines, "=" * width]:
             console.say(line)
-        while True:
+        _steady["running"] = True
+        while not _steady["stop"]:
             time.sleep(0.5)
             launcher.check_alive()
+        raise Stop(_steady["stop"])
     except Stop as stop:
         console.say(f"{stop} received: stopping everything.")
         return 0
