@@ -46,8 +46,15 @@ class MakeRun:
         self.ports = {"WEB_PORT": free_port(), "SANDBOX_PORT": free_port(), "EMBEDDED_REDIS_PORT": free_port()}
         keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
         env = {**keep, **{name: str(port) for name, port in self.ports.items()}, "WORKER_PROCESSES": "2"}
+        # As from a terminal: a suite started in the background by a shell without job control
+        # inherits SIGINT ignored, and make would then ignore the test's Ctrl-C. `env` execs make.
         self.process = subprocess.Popen(
-            ["make", "run"], cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            ["env", "--default-signal=INT", "make", "run"],
+            cwd=clone,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
