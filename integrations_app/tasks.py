@@ -61,7 +61,6 @@ def dispatch_due_polls() -> int:
     try:
         enqueue(batches)
     except PUBLISH_ERRORS:
-        give_back(batches)
         logger.warning("queuing %s polls failed: due again at the next tick", dispatched, exc_info=True)
         return 0
     return dispatched
@@ -73,22 +72,26 @@ PUBLISH_ERRORS = (KombuError, RedisError, OSError)
 
 
 def enqueue(batches: list[Batch], producer: Producer | None = None) -> None:
-    """Publish each batch as one `poll_batch` message, all of them through one Redis pipeline
-    (kombu's publish batch, flushed every 1,000 Redis commands, one a message): no reply awaited
-    per message. On a
-    machine busy with the polls this dispatch has started, each awaited reply was also a wait to be
-    scheduled again, ~3 ms a message, seconds for the ~800 batches of 50,000 websites. Its logged
-    arguments name the batch (Celery would otherwise render every key of it, per message: a third
-    of the publishing CPU)."""
-    with poll_batch.app.producer_or_acquire(producer) as publisher, publisher.batch():
-        for batch in batches:
-            poll_batch.apply_async(  # type: ignore[call-arg]  # celery-types lacks the two reprs
-                (batch.kind, batch.pks, batch.dispatched_at.isoformat()),
-                expires=batch.expires,
-                producer=publisher,
-                argsrepr=f"({batch.kind!r}, <{len(batch.pks)} sources from {batch.pks[0]}>)",
-                kwargsrepr="{}",
-            )
+    """Publish each batch of leased sources as one `poll_batch` message, all of them through one
+    Redis pipeline (kombu's publish batch, flushed every 1,000 Redis commands, one a message): no
+    reply awaited per message. On a machine busy with the polls this dispatch has started, each
+    awaited reply was also a wait to be scheduled again, ~3 ms a message, seconds for the ~800
+    batches of 50,000 websites. Its logged arguments name the batch (Celery would otherwise render
+    every key of it, per message: a third of the publishing CPU). A failed publish (PUBLISH_ERRORS)
+    gives the leases back before it is raised: the next tick dispatches the sources again."""
+    try:
+        with poll_batch.app.producer_or_acquire(producer) as publisher, publisher.batch():
+            for batch in batches:
+                poll_batch.apply_async(  # type: ignore[call-arg]  # celery-types lacks the two reprs
+                    (batch.kind, batch.pks, batch.dispatched_at.isoformat()),
+                    expires=batch.expires,
+                    producer=publisher,
+                    argsrepr=f"({batch.kind!r}, <{len(batch.pks)} sources from {batch.pks[0]}>)",
+                    kwargsrepr="{}",
+                )
+    except PUBLISH_ERRORS:
+        give_back(batches)
+        raise
 
 
 def _poll(kind: str, pks: list[int], dispatched_at: str | None) -> dict[str, int]:

@@ -148,7 +148,7 @@ class Stop(Exception):
 
 # Once everything is up, a stop signal is only noted here, and the main loop raises Stop itself:
 # raised by the handler, Stop could land inside `Popen.poll()` between taking its waitpid lock and
-# the `try` that frees it, and every later wait for that child then hung (once in CI, stop 23).
+# the `try` that frees it, and every later wait for that child would then spin or hang.
 _steady: dict[str, str | bool] = {"running": False, "stop": ""}
 
 

@@ -10,7 +10,7 @@ from django.db import connection
 from redis.exceptions import RedisError
 
 from integrations_app.alerts.delivery import send_pending_alerts
-from integrations_app.polling.dispatch import claim_due, give_back, run_poll
+from integrations_app.polling.dispatch import claim_due, run_poll
 from integrations_app.polling.locks import redis_client
 from integrations_app.polling.outcome import PollOutcome
 
@@ -71,8 +71,7 @@ class Command(BaseCommand):
         batches = claim_due(everything=True)
         try:
             enqueue(batches)
-        except PUBLISH_ERRORS as error:
-            give_back(batches)
+        except PUBLISH_ERRORS as error:  # the leases are given back
             raise CommandError(
                 f"{BROKER_UNREACHABLE} Queuing failed ({type(error).__name__}); some polls may have been "
                 f"queued, and every source is due again at beat's next tick. {INSTEAD}"
