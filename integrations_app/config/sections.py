@@ -23,7 +23,7 @@ from integrations_app.chargebackstop.models import KeyLevel
 from integrations_app.config import fields as f
 from integrations_app.config.yamlio import Node
 from integrations_app.datafast.client import OBJECT_ID
-from integrations_app.datafast.models import dft_token_validator
+from integrations_app.datafast.models import dft_token_validator, websites_changed
 from integrations_app.models import (
     ChargebackStopKey,
     ClientLink,
@@ -333,7 +333,9 @@ class Websites(Section):
         rows = [self._fill(DataFastSite(website_id=values["website_id"]), values, context) for values in entries]
         for row in rows:
             row.derive_problem()  # what save() does, which bulk_create does not call
-        return DataFastSite.objects.bulk_create(rows, batch_size=500)
+        created = DataFastSite.objects.bulk_create(rows, batch_size=500)
+        websites_changed()  # what saving each would have signalled; after the rows, never before
+        return created
 
     @staticmethod
     def _fill(row: DataFastSite, values: dict[str, Any], context: Context) -> DataFastSite:

@@ -13,18 +13,24 @@ What it does with a listing:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import DatabaseError, transaction
+from django.db.models import Case, F, PositiveIntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from integrations_app.alerts import changes
 from integrations_app.datafast.client import DataFastClient, Website
-from integrations_app.datafast.models import DataFastAccount, DataFastSite, Discovery
+from integrations_app.datafast.models import (
+    DataFastAccount,
+    DataFastSite,
+    Discovery,
+    websites_changed_in_this_transaction,
+)
 from integrations_app.models.history import ChangeKind, Severity, StatusChange
 from integrations_app.models.secret_field import SecretUnreadable
 from integrations_app.upstream.check import deadline, explain
@@ -34,6 +40,7 @@ NO_PERMISSION = (
     "This token may not list its websites: it lacks DataFast's websites:read permission. "
     "Add websites by typing their IDs, or give the token websites:read in DataFast."
 )
+logger = logging.getLogger(__name__)
 SITE_FIELDS = ["name", "domain", "timezone", "role", "tracking_id", "unlisted_since"]
 
 
@@ -226,15 +233,20 @@ class Notice(NamedTuple):
         return " ".join(parts)
 
 
-class _Listing(NamedTuple):
-    """What a notice is made of, read as plain values: the 200 model instances with their JSON were
-    half of the notices' time on every overview. An account with nothing to say never becomes one."""
+class _Account(NamedTuple):
+    """What a notice is made of, read as plain values: the 200 model instances were half of the
+    notices' time on every overview. An account with nothing to say never becomes one."""
 
     pk: int
     name: str
-    listed_website_ids: list[Any]
-    ignored_website_ids: list[str]
+    new_websites: int
+    new_websites_version: int
+    notices_version: int
     unlisted_seen_at: datetime | None
+
+    @property
+    def counted(self) -> bool:
+        return self.new_websites_version == self.notices_version
 
 
 # Past this many listed websites, reading every watched ID is cheaper than asking for these: at
@@ -251,12 +263,48 @@ def _watched_among(website_ids: set[Any]) -> set[Any]:
     return website_ids.intersection(rows)
 
 
+def _count_new(accounts: list[_Account]) -> dict[int, int]:
+    """Count the new websites of these accounts again and keep the counts (three queries)."""
+    listings = DataFastAccount.objects.filter(pk__in=[account.pk for account in accounts]).values_list(
+        "pk", "listed_website_ids", "ignored_website_ids"
+    )
+    listed_and_ignored = {pk: (listed, set(ignored)) for pk, listed, ignored in listings}
+    watched = _watched_among({website_id for listed, _ in listed_and_ignored.values() for website_id in listed})
+    counts = {
+        pk: sum(1 for website_id in listed if website_id not in watched and website_id not in ignored)
+        for pk, (listed, ignored) in listed_and_ignored.items()
+    }
+    # Kept only where nothing changed since the version read with them: a website watched, or a
+    # listing taken, while these were counted leaves the count to the next page.
+    unchanged = Q()
+    for account in accounts:
+        if account.pk in counts:
+            unchanged |= Q(pk=account.pk, notices_version=account.notices_version)
+    # Within a transaction that changed websites, a count could change again before it commits,
+    # without another bump (one a transaction): shown, not kept.
+    if counts and not websites_changed_in_this_transaction():
+        try:
+            with transaction.atomic():
+                DataFastAccount.objects.filter(unchanged).update(
+                    new_websites=Case(
+                        *(When(pk=pk, then=Value(count)) for pk, count in counts.items()),
+                        default=F("new_websites"),
+                        output_field=PositiveIntegerField(),
+                    ),
+                    new_websites_version=F("notices_version"),
+                )
+        except DatabaseError:
+            # A page reads: a database too busy for this write (SQLite's lock) leaves the counting
+            # to the next page, and this one still shows the counts.
+            logger.warning("The counts of new websites could not be kept.", exc_info=True)
+    return counts
+
+
 def with_notices(accounts: QuerySet[DataFastAccount]) -> list[Notice]:
-    """A notice for every account with something to say: three queries whatever the number of
-    accounts and websites."""
-    rows = [_Listing._make(row) for row in accounts.order_by("name").values_list(*_Listing._fields)]
-    every_listed = {website_id for row in rows for website_id in row.listed_website_ids}
-    watched = _watched_among(every_listed)
+    """A notice for every account with something to say: two queries whatever the number of
+    accounts and websites, three more when a count of new websites is to be taken again."""
+    rows = [_Account._make(row) for row in accounts.order_by("name").values_list(*_Account._fields)]
+    recounted = _count_new([row for row in rows if not row.counted])  # no query when all are counted
     seen = {row.pk: row.unlisted_seen_at for row in rows}
     unlisted: dict[int, int] = {}
     # The accounts as a subquery, not their keys as 200 parameters (1 ms of each overview at 200
@@ -270,8 +318,7 @@ def with_notices(accounts: QuerySet[DataFastAccount]) -> list[Notice]:
             unlisted[account_id] = unlisted.get(account_id, 0) + 1
     notices = []
     for row in rows:
-        ignored = set(row.ignored_website_ids)
-        new = sum(1 for website_id in row.listed_website_ids if website_id not in watched and website_id not in ignored)
+        new = recounted.get(row.pk, row.new_websites)
         if new or unlisted.get(row.pk):
             # As `.only("pk", "name")` would load it: what the notice's template shows and links to.
             account = DataFastAccount.from_db(accounts.db, ["id", "name"], [row.pk, row.name])

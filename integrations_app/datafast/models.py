@@ -4,9 +4,11 @@ from dataclasses import replace
 from typing import Any
 
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,6 +29,10 @@ class Discovery(models.TextChoices):
     NO_PERMISSION = "no_permission", "The token lacks websites:read"
     REFUSED = "refused", "The token was refused"
     FAILED = "failed", "DataFast did not answer properly"
+
+
+# What an account's count of new websites depends on besides the watched websites.
+NEW_WEBSITES_COUNT_INPUTS = frozenset({"listed_website_ids", "ignored_website_ids"})
 
 
 class DataFastAccount(HasSecret):
@@ -58,10 +64,30 @@ class DataFastAccount(HasSecret):
         ),
     )
 
+    # The notice's count of new websites, kept so that an overview reads it instead of every listed
+    # and every watched ID (90 ms of each overview at 50,000 websites). It is right while
+    # `new_websites_version` equals `notices_version`, which every change to what it counts bumps:
+    # this account's listing or set-aside websites (`save`), and any website watched or no longer
+    # watched, by any account (`websites_changed`). `discovery.with_notices` counts again otherwise.
+    new_websites = models.PositiveIntegerField(default=0, editable=False)
+    new_websites_version = models.BigIntegerField(default=-1, editable=False)
+    notices_version = models.BigIntegerField(default=0, editable=False)
+
     def set_listing(self, websites: list[dict[str, Any]]) -> None:
         """The listing discovery stores (`Website.as_dict()` each), with its IDs beside it."""
         self.listed_websites = websites
         self.listed_website_ids = [website["id"] for website in websites]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if self.pk is not None and (update_fields is None or NEW_WEBSITES_COUNT_INPUTS.intersection(update_fields)):
+            # In the database, not from this instance's copy: another change may have bumped it since.
+            self.notices_version = F("notices_version") + 1
+            if update_fields is not None:
+                kwargs["update_fields"] = [*update_fields, "notices_version"]
+        super().save(*args, **kwargs)
+        if not isinstance(self.__dict__.get("notices_version"), int):
+            self.__dict__.pop("notices_version", None)  # an expression, not a value: read again if asked for
 
     class Meta:
         ordering = ["name"]
@@ -150,3 +176,36 @@ class ProviderState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site} {self.get_provider_display()}: {'connected' if self.connected else 'not connected'}"
+
+
+def websites_changed() -> None:
+    """A website was watched or no longer watched (or took another ID): any account's listing may
+    name it, so every count of new websites is to be taken again. Once per transaction: deleting an
+    account deletes its thousands of websites, one signal each."""
+    if not websites_changed_in_this_transaction():
+        DataFastAccount.objects.update(notices_version=F("notices_version") + 1)
+        transaction.on_commit(_websites_changed_marker)
+
+
+def websites_changed_in_this_transaction() -> bool:
+    """Whether this transaction has bumped the versions and not committed yet: the marker is still
+    pending. Django drops a pending callback with the savepoint or transaction rolled back, and the
+    bump with it. Outside a transaction, on_commit runs the marker at once: never pending."""
+    pending = transaction.get_connection().run_on_commit
+    return any(callback is _websites_changed_marker for _, callback, _ in pending)
+
+
+def _websites_changed_marker() -> None:
+    """Nothing to do after the commit: its being pending is the mark."""
+
+
+@receiver(post_save, sender=DataFastSite)
+def _site_saved(sender: type[DataFastSite], instance: DataFastSite, created: bool, **kwargs: Any) -> None:
+    update_fields = kwargs.get("update_fields")
+    if created or update_fields is None or "website_id" in update_fields:
+        websites_changed()
+
+
+@receiver(post_delete, sender=DataFastSite)
+def _site_deleted(sender: type[DataFastSite], instance: DataFastSite, **kwargs: Any) -> None:
+    websites_changed()

@@ -113,14 +113,20 @@ def test_watching_creates_due_sites_and_sets_the_rest_aside(sandbox):
     assert discovery.watch(account, [ACME_OUTLET]) == []  # idempotent
 
 
-def test_notices_take_three_queries_whatever_the_number_of_accounts(sandbox, django_assert_max_num_queries):
+def test_notices_take_two_queries_once_counted_whatever_the_number_of_accounts(
+    sandbox, django_assert_num_queries, django_assert_max_num_queries
+):
     first = factories.account()
     discovery.discover(first)
     second = factories.account(demo.OTHER_DATAFAST_TOKEN, name="Harbor")
     discovery.discover(second)
-    with django_assert_max_num_queries(3):
+    # Counting: the listings, the watched IDs and keeping the counts (in a savepoint of its own).
+    with django_assert_max_num_queries(7):
+        counting = discovery.with_notices(type(first).objects.all())
+    with django_assert_num_queries(2):
         notices = discovery.with_notices(type(first).objects.all())
     assert [(account.name, new) for account, new, _ in notices] == [("Acme Holdings", 9), ("Harbor", 6)]
+    assert [(account.name, new) for account, new, _ in counting] == [("Acme Holdings", 9), ("Harbor", 6)]
 
 
 def test_an_incomplete_listing_never_marks_a_watched_website_unlisted(sandbox):

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -19,10 +19,14 @@ from integrations_app import tasks
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.chargebackstop import discovery as chargebackstop_discovery
 from integrations_app.chargebackstop.models import KeyLevel, PartnerAccess
+from integrations_app.config import yamlio
+from integrations_app.config.service import export_document, import_config
 from integrations_app.datafast import discovery
 from integrations_app.datafast.models import DataFastAccount, DataFastSite
 from integrations_app.models import Alert, AuditEntry, Organisation, StatusChange
+from integrations_app.scoping import EVERYTHING
 from tests import demo, factories
+from tests.config.test_import_report import NEW_SITE
 from tests.discovery.test_chargebackstop_discovery import NO_INTEGRATION
 from tests.ports import free_port
 
@@ -239,3 +243,120 @@ def test_the_notices_count_the_unlisted_websites_through_their_own_index():
         cursor.execute(f"EXPLAIN QUERY PLAN {counting}")
         plan = " ".join(str(row[-1]) for row in cursor.fetchall())
     assert "site_unlisted_idx" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def website(number: int) -> str:
+    return f"{number:024x}"
+
+
+def listing_of(account: DataFastAccount, numbers: range) -> None:
+    """What a discovery stores, as its save does (the listing's fields only)."""
+    account.set_listing([{"id": website(number), "name": f"Site {number}"} for number in numbers])
+    account.save(update_fields=["listed_websites", "listed_website_ids"])
+
+
+def counted_from_scratch() -> dict[str, int]:
+    watched = set(DataFastSite.objects.values_list("website_id", flat=True))
+    return {
+        account.name: sum(
+            1 for listed in account.listed_website_ids if listed not in watched | set(account.ignored_website_ids)
+        )
+        for account in DataFastAccount.objects.all()
+    }
+
+
+def shown() -> dict[str, int]:
+    noticed = {notice.account.name: notice.new for notice in discovery.with_notices(DataFastAccount.objects.all())}
+    return {name: noticed.get(name, 0) for name in DataFastAccount.objects.values_list("name", flat=True)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_kept_counts_of_new_websites_follow_every_change_to_what_they_count(staff_client):
+    """The overview reads each account's kept count instead of every listed and watched ID: every
+    way a listing, a set-aside website or a watched website changes takes the count again,
+    including a website of another account that both tokens list."""
+    first, second = factories.account(name="First"), factories.account(name="Second")
+    listing_of(first, range(6))
+    listing_of(second, range(4, 10))  # websites 4 and 5 on both tokens
+
+    def agree(step: str) -> None:
+        assert shown() == counted_from_scratch(), step
+        assert shown() == counted_from_scratch(), f"{step}, read again from the kept counts"
+
+    agree("listed")
+    factories.site(website(0), account=first)
+    agree("a website watched")
+    site = factories.site(website(4), name="Both", account=first)
+    agree("a website both tokens list, watched by one")
+    site.website_id = website(8)
+    site.save()
+    agree("its ID changed")
+    staff_client.post(reverse("site-delete", args=[site.pk]))
+    assert not DataFastSite.objects.filter(pk=site.pk).exists()
+    agree("deleted on its page")
+    discovery.watch(first, [website(1)])
+    agree("watched from the account's page, the others set aside")
+    discovery.set_aside_new(second)
+    agree("the new ones set aside")
+    listing_of(second, range(4, 12))
+    agree("a new listing")
+    document = export_document(EVERYTHING)
+    document["websites"].append({**NEW_SITE, "website_id": website(11), "account": "Second", "project": None})
+    assert import_config(yamlio.dump(document)).applied
+    agree("imported from a configuration file")
+    factories.site(website(5), name="Five", account=first)
+    first.delete()
+    agree("an account deleted with its websites, one of them listed by the other token")
+    with transaction.atomic():
+        factories.site(website(6), name="Six", account=second)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            factories.site(website(7), name="Seven", account=second)
+            raise RuntimeError("rolled back")
+        factories.site(website(9), name="Nine", account=second)
+        agree("within a transaction, after a savepoint rolled back")
+    agree("committed")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_overview_reads_the_kept_counts_and_not_the_listings_once_counted(admin_client):
+    account = factories.account(name="Big token")
+    listing_of(account, range(50_000))
+    factories.site(website(0), account=account)
+    assert "49,999 new websites" in notices_on(admin_client)[0] or "49999" in notices_on(admin_client)[0]
+    with CaptureQueriesContext(connection) as captured:
+        assert "49,999" in notices_on(admin_client)[0] or "49999" in notices_on(admin_client)[0]
+    assert not [query for query in captured if '"listed_website_ids"' in query["sql"]]
+    assert not [query for query in captured if 'SELECT "integrations_app_datafastsite"."website_id"' in query["sql"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_count_taken_while_a_website_was_watched_is_not_kept():
+    """A count taken from what another transaction then changed is shown once, and not kept: the
+    version it was read with has moved on."""
+    account = factories.account(name="Acme")
+    listing_of(account, range(3))
+    (row,) = [
+        discovery._Account._make(values) for values in DataFastAccount.objects.values_list(*discovery._Account._fields)
+    ]
+    factories.site(website(0), account=account)  # between the reading and the keeping
+    assert discovery._count_new([row]) == {account.pk: 2}
+    account.refresh_from_db()
+    assert account.new_websites_version != account.notices_version  # counted again on the next page
+    assert shown()["Acme"] == 2
+    account.refresh_from_db()
+    assert (account.new_websites, account.new_websites_version) == (2, account.notices_version)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_an_account_of_many_websites_takes_the_counts_again_once():
+    account = factories.account(name="Acme")
+    DataFastSite.objects.bulk_create(
+        DataFastSite(account=account, name=f"Site {number}", website_id=website(number)) for number in range(300)
+    )
+    other = factories.account(name="Other")
+    with CaptureQueriesContext(connection) as captured:
+        account.delete()
+    bumps = [query for query in captured if '"notices_version" = (' in query["sql"]]
+    assert len(bumps) == 1, bumps
+    other.refresh_from_db()
+    assert other.notices_version == 1
