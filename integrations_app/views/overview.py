@@ -249,7 +249,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "selectable": scope.staff_wide,
         "grouped": bool(filters["group"]),
         "move_choices": Project.objects.values_list("pk", "name") if scope.staff_wide and not fragment else [],
-        # New websites on a token, websites no longer listed: staff act on them (three queries).
+        # New websites on a token, websites no longer listed: staff act on them (two queries, once counted).
         "discovery_notices": with_notices(DataFastAccount.objects.all()) if scope.staff_wide and not fragment else [],
     }
     if fragment:
