@@ -25,6 +25,7 @@ from integrations_app.datafast import discovery
 from integrations_app.datafast.models import DataFastAccount, DataFastSite
 from integrations_app.models import Alert, AuditEntry, Organisation, StatusChange
 from integrations_app.scoping import EVERYTHING
+from integrations_app.views import overview as overview_page
 from tests import demo, factories
 from tests.config.test_import_report import NEW_SITE
 from tests.discovery.test_chargebackstop_discovery import NO_INTEGRATION
@@ -360,3 +361,17 @@ def test_deleting_an_account_of_many_websites_takes_the_counts_again_once():
     assert len(bumps) == 1, bumps
     other.refresh_from_db()
     assert other.notices_version == 1
+
+
+def test_the_overview_shows_a_few_notices_and_leaves_the_rest_to_the_credentials_page(staff_client):
+    """200 tokens after their first discovery were 200 notices above the statuses (and most of the
+    overview's time): the overview shows the first ones and says how many more there are."""
+    shown_here = overview_page.NOTICES_SHOWN
+    for number in range(shown_here + 2):
+        listing_of(factories.account(name=f"Token {number:02}"), range(number * 10, number * 10 + 3))
+    assert len(notices_on(staff_client)) == shown_here
+    page = html.unescape(staff_client.get(reverse("overview")).content.decode())
+    assert "2 more accounts have a notice." in page
+    assert f'href="{reverse("credentials")}#notices-heading"' in page
+    assert len(notices_on(staff_client, reverse("credentials"))) == shown_here + 2
+    assert "more accounts" not in staff_client.get(reverse("credentials")).content.decode()
