@@ -80,14 +80,20 @@ class DataFastAccount(HasSecret):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         update_fields = kwargs.get("update_fields")
-        if self.pk is not None and (update_fields is None or NEW_WEBSITES_COUNT_INPUTS.intersection(update_fields)):
+        if update_fields is not None:
+            update_fields = kwargs["update_fields"] = list(update_fields)  # read twice below
+        inputs_change = update_fields is None or NEW_WEBSITES_COUNT_INPUTS.intersection(update_fields)
+        # Only an UPDATE takes an expression: a new row starts at the field's default.
+        if inputs_change and not self._state.adding and not kwargs.get("force_insert"):
             # In the database, not from this instance's copy: another change may have bumped it since.
             self.notices_version = F("notices_version") + 1
             if update_fields is not None:
-                kwargs["update_fields"] = [*update_fields, "notices_version"]
-        super().save(*args, **kwargs)
-        if not isinstance(self.__dict__.get("notices_version"), int):
-            self.__dict__.pop("notices_version", None)  # an expression, not a value: read again if asked for
+                update_fields.append("notices_version")
+        try:
+            super().save(*args, **kwargs)
+        finally:
+            if not isinstance(self.__dict__.get("notices_version"), int):
+                self.__dict__.pop("notices_version", None)  # an expression, not a value: read again if asked for
 
     class Meta:
         ordering = ["name"]

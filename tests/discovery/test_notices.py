@@ -375,3 +375,17 @@ def test_the_overview_shows_a_few_notices_and_leaves_the_rest_to_the_credentials
     assert f'href="{reverse("credentials")}#notices-heading"' in page
     assert len(notices_on(staff_client, reverse("credentials"))) == shown_here + 2
     assert "more accounts" not in staff_client.get(reverse("credentials")).content.decode()
+
+
+def test_an_account_saved_with_its_key_given_or_its_fields_as_a_generator_still_saves():
+    """The version's bump is an UPDATE's expression: never in an INSERT (a new account with its
+    key given), and a generator of field names is read once for the bump and once for the save."""
+    account = DataFastAccount(pk=4242, name="Given key")
+    account.set_secret(demo.DATAFAST_TOKEN.reveal())
+    account.save()
+    account.refresh_from_db()
+    assert account.notices_version == 0
+    account.ignored_website_ids = [website(1)]
+    account.save(update_fields=(name for name in ["ignored_website_ids"]))
+    account.refresh_from_db()
+    assert (account.ignored_website_ids, account.notices_version) == ([website(1)], 1)
