@@ -40,7 +40,8 @@ def account(token: Secret = demo.DATAFAST_TOKEN, name: str = "Acme Holdings") ->
 
 
 def site(website_id: str = demo.ACME_STORE, name: str = "Acme Store", **fields: object) -> DataFastSite:
-    fields.setdefault("account", account())
+    if "account" not in fields:  # not setdefault: that makes the default account even when one is given
+        fields["account"] = account()
     return DataFastSite.objects.create(name=name, website_id=website_id, **fields)
 
 

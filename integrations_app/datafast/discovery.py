@@ -29,6 +29,7 @@ from integrations_app.datafast.models import (
     DataFastAccount,
     DataFastSite,
     Discovery,
+    watched_websites_version,
     websites_changed_in_this_transaction,
 )
 from integrations_app.models.history import ChangeKind, Severity, StatusChange
@@ -241,12 +242,21 @@ class _Account(NamedTuple):
     name: str
     new_websites: int
     new_websites_version: int
+    new_websites_watch_version: int
     notices_version: int
     unlisted_seen_at: datetime | None
+    watch_version: int  # `WatchedWebsites.version`, read with the row
 
     @property
     def counted(self) -> bool:
-        return self.new_websites_version == self.notices_version
+        listing_unchanged = self.new_websites_version == self.notices_version
+        return listing_unchanged and self.new_websites_watch_version == self.watch_version
+
+
+def _read(accounts: QuerySet[DataFastAccount]) -> list[_Account]:
+    """The accounts as notices read them, with the watched websites' version (one query)."""
+    with_version = accounts.annotate(watch_version=watched_websites_version())
+    return [_Account._make(row) for row in with_version.order_by("name").values_list(*_Account._fields)]
 
 
 # Past this many listed websites, reading every watched ID is cheaper than asking for these: at
@@ -274,36 +284,45 @@ def _count_new(accounts: list[_Account]) -> dict[int, int]:
         pk: sum(1 for website_id in listed if website_id not in watched and website_id not in ignored)
         for pk, (listed, ignored) in listed_and_ignored.items()
     }
-    # Kept only where nothing changed since the version read with them: a website watched, or a
-    # listing taken, while these were counted leaves the count to the next page.
-    unchanged = Q()
-    for account in accounts:
-        if account.pk in counts:
-            unchanged |= Q(pk=account.pk, notices_version=account.notices_version)
     # Within a transaction that changed websites, a count could change again before it commits,
     # without another bump (one a transaction): shown, not kept.
     if counts and not websites_changed_in_this_transaction():
-        try:
-            with transaction.atomic():
-                DataFastAccount.objects.filter(unchanged).update(
-                    new_websites=Case(
-                        *(When(pk=pk, then=Value(count)) for pk, count in counts.items()),
-                        default=F("new_websites"),
-                        output_field=PositiveIntegerField(),
-                    ),
-                    new_websites_version=F("notices_version"),
-                )
-        except DatabaseError:
-            # A page reads: a database too busy for this write (SQLite's lock) leaves the counting
-            # to the next page, and this one still shows the counts.
-            logger.warning("The counts of new websites could not be kept.", exc_info=True)
+        _keep(counts, [account for account in accounts if account.pk in counts])
     return counts
+
+
+def _keep(counts: dict[int, int], accounts: list[_Account]) -> None:
+    """Keep the counts, each with the versions read before it was taken: a listing saved or a
+    website watched since then (or still uncommitted then) has moved one of them on, and the next
+    page counts again. The versions were read before the count, so a kept count is never newer
+    than they say, only perhaps older: the cost is a count taken again, never a wrong one."""
+    unchanged = Q()
+    for account in accounts:
+        unchanged |= Q(pk=account.pk, notices_version=account.notices_version)
+    try:
+        with transaction.atomic():
+            # A page never waits: a row another transaction holds (a staff edit, a discovery) is
+            # left to a later page. NO KEY: a website being added to the account holds its key.
+            free = DataFastAccount.objects.filter(unchanged).select_for_update(skip_locked=True, no_key=True)
+            DataFastAccount.objects.filter(pk__in=free.values("pk")).update(
+                new_websites=Case(
+                    *(When(pk=pk, then=Value(count)) for pk, count in counts.items()),
+                    default=F("new_websites"),
+                    output_field=PositiveIntegerField(),
+                ),
+                new_websites_version=F("notices_version"),
+                new_websites_watch_version=Value(accounts[0].watch_version),
+            )
+    except DatabaseError:
+        # A page reads: a database too busy for this write (SQLite's lock) leaves the counting
+        # to the next page, and this one still shows the counts.
+        logger.warning("The counts of new websites could not be kept.", exc_info=True)
 
 
 def with_notices(accounts: QuerySet[DataFastAccount]) -> list[Notice]:
     """A notice for every account with something to say: two queries whatever the number of
     accounts and websites, three more when a count of new websites is to be taken again."""
-    rows = [_Account._make(row) for row in accounts.order_by("name").values_list(*_Account._fields)]
+    rows = _read(accounts)
     recounted = _count_new([row for row in rows if not row.counted])  # no query when all are counted
     seen = {row.pk: row.unlisted_seen_at for row in rows}
     unlisted: dict[int, int] = {}

@@ -4,9 +4,9 @@ from dataclasses import replace
 from typing import Any
 
 from django.core.validators import RegexValidator
-from django.db import models, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db import connection, models, transaction
+from django.db.models import F, Q, Subquery
+from django.db.models.functions import Coalesce, Lower
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -65,12 +65,15 @@ class DataFastAccount(HasSecret):
     )
 
     # The notice's count of new websites, kept so that an overview reads it instead of every listed
-    # and every watched ID (90 ms of each overview at 50,000 websites). It is right while
-    # `new_websites_version` equals `notices_version`, which every change to what it counts bumps:
-    # this account's listing or set-aside websites (`save`), and any website watched or no longer
-    # watched, by any account (`websites_changed`). `discovery.with_notices` counts again otherwise.
+    # and every watched ID (90 ms of each overview at 50,000 websites). It is right while both
+    # versions it was counted at are current: `new_websites_version` is `notices_version`, which
+    # `save` bumps when this account's listing or set-aside websites change, and
+    # `new_websites_watch_version` is `WatchedWebsites.version`, which any website watched or no
+    # longer watched, by any account, bumps (`websites_changed`). `discovery.with_notices` counts
+    # again otherwise.
     new_websites = models.PositiveIntegerField(default=0, editable=False)
     new_websites_version = models.BigIntegerField(default=-1, editable=False)
+    new_websites_watch_version = models.BigIntegerField(default=-1, editable=False)
     notices_version = models.BigIntegerField(default=0, editable=False)
 
     def set_listing(self, websites: list[dict[str, Any]]) -> None:
@@ -84,7 +87,10 @@ class DataFastAccount(HasSecret):
             update_fields = kwargs["update_fields"] = list(update_fields)  # read twice below
         inputs_change = update_fields is None or NEW_WEBSITES_COUNT_INPUTS.intersection(update_fields)
         # Only an UPDATE takes an expression: a new row starts at the field's default.
-        if inputs_change and not self._state.adding and not kwargs.get("force_insert"):
+        updating = not self._state.adding and not kwargs.get("force_insert")
+        if updating:
+            lock_watched_websites()  # before this row: see `lock_watched_websites`
+        if inputs_change and updating:
             # In the database, not from this instance's copy: another change may have bumped it since.
             self.notices_version = F("notices_version") + 1
             if update_fields is not None:
@@ -184,12 +190,53 @@ class ProviderState(models.Model):
         return f"{self.site} {self.get_provider_display()}: {'connected' if self.connected else 'not connected'}"
 
 
+class WatchedWebsites(models.Model):
+    """One row, whose version every transaction that watches a website or stops watching one bumps
+    once: the counts of new websites taken at an older version are taken again. One row rather than
+    a bump of every account's: that UPDATE held every account row until its transaction ended, and
+    two staff edits (each saving its account, then watching a website) deadlocked on them."""
+
+    ROW = 1
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "watched websites' version"
+
+    def __str__(self) -> str:
+        return f"version {self.version}"
+
+
+def watched_websites_version() -> Coalesce:
+    """The current version, as a subquery: read in the same statement (the same snapshot) as the
+    accounts whose counts it validates. No row yet reads as 0, the row's first value."""
+    return Coalesce(Subquery(WatchedWebsites.objects.filter(pk=WatchedWebsites.ROW).values("version")), 0)
+
+
+def _bump_watched_websites() -> None:
+    if not WatchedWebsites.objects.filter(pk=WatchedWebsites.ROW).update(version=F("version") + 1):
+        # The migration's row is gone (a test database flushed): make it, whoever else does too.
+        WatchedWebsites.objects.bulk_create([WatchedWebsites(pk=WatchedWebsites.ROW)], ignore_conflicts=True)
+        WatchedWebsites.objects.filter(pk=WatchedWebsites.ROW).update(version=F("version") + 1)
+
+
+def lock_watched_websites() -> None:
+    """Within a transaction, take the row `websites_changed` bumps before an account's row: every
+    transaction then takes the two in the same order (a discovery watches websites, then saves the
+    account; a staff edit saves the account, then watches websites), and none deadlocks. Waits for
+    a transaction that is changing websites, as its own bump would. Nothing to order outside a
+    transaction, nor on SQLite, whose transactions write one at a time."""
+    if connection.in_atomic_block and connection.features.has_select_for_update:
+        rows = WatchedWebsites.objects.select_for_update().filter(pk=WatchedWebsites.ROW)
+        if not list(rows.values_list("pk", flat=True)):
+            _bump_watched_websites()  # makes the row, and holds it until the transaction ends
+
+
 def websites_changed() -> None:
     """A website was watched or no longer watched (or took another ID): any account's listing may
     name it, so every count of new websites is to be taken again. Once per transaction: deleting an
     account deletes its thousands of websites, one signal each."""
     if not websites_changed_in_this_transaction():
-        DataFastAccount.objects.update(notices_version=F("notices_version") + 1)
+        _bump_watched_websites()
         transaction.on_commit(_websites_changed_marker)
 
 
