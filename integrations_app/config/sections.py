@@ -23,7 +23,7 @@ from integrations_app.chargebackstop.models import KeyLevel
 from integrations_app.config import fields as f
 from integrations_app.config.yamlio import Node
 from integrations_app.datafast.client import OBJECT_ID
-from integrations_app.datafast.models import dft_token_validator, websites_changed
+from integrations_app.datafast.models import dft_token_validator, lock_watched_websites, websites_changed
 from integrations_app.models import (
     ChargebackStopKey,
     ClientLink,
@@ -333,6 +333,7 @@ class Websites(Section):
         rows = [self._fill(DataFastSite(website_id=values["website_id"]), values, context) for values in entries]
         for row in rows:
             row.derive_problem()  # what save() does, which bulk_create does not call
+        lock_watched_websites()  # what saving each would have taken first (their pre_save)
         created = DataFastSite.objects.bulk_create(rows, batch_size=500)
         websites_changed()  # what saving each would have signalled; after the rows, never before
         return created

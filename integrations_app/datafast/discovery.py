@@ -29,6 +29,7 @@ from integrations_app.datafast.models import (
     DataFastAccount,
     DataFastSite,
     Discovery,
+    lock_watched_websites,
     watched_websites_version,
     websites_changed_in_this_transaction,
 )
@@ -99,6 +100,7 @@ def apply(account: DataFastAccount, websites: list[Website], *, now: datetime, c
     """Bring the account's watched websites in line with a listing; returns how many changed.
     Only a `complete` listing (no entry skipped, none cut off) can say a website is no longer
     listed: from an incomplete one, the missing website may be the entry that could not be read."""
+    lock_watched_websites()  # before the websites' rows: the account's save takes it next
     listed = {website.id: website for website in websites}
     changed: list[DataFastSite] = []
     moves: list[StatusChange] = []
@@ -245,12 +247,16 @@ class _Account(NamedTuple):
     new_websites_watch_version: int
     notices_version: int
     unlisted_seen_at: datetime | None
-    watch_version: int  # `WatchedWebsites.version`, read with the row
+    watch_version: int | None  # `WatchedWebsites.version`, read with the row; None: no row
 
     @property
     def counted(self) -> bool:
         listing_unchanged = self.new_websites_version == self.notices_version
-        return listing_unchanged and self.new_websites_watch_version == self.watch_version
+        return (
+            listing_unchanged
+            and self.watch_version is not None
+            and self.new_websites_watch_version == self.watch_version
+        )
 
 
 def _read(accounts: QuerySet[DataFastAccount]) -> list[_Account]:
@@ -286,8 +292,9 @@ def _count_new(accounts: list[_Account]) -> dict[int, int]:
     }
     # Within a transaction that changed websites, a count could change again before it commits,
     # without another bump (one a transaction): shown, not kept.
-    if counts and not websites_changed_in_this_transaction():
-        _keep(counts, [account for account in accounts if account.pk in counts])
+    kept = [account for account in accounts if account.pk in counts and account.watch_version is not None]
+    if kept and not websites_changed_in_this_transaction():
+        _keep(counts, kept)
     return counts
 
 

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
 from django.core.validators import RegexValidator
 from django.db import connection, models, transaction
-from django.db.models import F, Q, Subquery
-from django.db.models.functions import Coalesce, Lower
-from django.db.models.signals import post_delete, post_save
+from django.db.models import F, Max, Q, Subquery
+from django.db.models.functions import Lower
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
@@ -87,10 +88,8 @@ class DataFastAccount(HasSecret):
             update_fields = kwargs["update_fields"] = list(update_fields)  # read twice below
         inputs_change = update_fields is None or NEW_WEBSITES_COUNT_INPUTS.intersection(update_fields)
         # Only an UPDATE takes an expression: a new row starts at the field's default.
-        updating = not self._state.adding and not kwargs.get("force_insert")
-        if updating:
-            lock_watched_websites()  # before this row: see `lock_watched_websites`
-        if inputs_change and updating:
+        lock_watched_websites()  # before this row: see `lock_watched_websites`
+        if inputs_change and not self._state.adding and not kwargs.get("force_insert"):
             # In the database, not from this instance's copy: another change may have bumped it since.
             self.notices_version = F("notices_version") + 1
             if update_fields is not None:
@@ -206,29 +205,39 @@ class WatchedWebsites(models.Model):
         return f"version {self.version}"
 
 
-def watched_websites_version() -> Coalesce:
+def watched_websites_version() -> Subquery:
     """The current version, as a subquery: read in the same statement (the same snapshot) as the
-    accounts whose counts it validates. No row yet reads as 0, the row's first value."""
-    return Coalesce(Subquery(WatchedWebsites.objects.filter(pk=WatchedWebsites.ROW).values("version")), 0)
+    accounts whose counts it validates. No row (a flushed test database) reads as None: nothing is
+    counted, nothing kept, until a website change makes the row again."""
+    return Subquery(WatchedWebsites.objects.filter(pk=WatchedWebsites.ROW).values("version"))
 
 
 def _bump_watched_websites() -> None:
     if not WatchedWebsites.objects.filter(pk=WatchedWebsites.ROW).update(version=F("version") + 1):
-        # The migration's row is gone (a test database flushed): make it, whoever else does too.
-        WatchedWebsites.objects.bulk_create([WatchedWebsites(pk=WatchedWebsites.ROW)], ignore_conflicts=True)
+        # The migration's row is gone (a test database flushed): made again past every version a
+        # count was kept at, so none of those counts reads as current. Whoever else makes it too.
+        kept = DataFastAccount.objects.aggregate(highest=Max("new_websites_watch_version"))["highest"]
+        again = WatchedWebsites(pk=WatchedWebsites.ROW, version=max(kept or 0, 0))
+        WatchedWebsites.objects.bulk_create([again], ignore_conflicts=True)
         WatchedWebsites.objects.filter(pk=WatchedWebsites.ROW).update(version=F("version") + 1)
 
 
 def lock_watched_websites() -> None:
-    """Within a transaction, take the row `websites_changed` bumps before an account's row: every
-    transaction then takes the two in the same order (a discovery watches websites, then saves the
-    account; a staff edit saves the account, then watches websites), and none deadlocks. Waits for
-    a transaction that is changing websites, as its own bump would. Nothing to order outside a
-    transaction, nor on SQLite, whose transactions write one at a time."""
-    if connection.in_atomic_block and connection.features.has_select_for_update:
-        rows = WatchedWebsites.objects.select_for_update().filter(pk=WatchedWebsites.ROW)
-        if not list(rows.values_list("pk", flat=True)):
-            _bump_watched_websites()  # makes the row, and holds it until the transaction ends
+    """Within a transaction, take the row `websites_changed` bumps before any website's or
+    account's row: every transaction then takes them in one order (the version, the websites, the
+    accounts), and none deadlocks. Without it, a discovery (a website's row, then the version as
+    it saves the account) and an import (the version as it saves the account, then that website)
+    each waited for the other. Waits for a transaction that is changing websites, as its own bump
+    would. Once per transaction; nothing to order outside one, nor on SQLite, whose transactions
+    write one at a time."""
+    if not connection.in_atomic_block or not connection.features.has_select_for_update:
+        return
+    if _pending(_watched_websites_held, _websites_changed_marker):
+        return
+    rows = WatchedWebsites.objects.select_for_update().filter(pk=WatchedWebsites.ROW)
+    if not list(rows.values_list("pk", flat=True)):
+        _bump_watched_websites()  # makes the row, and holds it until the transaction ends
+    transaction.on_commit(_watched_websites_held)
 
 
 def websites_changed() -> None:
@@ -241,21 +250,45 @@ def websites_changed() -> None:
 
 
 def websites_changed_in_this_transaction() -> bool:
-    """Whether this transaction has bumped the versions and not committed yet: the marker is still
+    """Whether this transaction has bumped the version and not committed yet: the marker is still
     pending. Django drops a pending callback with the savepoint or transaction rolled back, and the
     bump with it. Outside a transaction, on_commit runs the marker at once: never pending."""
+    return _pending(_websites_changed_marker)
+
+
+def _pending(*markers: Callable[[], None]) -> bool:
     pending = transaction.get_connection().run_on_commit
-    return any(callback is _websites_changed_marker for _, callback, _ in pending)
+    return any(callback in markers for _, callback, _ in pending)
 
 
 def _websites_changed_marker() -> None:
     """Nothing to do after the commit: its being pending is the mark."""
 
 
+def _watched_websites_held() -> None:
+    """Nothing to do after the commit: this transaction holds the version's row (a lock taken in a
+    savepoint goes with it when it rolls back, as this marker does)."""
+
+
+@receiver(pre_save, sender=DataFastSite)
+def _site_saving(sender: type[DataFastSite], instance: DataFastSite, **kwargs: Any) -> None:
+    if _changes_what_is_watched(instance, kwargs.get("update_fields")):
+        lock_watched_websites()  # before the website's row
+
+
+@receiver(pre_delete, sender=DataFastSite)
+def _site_deleting(sender: type[DataFastSite], instance: DataFastSite, **kwargs: Any) -> None:
+    lock_watched_websites()  # before the website's row (and, deleting an account, before its row)
+
+
+def _changes_what_is_watched(site: DataFastSite, update_fields: Iterable[str] | None) -> bool:
+    """A new website, a whole save (the form's, the import's: it may change the ID) or a new ID."""
+    return site._state.adding or update_fields is None or "website_id" in update_fields
+
+
 @receiver(post_save, sender=DataFastSite)
 def _site_saved(sender: type[DataFastSite], instance: DataFastSite, created: bool, **kwargs: Any) -> None:
-    update_fields = kwargs.get("update_fields")
-    if created or update_fields is None or "website_id" in update_fields:
+    if created or _changes_what_is_watched(instance, kwargs.get("update_fields")):
         websites_changed()
 
 

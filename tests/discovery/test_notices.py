@@ -390,3 +390,19 @@ def test_an_account_saved_with_its_key_given_or_its_fields_as_a_generator_still_
     account.save(update_fields=(name for name in ["ignored_website_ids"]))
     account.refresh_from_db()
     assert (account.ignored_website_ids, account.notices_version) == ([website(1)], 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counts_kept_before_the_version_row_was_lost_are_taken_again():
+    """Without its row the version is unknown: nothing reads as counted, nothing is kept; the row
+    made again starts past every version a count was kept at, so none of those reads as current."""
+    account = factories.account(name="Acme")
+    listing_of(account, range(3))
+    factories.site(website(0), account=account)
+    assert shown()["Acme"] == 2
+    assert discovery._read(DataFastAccount.objects.all())[0].counted
+    WatchedWebsites.objects.all().delete()
+    assert shown()["Acme"] == 2
+    assert not discovery._read(DataFastAccount.objects.all())[0].counted
+    DataFastSite.objects.get(website_id=website(0)).delete()  # makes the row again
+    assert shown() == counted_from_scratch() == {"Acme": 3}

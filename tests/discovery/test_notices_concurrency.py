@@ -10,8 +10,10 @@ from contextlib import contextmanager
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from integrations_app.datafast import discovery
+from integrations_app.datafast.client import Website
 from integrations_app.datafast.models import DataFastAccount, DataFastSite
 from tests import factories
 from tests.discovery.test_notices import counted_from_scratch, listing_of, shown, website
@@ -146,3 +148,36 @@ def test_an_overview_never_waits_for_an_account_saved_in_a_transaction_still_ope
     assert errors == [] and waited_for == [False]
     assert shown() == counted_from_scratch() == {"Acme": 3, "Busy": 4}
     assert all(account.new_websites_version == account.notices_version for account in DataFastAccount.objects.all())
+
+
+def test_a_discovery_and_an_import_of_the_same_account_at_once_both_succeed():
+    """A discovery updates the account's websites from the listing, then saves the listing; an
+    import saves the account, then one of its websites: opposite orders over the website's row,
+    and still no deadlock (one of them failing with "deadlock detected")."""
+    account = factories.account(name="Acme")
+    site = factories.site(website(0), account=account)
+    applied, imported = threading.Event(), threading.Event()
+    listed = Website(
+        id=website(0), domain="acme.example", name="Acme", tracking_id="", timezone="UTC", currency="EUR", role="owner"
+    )
+
+    def import_like() -> None:
+        applied.wait(BLOCKED_AFTER)
+        with transaction.atomic():
+            row = DataFastAccount.objects.get(name="Acme")
+            row.alert_on_discovery = True
+            row.save()
+            imported.set()
+            website_row = DataFastSite.objects.get(pk=site.pk)
+            website_row.name_is_custom, website_row.name = True, "Imported"
+            website_row.save()
+
+    with in_another_connection(import_like) as errors, transaction.atomic():
+        row = DataFastAccount.objects.get(name="Acme")
+        assert discovery.apply(row, [listed], now=timezone.now()) == 1
+        applied.set()
+        imported.wait(BLOCKED_AFTER)  # the import saves the account meanwhile, if it can
+        row.set_listing([listed.as_dict()])
+        row.save(update_fields=["listed_websites", "listed_website_ids"])
+    assert errors == []
+    assert DataFastSite.objects.values_list("domain", "name").get() == ("acme.example", "Imported")
