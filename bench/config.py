@@ -19,7 +19,7 @@ class Scale:
     partner_keys: int = 5
     latency: float = 0.1
     # As `make run` starts them: POLL_CONCURRENCY polls in flight in all, split over
-    # WORKER_PROCESSES worker processes (by default two per core, at most 8).
+    # WORKER_PROCESSES worker processes (by default one per core, at most 8).
     concurrency: int = field(default_factory=lambda: int(os.environ.get("POLL_CONCURRENCY", "32")))
     workers: int = field(default_factory=lambda: int(os.environ.get("WORKER_PROCESSES") or default_worker_processes()))
     sequential_sample: int = 50

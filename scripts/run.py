@@ -63,10 +63,12 @@ STOP_SECONDS = 8  # SIGTERM, then SIGKILL for what is left: everything is gone w
 
 
 def default_worker_processes() -> int:
-    """Two per core, at most 8. Python threads of one process share one core and queue for the
-    GIL; on 2 cores, 4 processes of 8 threads ran the 5,000-site bench cycle in 21-22 s where 2 of
-    16 took 24-25 s and 8 of 4 took 24 s (`make bench`, README)."""
-    return min(2 * (os.cpu_count() or 1), 8)
+    """One per core, at most 8. A process polls its batches on one asyncio loop, so more processes
+    than cores buy no concurrency, only each one's fixed CPU (its Celery consumer, loop, writer):
+    on 2 cores the 5,000-website steady cycle took 16.6 s and 1.03 ms of worker CPU a poll with 4
+    processes, 16.2 s and 0.90 ms with 2, 16.2 s and 0.88 ms with 1 (`make bench`, stop 25). Not
+    one in all: a first cycle (every answer new) needs more than one core's CPU at 50,000."""
+    return min(os.cpu_count() or 1, 8)
 
 
 def ensure_dotenv() -> None:
