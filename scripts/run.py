@@ -66,8 +66,8 @@ def default_worker_processes() -> int:
     """One per core, at most 8. A process polls its batches on one asyncio loop, so more processes
     than cores buy no concurrency, only each one's fixed CPU (its Celery consumer, loop, writer):
     on 2 cores the 5,000-website steady cycle took 16.6 s and 1.03 ms of worker CPU a poll with 4
-    processes, 16.2 s and 0.90 ms with 2, 16.2 s and 0.88 ms with 1 (`make bench`, stop 25). Not
-    one in all: a first cycle (every answer new) needs more than one core's CPU at 50,000."""
+    processes, 16.2 s and 0.90 ms with 2, 16.2 s and 0.88 ms with 1 (`make bench`, stop 25). Not a
+    single process: a first cycle (every answer new) needs more than one core's CPU at 50,000."""
     return min(os.cpu_count() or 1, 8)
 
 

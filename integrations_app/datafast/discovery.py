@@ -259,11 +259,9 @@ class _Account(NamedTuple):
 
     @property
     def counted(self) -> bool:
-        listing_unchanged = self.new_websites_version == self.notices_version
+        # No version row (None) never equals a kept version: not counted.
         return (
-            listing_unchanged
-            and self.watch_version is not None
-            and self.new_websites_watch_version == self.watch_version
+            self.new_websites_version == self.notices_version and self.new_websites_watch_version == self.watch_version
         )
 
 

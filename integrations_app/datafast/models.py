@@ -87,8 +87,8 @@ class DataFastAccount(HasSecret):
         if update_fields is not None:
             update_fields = kwargs["update_fields"] = list(update_fields)  # read twice below
         inputs_change = update_fields is None or NEW_WEBSITES_COUNT_INPUTS.intersection(update_fields)
-        # Only an UPDATE takes an expression: a new row starts at the field's default.
         lock_watched_websites()  # before this row: see `lock_watched_websites`
+        # Only an UPDATE takes an expression: a new row starts at the field's default.
         if inputs_change and not self._state.adding and not kwargs.get("force_insert"):
             # In the database, not from this instance's copy: another change may have bumped it since.
             self.notices_version = F("notices_version") + 1

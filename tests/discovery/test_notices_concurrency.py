@@ -5,8 +5,6 @@ orders their steps with events; a wait that times out is how a test sees that a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pytest
 from django.db import connection, transaction
@@ -16,6 +14,7 @@ from integrations_app.datafast import discovery
 from integrations_app.datafast.client import Website
 from integrations_app.datafast.models import DataFastAccount, DataFastSite
 from tests import factories
+from tests.concurrency import in_another_connection
 from tests.discovery.test_notices import counted_from_scratch, listing_of, shown, website
 
 pytestmark = [
@@ -24,29 +23,6 @@ pytestmark = [
 ]
 # Long enough for a blocked step to show (PostgreSQL detects a deadlock after one second).
 BLOCKED_AFTER = 3.0
-
-
-@contextmanager
-def in_another_connection(steps: Callable[[], None]) -> Iterator[list[BaseException]]:
-    """Run `steps` in a thread of its own (its own database connection) while the block runs; the
-    block's end waits for the thread. Yields the errors the thread raised."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            steps()
-        except BaseException as error:  # reported through `errors`
-            errors.append(error)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        yield errors
-    finally:
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "the other transaction never ended"
 
 
 def test_an_account_listed_while_another_transaction_watches_websites_is_counted_again_after_it_commits():
