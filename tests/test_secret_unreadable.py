@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from integrations_app.alerts.delivery import send_pending_alerts
 from integrations_app.models import ChargebackStopKey, DataFastAccount, DataFastSite, Health, Organisation, PollAttempt
-from integrations_app.models.secret_field import SecretUnreadable, StoredSecret
+from integrations_app.models.secret_field import SecretUnreadable, StoredSecret, _decrypted
 from tests import demo, factories
 from tests.polling import poll_key, poll_site
 
@@ -42,6 +42,22 @@ def rotated_away(sandbox, settings):
     assert poll_key(key.pk).ok
     settings.FIELD_ENCRYPTION_KEYS = current
     return {"account": lost_account, "key": key, "acme": acme, "harbor": harbor, "kept": kept_account}
+
+
+def test_a_token_is_decrypted_once_per_set_of_keys_and_never_past_its_key(settings):
+    """A batch loads its accounts afresh: their tokens are not decrypted again each time, and a
+    key dropped from FIELD_ENCRYPTION_KEYS is not outlived by a remembered plaintext."""
+    stored = DataFastAccount.objects.get(pk=factories.account().pk).secret
+    assert isinstance(stored, StoredSecret)
+    ciphertext = stored.ciphertext
+    before = _decrypted.cache_info()
+    revealed = [StoredSecret(ciphertext).reveal() for _ in range(3)]
+    after = _decrypted.cache_info()
+    assert revealed == [demo.DATAFAST_TOKEN.reveal()] * 3
+    assert (after.misses - before.misses, after.hits - before.hits) in {(1, 2), (0, 3)}
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(SecretUnreadable):
+        StoredSecret(ciphertext).reveal()
 
 
 def test_rows_load_without_decrypting_and_reveal_says_what_is_wrong(rotated_away):

@@ -97,16 +97,20 @@ QUIET_READS = [
     "problem_recheck_at",
 ]
 
+# Every column of an account but its listings from discovery (JSON lists of every website behind its
+# token, parsed on load): a poll never reads them, and a batch loads up to a hundred accounts.
+ACCOUNT_READS = [
+    field.name
+    for field in DataFastAccount._meta.concrete_fields
+    if field.name not in {"listed_websites", "listed_website_ids", "ignored_website_ids"}
+]
+
 
 def load_sites(site_ids: Sequence[int]) -> tuple[list[DataFastSite], Providers]:
     """The websites of `site_ids` (those that still exist, in that order), their QUIET_READS only,
     with their accounts, and their provider rows: three queries."""
     sites = load_many(DataFastSite, QUIET_READS, site_ids)
-    # Not an account's listing from discovery (a JSON list of every website behind its token, parsed
-    # on load): a poll never reads it, and a batch may load a hundred accounts. (A queryset: read
-    # with `load_many`, one statement of a few rows, it measured no cheaper.)
-    listings = DataFastAccount.objects.defer("listed_websites", "listed_website_ids", "ignored_website_ids")
-    accounts = listings.in_bulk({site.account_id for site in sites.values()})
+    accounts = load_many(DataFastAccount, ACCOUNT_READS, list({site.account_id for site in sites.values()}))
     for site in sites.values():
         site.account = accounts[site.account_id]
     providers: Providers = {pk: [] for pk in sites}
