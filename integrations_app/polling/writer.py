@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -48,12 +47,16 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        # Ends the writer's window early: set by an urgent job, or by the one that fills a batch.
+        self._wake = threading.Event()
 
     def submit(self, handler: Handler, item: Any, *, urgent: bool = False) -> Future[Any]:
         """Queue `item` for `handler(items)`; the future gets its result, or its exception."""
         self._ensure_thread()
         job: _Job[Any] = _Job(handler, item, urgent)
         self._queue.put(job)
+        if urgent or self._queue.qsize() >= MAX_ITEMS:
+            self._wake.set()
         return job.future
 
     def _ensure_thread(self) -> None:
@@ -64,14 +67,16 @@ class Writer:
                 self._thread.start()
 
     def _gather(self) -> list[_Job[Any]]:
+        """The first job (waited for), then what arrives within WINDOW. The window is waited on an
+        event that only an urgent job or a full batch sets, not on the queue: waiting on the queue
+        woke this thread for every job handed in, a thread switch per poll (~5 % of a steady
+        poll's CPU in a profile). An event left set by a job already taken only makes the next
+        window end early."""
         jobs = [self._queue.get()]
-        ends = time.monotonic() + WINDOW
-        while not jobs[-1].urgent and len(jobs) < MAX_ITEMS:
-            try:
-                jobs.append(self._queue.get(timeout=max(0.0, ends - time.monotonic())))
-            except queue.Empty:
-                break
-        while len(jobs) < MAX_ITEMS:  # whatever else has arrived, without waiting
+        if not jobs[0].urgent and self._queue.qsize() < MAX_ITEMS - 1:  # a backlog is written at once
+            self._wake.wait(WINDOW)
+        self._wake.clear()
+        while len(jobs) < MAX_ITEMS:  # whatever has arrived, without waiting
             try:
                 jobs.append(self._queue.get_nowait())
             except queue.Empty:
