@@ -55,9 +55,13 @@ class Writer:
         self._ensure_thread()
         job: _Job[Any] = _Job(handler, item, urgent)
         self._queue.put(job)
-        if urgent or self._queue.qsize() >= MAX_ITEMS - 1:  # with the one the writer holds, a batch
+        if urgent or self._batch_waiting():
             self._wake.set()
         return job.future
+
+    def _batch_waiting(self) -> bool:
+        """Whether the queue holds a whole batch, counting the one job the writer may hold already."""
+        return self._queue.qsize() >= MAX_ITEMS - 1
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -73,7 +77,7 @@ class Writer:
         poll's CPU in a profile). An event left set by a job already taken only makes the next
         window end early."""
         jobs = [self._queue.get()]
-        if not jobs[0].urgent and self._queue.qsize() < MAX_ITEMS - 1:  # a backlog is written at once
+        if not jobs[0].urgent and not self._batch_waiting():  # a backlog is written at once
             self._wake.wait(WINDOW)
         self._wake.clear()
         while len(jobs) < MAX_ITEMS:  # whatever has arrived, without waiting
